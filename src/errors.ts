@@ -1,0 +1,96 @@
+/**
+ * Exit codes and the typed errors that map to them. This is the one place where an error becomes
+ * a process exit code; the README's table mirrors EXIT.
+ */
+export const EXIT = {
+  OK: 0,
+  FAILED: 1,
+  USAGE: 2,
+  POLICY_DENIED: 3,
+  POLICY_UNAVAILABLE: 4,
+  LOCKED: 5,
+  HISTORY_INTEGRITY: 6,
+  INTERRUPTED: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export abstract class SwiftdeployError extends Error {
+  abstract readonly exitCode: ExitCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An operation or check failed (compose error, health timeout, drift, failed validate check). */
+export class OperationFailed extends SwiftdeployError {
+  readonly exitCode = EXIT.FAILED;
+}
+
+/** A runtime dependency (docker, compose, engine) is missing or failed. */
+export class RuntimeError extends SwiftdeployError {
+  readonly exitCode = EXIT.FAILED;
+}
+
+/** Bad flags or arguments. */
+export class UsageError extends SwiftdeployError {
+  readonly exitCode = EXIT.USAGE;
+}
+
+export interface ManifestProblem {
+  /** Dotted key path, e.g. `services.port`; empty for document-level problems. */
+  path: string;
+  message: string;
+  /** 1-based line/column in the manifest file, when known. */
+  line?: number;
+  col?: number;
+}
+
+/** The manifest could not be read, parsed or validated. Carries every problem found, not just the first. */
+export class ManifestError extends SwiftdeployError {
+  readonly exitCode = EXIT.USAGE;
+  constructor(
+    readonly file: string,
+    readonly problems: ManifestProblem[],
+  ) {
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` +
+        problems
+          .map((p) => {
+            const where = p.line !== undefined ? `${file}:${p.line}${p.col !== undefined ? `:${p.col}` : ''}: ` : '';
+            return `  ${where}${p.path ? `${p.path}: ` : ''}${p.message}`;
+          })
+          .join('\n'),
+    );
+  }
+}
+
+/** OPA answered and said no. */
+export class PolicyDenied extends SwiftdeployError {
+  readonly exitCode = EXIT.POLICY_DENIED;
+}
+
+/** OPA could not give a usable answer. Fail closed: this is never treated as an allow. */
+export class PolicyUnavailable extends SwiftdeployError {
+  readonly exitCode = EXIT.POLICY_UNAVAILABLE;
+}
+
+/** Another swiftdeploy operation holds the project lock. */
+export class LockHeld extends SwiftdeployError {
+  readonly exitCode = EXIT.LOCKED;
+}
+
+/** history.jsonl is corrupt or its hash chain is broken. */
+export class HistoryIntegrityError extends SwiftdeployError {
+  readonly exitCode = EXIT.HISTORY_INTEGRITY;
+}
+
+/** SIGINT/SIGTERM ended the operation. */
+export class Interrupted extends SwiftdeployError {
+  readonly exitCode = EXIT.INTERRUPTED;
+}
+
+export function exitCodeOf(err: unknown): ExitCode {
+  return err instanceof SwiftdeployError ? err.exitCode : EXIT.FAILED;
+}
