@@ -3,6 +3,8 @@ export interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
+  /** The optional exposition timestamp (ms since the epoch); prom-client never sets one. */
+  timestamp_ms?: number;
 }
 
 /** One scrape of /metrics at a point in time. */
