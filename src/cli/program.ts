@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { packageRoot } from '../util/package-root.js';
+import * as init from './commands/init.js';
+import * as validate from './commands/validate.js';
+
+export function createProgram(): Command {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  const program = new Command('swiftdeploy')
+    .description('Deploy a small service stack with Docker Compose under Open Policy Agent control.')
+    .version(pkg.version, '-V, --version')
+    .addOption(
+      new Option('-f, --manifest <path>', 'the manifest (single source of truth)')
+        .env('SWIFTDEPLOY_MANIFEST')
+        .default('manifest.yaml'),
+    )
+    .option('--json', 'machine-readable JSON on stdout (stable shape, no colour, no spinners)', false)
+    .option('--no-color', 'no colour (NO_COLOR is honoured too)')
+    .addOption(
+      new Option('--actor <name>', 'who is acting, recorded with every action (default: git user.email, else OS user)').env(
+        'SWIFTDEPLOY_ACTOR',
+      ),
+    )
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 failed, 2 usage/invalid input, 3 denied by policy, 4 policy engine unavailable,\n' +
+        '            5 locked by another operation, 6 history integrity failure, 130 interrupted.\n',
+    );
+
+  for (const command of [init, validate]) command.register(program);
+  return program;
+}

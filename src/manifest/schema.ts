@@ -1,0 +1,169 @@
+import { z } from 'zod';
+
+/**
+ * The manifest schema: one zod object per section, every key documented in the README.
+ *
+ * Values that reach nginx.conf or docker-compose.yml are safe by construction: each is an integer in
+ * range, an enum, or a string that must match a strict pattern. A pattern never admits a newline,
+ * `;`, `{`, `}`, `"`, `'`, `$`, `#` or whitespace, so no manifest value can change the meaning of a
+ * generated file. Every message states what was expected; the loader appends what was found.
+ */
+
+/** Characters that would change the meaning of nginx.conf or docker-compose.yml if rendered. */
+export const UNSAFE_CHARS = /[\n\r;{}"'$`\\#\s]/;
+
+function unsafeReason(value: string): string | undefined {
+  const m = UNSAFE_CHARS.exec(value);
+  if (!m) return undefined;
+  const ch = m[0] === '\n' || m[0] === '\r' ? 'a newline' : /\s/.test(m[0]) ? 'whitespace' : `"${m[0]}"`;
+  return `contains ${ch}, which would change the meaning of a generated file; refusing to render it`;
+}
+
+/** A string matching `pattern`, described as `what` in errors; unsafe characters get their own message. */
+function safeString(pattern: RegExp, what: string, maxLength = 255) {
+  return z
+    .string({ error: `expected ${what}` })
+    .superRefine((value, ctx) => {
+      const unsafe = unsafeReason(value);
+      if (unsafe) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}; the value ${unsafe}` });
+      } else if (value.length > maxLength || !pattern.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}` });
+      }
+    });
+}
+
+function integer(min: number, max: number, unit = '') {
+  const msg = `expected an integer from ${min} to ${max}${unit}`;
+  return z.number({ error: msg }).int({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
+}
+
+function decimal(min: number, max: number, what: string) {
+  const msg = `expected ${what}`;
+  return z.number({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.map((v) => `"${v}"`).join(', ')}` });
+}
+
+// Docker image reference: [registry[:port]/]path[:tag][@sha256:digest], lower-case path components.
+const IMAGE =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_WHAT = 'an image reference such as "nginx:1.27-alpine" or "registry.local:5000/team/app:1.2.0"';
+// Docker object names (networks, volumes).
+const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+// Compose project names: lower-case letters, digits, dashes and underscores, starting with a letter or digit.
+const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+// A release version label: no spaces or shell/YAML-significant characters.
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
+// A relative path of plain segments (no leading "/", no ".." segment): checked again at resolve time.
+const REL_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]{1,200}$/;
+const REL_PATH_WHAT = 'a relative path inside the project directory (no absolute path, no "..")';
+
+const mode = oneOf(['enforce', 'shadow'] as const).default('enforce');
+
+export const projectSchema = z
+  .strictObject({
+    name: safeString(PROJECT_NAME, 'a compose project name: lower-case letters, digits, "-" and "_"').default(
+      'swiftdeploy',
+    ),
+  })
+  .default({ name: 'swiftdeploy' });
+
+const buildSchema = z.strictObject({
+  context: safeString(REL_PATH, REL_PATH_WHAT).default('.'),
+  dockerfile: safeString(REL_PATH, REL_PATH_WHAT).default('Dockerfile'),
+  target: safeString(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a Dockerfile stage name').optional(),
+  node_image: safeString(IMAGE, IMAGE_WHAT).optional(),
+});
+
+export const servicesSchema = z.strictObject({
+  image: safeString(IMAGE, IMAGE_WHAT),
+  port: integer(1, 65535),
+  mode: oneOf(['stable', 'canary'] as const),
+  version: safeString(
+    VERSION,
+    'a version string of letters, digits, ".", "_", "+" or "-" (quote it, e.g. version: "1.10")',
+  ),
+  restart_policy: oneOf(['no', 'always', 'on-failure', 'unless-stopped'] as const),
+  log_volume: safeString(DOCKER_NAME, 'a Docker volume name (letters, digits, "_", "." or "-")'),
+  health_timeout_seconds: integer(1, 3600, ' seconds').default(60),
+  build: buildSchema.optional(),
+});
+
+export const nginxSchema = z.strictObject({
+  image: safeString(IMAGE, IMAGE_WHAT),
+  port: integer(1, 65535),
+  proxy_timeout: integer(1, 3600, ' seconds'),
+  error_contact: safeString(EMAIL, 'an e-mail address such as "oncall@example.com"'),
+});
+
+export const networkSchema = z.strictObject({
+  name: safeString(DOCKER_NAME, 'a Docker network name (letters, digits, "_", "." or "-")'),
+  driver_type: oneOf(['bridge', 'overlay', 'macvlan', 'ipvlan'] as const),
+});
+
+export const opaSchema = z.strictObject({
+  image: safeString(IMAGE, IMAGE_WHAT),
+  port: integer(1, 65535),
+  url: z
+    .string({ error: 'expected an http(s) URL such as "http://opa.internal:8181"' })
+    .refine(
+      (u) => {
+        try {
+          const parsed = new URL(u);
+          return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && !parsed.username && !parsed.password;
+        } catch {
+          return false;
+        }
+      },
+      { error: 'expected an http(s) URL such as "http://opa.internal:8181" (no credentials in the URL)' },
+    )
+    .optional(),
+  timeout_ms: integer(50, 60_000, ' milliseconds').default(2000),
+});
+
+export const infrastructurePolicySchema = z.strictObject({
+  min_disk_free_gb: decimal(0, 1_000_000, 'a number of gigabytes, 0 or more'),
+  max_cpu_load: decimal(0, 1000, 'a load average per CPU core, 0 or more (e.g. 2.0)'),
+  min_memory_available_mb: decimal(0, 10_000_000, 'a number of megabytes, 0 or more').default(256),
+  mode,
+});
+
+export const canaryPolicySchema = z.strictObject({
+  max_error_rate: decimal(0, 1, 'a fraction from 0 to 1 (e.g. 0.01 for 1%)'),
+  max_p99_latency_seconds: decimal(0, 3600, 'a number of seconds, 0 or more (e.g. 0.5)'),
+  window_seconds: integer(5, 3600, ' seconds').default(30),
+  min_requests: integer(1, 1_000_000).default(20),
+  mode,
+});
+
+export const policySchema = z.strictObject({
+  infrastructure: infrastructurePolicySchema,
+  canary: canaryPolicySchema,
+});
+
+export const observabilitySchema = z.strictObject({
+  history_file: safeString(REL_PATH, REL_PATH_WHAT).default('history.jsonl'),
+  audit_report: safeString(REL_PATH, REL_PATH_WHAT).default('audit_report.md'),
+  status_interval: decimal(0.5, 3600, 'a number of seconds from 0.5 to 3600').default(5),
+});
+
+export const manifestSchema = z.strictObject({
+  project: projectSchema,
+  services: servicesSchema,
+  nginx: nginxSchema,
+  network: networkSchema,
+  opa: opaSchema,
+  policy: policySchema,
+  observability: observabilitySchema.default({
+    history_file: 'history.jsonl',
+    audit_report: 'audit_report.md',
+    status_interval: 5,
+  }),
+});
+
+export type Manifest = z.output<typeof manifestSchema>;
+export type AppMode = Manifest['services']['mode'];
