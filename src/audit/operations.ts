@@ -1,0 +1,115 @@
+/**
+ * Groups lifecycle event records into operations. A promote writes several records (requested,
+ * policy_decided, authorised, executed, confirmed...); an auditor wants one line per operation: who
+ * did what, what the policy said, on which commit, and how it ended.
+ *
+ * Mutating commands hold the project lock, so one operation's records are never interleaved with
+ * another's (status records may sit between them and are ignored here). A record continues the last
+ * operation when it has the same action and actor and is not a new `requested`.
+ */
+import { isObject, stringOrNull, toVerdictView, isUnavailable, type AuditEntry, type DecisionView } from './entry.js';
+
+export interface Operation {
+  action: string;
+  actor: string;
+  startMs: number;
+  /** When the change took effect (the `executed` stage, else the first terminal stage); null if it never did. */
+  effectiveMs: number | null;
+  lastMs: number;
+  fromMode: string | null;
+  toMode: string | null;
+  stages: string[];
+  decision: DecisionView | null;
+  /** Set when the engine could not answer: the operation was refused for lack of a decision. */
+  decisionUnavailable: string | null;
+  git: { sha: string; dirty: boolean } | null;
+  detail: string | null;
+}
+
+const TERMINAL = new Set(['confirmed', 'rolled_back', 'failed']);
+const CHANGE_ACTIONS = new Set(['deploy', 'promote', 'rollback']);
+
+export function isChangeAction(action: string): boolean {
+  return CHANGE_ACTIONS.has(action);
+}
+
+/** true when an enforced policy decision stopped the operation. */
+export function wasDenied(op: Operation): boolean {
+  return op.decision !== null && !op.decision.allowed && op.decision.enforcement === 'enforce';
+}
+
+export function wouldHaveBlocked(op: Operation): boolean {
+  return op.decision !== null && op.decision.enforcement === 'shadow' && (!op.decision.allowed || op.decision.wouldHaveBlocked.length > 0);
+}
+
+/** A one-phrase outcome: the last stage reached, and why when it did not succeed. */
+export function outcomeOf(op: Operation): string {
+  const last = op.stages.at(-1) ?? 'unknown';
+  const why = op.detail !== null && op.detail !== '' ? `: ${op.detail}` : '';
+  if (last === 'confirmed') return `confirmed${why}`;
+  if (last === 'rolled_back') return `rolled back${why}`;
+  if (last === 'failed') return `failed${why}`;
+  if (wasDenied(op)) return `denied by policy${why}`;
+  if (op.decisionUnavailable !== null) return `policy engine unavailable${why}`;
+  if (last === 'executed') return `executed, no confirmation recorded${why}`;
+  return `incomplete: last stage ${last}${why}`;
+}
+
+/** "promote canary", "deploy", "rollback to stable". */
+export function describeAction(op: Operation): string {
+  if (op.action === 'promote' && op.toMode !== null) return `promote ${op.toMode}`;
+  if (op.action === 'rollback' && op.toMode !== null) return `rollback to ${op.toMode}`;
+  return op.action;
+}
+
+export class OperationTracker {
+  private open: Operation | null = null;
+
+  /**
+   * Feeds one event record. Returns the operation it belongs to and whether that operation is new
+   * (so the caller can count and list it once).
+   */
+  add(entry: AuditEntry): { op: Operation; isNew: boolean } {
+    const p = entry.payload as Record<string, unknown>;
+    const action = stringOrNull(p.action) ?? 'unknown';
+    const stage = stringOrNull(p.stage) ?? 'unknown';
+    let op = this.open;
+    let isNew = false;
+    if (op === null || stage === 'requested' || op.action !== action || op.actor !== entry.actor) {
+      op = {
+        action,
+        actor: entry.actor,
+        startMs: entry.tsMs,
+        effectiveMs: null,
+        lastMs: entry.tsMs,
+        fromMode: null,
+        toMode: null,
+        stages: [],
+        decision: null,
+        decisionUnavailable: null,
+        git: null,
+        detail: null,
+      };
+      this.open = op;
+      isNew = true;
+    }
+    op.lastMs = entry.tsMs;
+    if (op.stages.at(-1) !== stage) op.stages.push(stage);
+    if (op.stages.length > 12) op.stages.splice(1, op.stages.length - 12); // keep first + recent
+    op.fromMode ??= stringOrNull(p.from_mode);
+    op.toMode = stringOrNull(p.to_mode) ?? op.toMode;
+    const detail = stringOrNull(p.detail);
+    if (detail !== null && detail !== '') op.detail = detail;
+    if (isObject(p.git) && typeof p.git.sha === 'string') op.git = { sha: p.git.sha, dirty: p.git.dirty === true };
+    if (p.decision !== undefined) {
+      const verdict = toVerdictView(p.decision, 'unknown');
+      if (verdict !== null && isUnavailable(verdict)) op.decisionUnavailable = verdict.unavailable;
+      // The decision that was obeyed; a later denial outranks an earlier allow.
+      else if (verdict !== null && (op.decision === null || op.decision.allowed || !verdict.allowed)) op.decision = verdict;
+    }
+    if (op.effectiveMs === null && (stage === 'executed' || TERMINAL.has(stage)) && !wasDenied(op)) {
+      op.effectiveMs = entry.tsMs;
+    }
+    return { op, isNew };
+  }
+}
