@@ -76,3 +76,34 @@ export interface HistoryRecord extends RecordInput {
 export interface Recorder {
   append(input: RecordInput): Promise<HistoryRecord>;
 }
+
+/** Why `verifyHistory` stopped at a line. */
+export type IntegrityFailure =
+  /** The record's content no longer matches its hash (or the previous record was rewritten and rehashed). */
+  | 'edited'
+  /** One or more records are missing: the seq jumps and the missing seq does not appear later. */
+  | 'deleted'
+  /** A record that does not belong: the next record chains to the one before it, or its seq goes backwards. */
+  | 'inserted'
+  /** Records are out of order: the expected seq appears later in the file. */
+  | 'reordered'
+  /** The last line is incomplete (an interrupted append that no append has cleaned up yet). */
+  | 'torn'
+  /** A line before the last is not JSON. */
+  | 'invalid JSON'
+  /** A line is JSON but not a history record (wrong type or missing fields). */
+  | 'invalid record';
+
+export interface VerifyResult {
+  /** true when no corruption was found; see `unverifiable` for records that predate the chain. */
+  ok: boolean;
+  /** Records verified: all of them when ok, else those before `firstBad.line`. */
+  records: number;
+  /** Hash of the last verified hashed record; null when there is none. */
+  head: string | null;
+  /** true when the history starts with records written before hashing existed (they cannot be verified). */
+  unverifiable?: boolean;
+  /** How many such records lead the file. */
+  legacy_records?: number;
+  firstBad?: { line: number; reason: IntegrityFailure; detail: string };
+}

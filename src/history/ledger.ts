@@ -1,0 +1,273 @@
+/**
+ * history.jsonl: the append-only, hash-chained ledger every command records through. This module is
+ * its only writer.
+ *
+ * Format: one record per line, each line the canonical JSON of the record (keys sorted), `\n`-ended.
+ * Chain: `hash = sha256hex(prev + canonicalJson(record without hash))`; `prev` is the previous
+ * record's hash, GENESIS_PREV (64 zeros) for the first. A history that starts with records written
+ * before hashing existed continues with `prev = sha256hex(bytes of the last such line)` and seq = its
+ * line number + 1.
+ */
+import { constants as fsc } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { HistoryIntegrityError } from '../errors.js';
+import { canonicalJson } from '../util/canonical-json.js';
+import {
+  GENESIS_PREV,
+  MAX_RECORD_BYTES,
+  isLegacyRecord,
+  isPlainObject,
+  legacyAnchor,
+  recordHash,
+  recordShapeProblem,
+} from './chain.js';
+import { iterateLines, lineNumberAt, lineStartBefore, readRange } from './lines.js';
+import { withFileLock } from './lock.js';
+import { lockPathFor, settledSize } from './settled.js';
+import { HISTORY_VERSION, type HistoryRecord, type RecordInput, type Recorder } from './types.js';
+
+export { GENESIS_PREV } from './chain.js';
+export { verifyHistory } from './verify.js';
+export { lockPathFor } from './settled.js';
+
+export type Warn = (message: string) => void;
+
+export interface LedgerOptions {
+  /** Where warnings go; default stderr, each distinct message once per process. */
+  warn?: Warn;
+  /** Clock for `ts`; injectable for tests. */
+  now?: () => Date;
+  /** How long an append waits for another writer. Default 10 s, then LockHeld (exit 5). */
+  lockTimeoutMs?: number;
+}
+
+const printed = new Set<string>();
+const stderrOnce: Warn = (message) => {
+  if (printed.has(message)) return;
+  printed.add(message);
+  process.stderr.write(`warning: ${message}\n`);
+};
+
+export const tornWarning = (file: string): string => `skipped 1 incomplete trailing record in ${file}`;
+
+/**
+ * Appends one record and returns it as written.
+ *
+ * What an append verifies: the last complete line parses, is a record, and its hash matches its
+ * content (so the new record never chains onto an edited head). It does not re-walk the chain: that
+ * would read the whole file on every status tick. `verifyHistory` is the full check.
+ */
+export async function appendRecord(file: string, input: RecordInput, opts: LedgerOptions = {}): Promise<HistoryRecord> {
+  validateInput(input);
+  const warn = opts.warn ?? stderrOnce;
+  const now = opts.now ?? (() => new Date());
+  const lockOpts = { purpose: `append ${input.kind} record`, ...(opts.lockTimeoutMs !== undefined ? { timeoutMs: opts.lockTimeoutMs } : {}) };
+  return withFileLock(
+    lockPathFor(file),
+    async () => {
+      const { fh, created } = await openForAppend(file);
+      try {
+        const tail = await readTail(fh, file);
+        const base = tail.last ? await continuation(file, tail.last) : { seq: 1, prev: GENESIS_PREV };
+        const unsigned: Omit<HistoryRecord, 'hash'> = {
+          v: HISTORY_VERSION,
+          seq: base.seq,
+          ts: now().toISOString(),
+          kind: input.kind,
+          actor: input.actor,
+          policy_version: input.policy_version,
+          manifest_sha256: input.manifest_sha256,
+          payload: input.payload,
+          prev: base.prev,
+        };
+        const record: HistoryRecord = { ...unsigned, hash: recordHash(unsigned) };
+        const bytes = Buffer.from(`${canonicalJson(record)}\n`, 'utf8');
+        if (bytes.length > MAX_RECORD_BYTES) {
+          throw new RangeError(`history record of ${bytes.length} bytes exceeds ${MAX_RECORD_BYTES}`);
+        }
+        if (tail.truncateTo !== null) {
+          // Only an unacknowledged append can leave a torn tail: its writer never returned success.
+          warn(tornWarning(file));
+          await fh.truncate(tail.truncateTo);
+        }
+        await writeDurably(fh, bytes, tail.truncateTo ?? tail.size);
+        // A new file's directory entry is metadata of the directory, not of the file.
+        if (created) await fsyncDirectory(dirname(file));
+        return record;
+      } finally {
+        await fh.close();
+      }
+    },
+    lockOpts,
+  );
+}
+
+/**
+ * DURABILITY: the record is one write(2) of the whole line on an O_APPEND descriptor, followed by
+ * fsync(2) before this returns (and, for a new file, fsync of its directory). A caller that got a
+ * record back has it on stable storage: it survives a process crash, a kernel panic and a power cut
+ * on a disk that honours flush. A crash before fsync returns may leave the line missing or torn (no
+ * newline, or garbage); the next append truncates exactly that torn line and says so, and readers
+ * skip it. Concurrent writers are serialised by the lock, so lines never interleave.
+ */
+async function writeDurably(fh: FileHandle, bytes: Buffer, sizeBefore: number): Promise<void> {
+  try {
+    const { bytesWritten } = await fh.write(bytes, 0, bytes.length);
+    if (bytesWritten !== bytes.length) throw new Error(`short write: ${bytesWritten} of ${bytes.length} bytes`);
+    await fh.sync();
+  } catch (err) {
+    // Leave no partial line behind (e.g. ENOSPC mid-write); the record was not appended.
+    await fh.truncate(sizeBefore).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function openForAppend(file: string): Promise<{ fh: FileHandle; created: boolean }> {
+  const flags = fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT;
+  try {
+    return { fh: await open(file, flags | fsc.O_EXCL, 0o644), created: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { fh: await open(file, fsc.O_RDWR | fsc.O_APPEND), created: false };
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+interface LastLine {
+  start: number;
+  bytes: Buffer;
+  value: Record<string, unknown>;
+}
+
+interface Tail {
+  size: number;
+  last: LastLine | null;
+  /** Where to cut a torn last line off, or null when the file ends cleanly. */
+  truncateTo: number | null;
+}
+
+/**
+ * Finds the last complete record by reading backwards from the end. At most one torn line (no
+ * newline, or not JSON) is accepted as an interrupted append; a second bad line is corruption.
+ */
+async function readTail(fh: FileHandle, file: string): Promise<Tail> {
+  const { size } = await fh.stat();
+  if (size === 0) return { size, last: null, truncateTo: null };
+  const lastByte = await readRange(fh, size - 1, size);
+  let torn = false;
+  let end = size;
+  if (lastByte[0] !== 0x0a) {
+    end = await lineStartBefore(fh, size);
+    if (end < 0) throw new HistoryIntegrityError(`${file}: last line is longer than ${MAX_RECORD_BYTES} bytes`);
+    torn = true;
+  }
+  while (end > 0) {
+    const start = await lineStartBefore(fh, end - 1);
+    if (start < 0) throw new HistoryIntegrityError(`${file}: a line near the end is longer than ${MAX_RECORD_BYTES} bytes`);
+    const bytes = await readRange(fh, start, end - 1);
+    let value: unknown;
+    let parsed = true;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      parsed = false;
+    }
+    if (parsed) {
+      if (!isPlainObject(value)) {
+        throw new HistoryIntegrityError(`${file}:${await lineNumberAt(file, start)}: not a history record (invalid record)`);
+      }
+      return { size, last: { start, bytes, value }, truncateTo: torn ? end : null };
+    }
+    if (torn) {
+      throw new HistoryIntegrityError(`${file}:${await lineNumberAt(file, start)}: invalid JSON before the last line`);
+    }
+    torn = true;
+    end = start;
+  }
+  return { size, last: null, truncateTo: 0 };
+}
+
+/** seq and prev for the record after `last`, refusing to chain onto a record that is not intact. */
+async function continuation(file: string, last: LastLine): Promise<{ seq: number; prev: string }> {
+  if (isLegacyRecord(last.value)) {
+    // Legacy lines count as seq 1..n, so the chain's seq keeps matching line numbers.
+    return { seq: (await lineNumberAt(file, last.start)) + 1, prev: legacyAnchor(last.bytes) };
+  }
+  const problem = recordShapeProblem(last.value);
+  if (problem !== null) {
+    throw new HistoryIntegrityError(`${file}:${await lineNumberAt(file, last.start)}: invalid record: ${problem}`);
+  }
+  const record = last.value as unknown as HistoryRecord;
+  if (recordHash(record) !== record.hash) {
+    throw new HistoryIntegrityError(
+      `${file}:${await lineNumberAt(file, last.start)}: the last record does not match its hash (edited); run \`swiftdeploy audit verify\``,
+    );
+  }
+  return { seq: record.seq + 1, prev: record.hash };
+}
+
+function validateInput(input: RecordInput): void {
+  if (input.kind !== 'status' && input.kind !== 'event') throw new TypeError(`history: kind must be "status" or "event", got ${String(input.kind)}`);
+  if (typeof input.actor !== 'string' || input.actor === '') throw new TypeError('history: actor must be a non-empty string');
+  for (const key of ['policy_version', 'manifest_sha256'] as const) {
+    const v = input[key];
+    if (v !== null && typeof v !== 'string') throw new TypeError(`history: ${key} must be a string or null`);
+  }
+  if (!isPlainObject(input.payload)) throw new TypeError('history: payload must be an object');
+  // Fails now, before the lock and the file are touched, on values JSON cannot carry (NaN, Infinity).
+  canonicalJson(input.payload);
+}
+
+export interface ReadOptions {
+  warn?: Warn;
+}
+
+export interface ReadItem {
+  line: number;
+  record: HistoryRecord;
+  /** true for a record written before hashing existed: it has no seq/prev/hash to trust. */
+  legacy: boolean;
+}
+
+/**
+ * Streams the records in constant memory. It never modifies the file: a torn last line is skipped
+ * with the same warning an append gives; invalid JSON or a non-record before the last line throws
+ * HistoryIntegrityError naming the line. It does not check hashes (verifyHistory does).
+ */
+export async function* readRecords(file: string, opts: ReadOptions = {}): AsyncGenerator<ReadItem> {
+  const warn = opts.warn ?? stderrOnce;
+  const size = await settledSize(file);
+  let pendingBad: number | null = null;
+  for await (const raw of iterateLines(file, size)) {
+    if (pendingBad !== null) throw new HistoryIntegrityError(`${file}:${pendingBad}: invalid JSON`);
+    if (!raw.terminated) {
+      warn(tornWarning(file));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(raw.bytes.toString('utf8'));
+    } catch {
+      // Bad only if another line follows; as the last line it is a torn append.
+      pendingBad = raw.line;
+      continue;
+    }
+    if (!isPlainObject(value)) throw new HistoryIntegrityError(`${file}:${raw.line}: not a history record`);
+    yield { line: raw.line, record: value as unknown as HistoryRecord, legacy: isLegacyRecord(value) };
+  }
+  if (pendingBad !== null) warn(tornWarning(file));
+}
+
+/** The Recorder every command writes history through. */
+export function createRecorder(file: string, opts: LedgerOptions = {}): Recorder {
+  return { append: (input) => appendRecord(file, input, opts) };
+}

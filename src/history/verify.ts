@@ -1,0 +1,140 @@
+/**
+ * The full integrity check of history.jsonl: streams every line once (constant memory) and walks the
+ * hash chain. On the first anomaly it reads a bounded number of further lines to name what happened
+ * (a line edited, deleted, inserted or moved) and stops.
+ *
+ * What the chain cannot show, by construction: removal of records from the END of the file, or
+ * records appended by someone who recomputes hashes. Compare the head hash with one kept elsewhere
+ * (the audit report prints it) to catch those.
+ */
+import { isLegacyRecord, isPlainObject, legacyAnchor, recordHash, recordShapeProblem, GENESIS_PREV } from './chain.js';
+import { iterateLines, type RawLine } from './lines.js';
+import { settledSize } from './settled.js';
+import type { HistoryRecord, IntegrityFailure, VerifyResult } from './types.js';
+
+/** How far past an anomaly to look for the missing seq before calling it a deletion. */
+const LOOKAHEAD_LINES = 1_000;
+
+interface Entry {
+  raw: RawLine;
+  /** undefined when the line is not JSON. */
+  value?: Record<string, unknown> | unknown;
+  json: boolean;
+}
+
+class Peekable {
+  private buffered: Entry | null | undefined;
+  constructor(private readonly lines: AsyncGenerator<RawLine>) {}
+  async next(): Promise<Entry | null> {
+    if (this.buffered !== undefined) {
+      const e = this.buffered;
+      this.buffered = undefined;
+      return e;
+    }
+    const r = await this.lines.next();
+    if (r.done) return null;
+    return parse(r.value);
+  }
+  async peek(): Promise<Entry | null> {
+    if (this.buffered === undefined) this.buffered = await this.next();
+    return this.buffered;
+  }
+  async close(): Promise<void> {
+    await this.lines.return(undefined);
+  }
+}
+
+function parse(raw: RawLine): Entry {
+  try {
+    return { raw, value: JSON.parse(raw.bytes.toString('utf8')), json: true };
+  } catch {
+    return { raw, json: false };
+  }
+}
+
+function asRecord(e: Entry | null): HistoryRecord | null {
+  if (!e || !e.json || !isPlainObject(e.value) || isLegacyRecord(e.value) || recordShapeProblem(e.value) !== null) return null;
+  return e.value as unknown as HistoryRecord;
+}
+
+export async function verifyHistory(file: string): Promise<VerifyResult> {
+  const size = await settledSize(file);
+  const it = new Peekable(iterateLines(file, size));
+  let records = 0;
+  let legacy = 0;
+  let head: string | null = null;
+  let headBefore: string | null = null;
+  // What the next record must carry.
+  let expectSeq = 1;
+  let expectPrev = GENESIS_PREV;
+  const result = (firstBad?: VerifyResult['firstBad']): VerifyResult => ({
+    ok: firstBad === undefined,
+    records,
+    head,
+    ...(legacy > 0 ? { unverifiable: true, legacy_records: legacy } : {}),
+    ...(firstBad ? { firstBad } : {}),
+  });
+  const bad = (line: number, reason: IntegrityFailure, detail: string) => result({ line, reason, detail });
+  try {
+    for (let e = await it.next(); e !== null; e = await it.next()) {
+      const { line } = e.raw;
+      const isLast = (await it.peek()) === null;
+      if (!e.raw.terminated) return bad(line, 'torn', 'the last line has no newline (an interrupted append)');
+      if (!e.json) {
+        return isLast
+          ? bad(line, 'torn', 'the last line is not complete JSON (an interrupted append)')
+          : bad(line, 'invalid JSON', 'the line is not JSON');
+      }
+      if (!isPlainObject(e.value)) return bad(line, 'invalid record', 'the line is JSON but not an object');
+      if (isLegacyRecord(e.value)) {
+        if (head !== null) return bad(line, 'inserted', 'a record without a hash inside the hash chain');
+        legacy++;
+        records++;
+        expectSeq = line + 1;
+        expectPrev = legacyAnchor(e.raw.bytes);
+        continue;
+      }
+      const problem = recordShapeProblem(e.value);
+      if (problem !== null) return bad(line, 'invalid record', problem);
+      const rec = e.value as unknown as HistoryRecord;
+      const intact = recordHash(rec) === rec.hash;
+      if (intact && rec.seq === expectSeq && rec.prev === expectPrev) {
+        records++;
+        headBefore = head;
+        head = rec.hash;
+        expectSeq = rec.seq + 1;
+        expectPrev = rec.hash;
+        continue;
+      }
+      // An anomaly: name it, using what follows.
+      const next = asRecord(await it.peek());
+      if (next && next.seq === expectSeq && next.prev === expectPrev) {
+        return bad(line, 'inserted', `the next record chains to line ${line - 1}, skipping this one`);
+      }
+      if (!intact) return bad(line, 'edited', `the content does not match its hash`);
+      if (rec.seq === expectSeq) {
+        // Intact and in sequence but chained to a different hash: the line before was rewritten and
+        // rehashed (its own hash checks out, but this record remembers the original).
+        records--;
+        head = headBefore;
+        return bad(line - 1, 'edited', `rewritten and rehashed: line ${line} chains to a different hash`);
+      }
+      if (rec.seq < expectSeq) {
+        return bad(line, 'inserted', `seq ${rec.seq} repeats or goes back (expected ${expectSeq})`);
+      }
+      const missing = expectSeq;
+      for (let i = 0; i < LOOKAHEAD_LINES; i++) {
+        const later = asRecord(await it.next());
+        if (later === null && (await it.peek()) === null) break;
+        if (later?.seq === missing) {
+          return bad(line, 'reordered', `seq ${rec.seq} found where seq ${missing} belongs; seq ${missing} comes later`);
+        }
+      }
+      const gap = rec.seq - missing === 1 ? `seq ${missing} is` : `seq ${missing}..${rec.seq - 1} are`;
+      return bad(line, 'deleted', `${gap} missing before this line`);
+    }
+    return result();
+  } finally {
+    await it.close();
+  }
+}
