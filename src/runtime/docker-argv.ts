@@ -1,0 +1,41 @@
+/** Engine-level docker commands (not compose), as data. See compose-argv.ts for why builders are pure. */
+import { UsageError } from '../errors.js';
+import { LABEL_PROJECT } from './compose-argv.js';
+import { assertComposeProjectName } from './project-name.js';
+
+/** Prints the engine's version; fails when no engine answers. */
+export function dockerServerVersion(): string[] {
+  return ['docker', 'version', '--format', '{{.Server.Version}}'];
+}
+
+/** Exit 0 and the image id when the image exists locally; non-zero when it does not. Never pulls. */
+export function dockerImageId(image: string): string[] {
+  if (image.length === 0 || image.startsWith('-')) throw new UsageError(`not an image reference: ${JSON.stringify(image)}`);
+  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', image];
+}
+
+/** Ids of a compose project's containers, networks or volumes, found by label (no compose file needed). */
+export function dockerIdsByProject(kind: 'container' | 'network' | 'volume', projectName: string): string[] {
+  const filter = ['--filter', `label=${LABEL_PROJECT}=${assertComposeProjectName(projectName)}`];
+  switch (kind) {
+    case 'container':
+      return ['docker', 'ps', '--all', '--quiet', '--no-trunc', ...filter];
+    case 'network':
+      return ['docker', 'network', 'ls', '--quiet', '--no-trunc', ...filter];
+    case 'volume':
+      return ['docker', 'volume', 'ls', '--quiet', ...filter];
+  }
+}
+
+/** Remove the given objects by id; containers are killed first (`--force`) and lose anonymous volumes. */
+export function dockerRemove(kind: 'container' | 'network' | 'volume', ids: readonly string[]): string[] {
+  if (ids.length === 0) throw new UsageError(`dockerRemove: no ${kind} ids`);
+  switch (kind) {
+    case 'container':
+      return ['docker', 'rm', '--force', '--volumes', ...ids];
+    case 'network':
+      return ['docker', 'network', 'rm', ...ids];
+    case 'volume':
+      return ['docker', 'volume', 'rm', '--force', ...ids];
+  }
+}

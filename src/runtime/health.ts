@@ -1,0 +1,94 @@
+/**
+ * Poll an HTTP health endpoint until it answers 2xx or a deadline passes. The outcome is returned,
+ * not thrown: on timeout the caller prints service states and logs, which is its business.
+ */
+import { Agent, request } from 'undici';
+
+export interface HealthTick {
+  attempt: number;
+  elapsedMs: number;
+  /** HTTP status of this attempt, when one was received. */
+  status?: number;
+  /** Why this attempt failed without a status (connection refused, timeout...). */
+  error?: string;
+}
+
+export interface PollHealthOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  /** Per-request limit; defaults to min(intervalMs * 5, 5 s) and never beyond the overall deadline. */
+  requestTimeoutMs?: number;
+  onTick?: (tick: HealthTick) => void;
+  signal?: AbortSignal;
+}
+
+export interface HealthOutcome {
+  healthy: boolean;
+  attempts: number;
+  elapsedMs: number;
+  /** The last attempt, so a failure message can say what was seen. */
+  last?: HealthTick;
+  /** True when the signal ended the polling before a verdict. */
+  aborted?: boolean;
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as Error & { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${e.message}` : e.message;
+  }
+  return String(e);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function pollHealth(url: string, options: PollHealthOptions): Promise<HealthOutcome> {
+  const { intervalMs, timeoutMs } = options;
+  if (!(intervalMs > 0) || !(timeoutMs > 0)) throw new RangeError('pollHealth: intervalMs and timeoutMs must be positive');
+  const perRequest = options.requestTimeoutMs ?? Math.min(intervalMs * 5, 5_000);
+  const started = performance.now();
+  const elapsed = (): number => Math.round(performance.now() - started);
+  // A private agent with keep-alive off: each probe is a fresh connection (as a new client would make),
+  // and nothing is left open to keep the process alive afterwards.
+  const agent = new Agent({ pipelining: 0 });
+  let attempts = 0;
+  let last: HealthTick | undefined;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) return { healthy: false, attempts, elapsedMs: elapsed(), ...(last ? { last } : {}), aborted: true };
+      attempts += 1;
+      const remaining = timeoutMs - elapsed();
+      const limit = Math.max(1, Math.min(perRequest, remaining));
+      const signals = [AbortSignal.timeout(limit), ...(options.signal ? [options.signal] : [])];
+      let tick: HealthTick;
+      try {
+        const res = await request(url, { dispatcher: agent, signal: AbortSignal.any(signals), headers: { connection: 'close' } });
+        await res.body.dump();
+        tick = { attempt: attempts, elapsedMs: elapsed(), status: res.statusCode };
+      } catch (e) {
+        tick = { attempt: attempts, elapsedMs: elapsed(), error: errorText(e) };
+      }
+      last = tick;
+      options.onTick?.(tick);
+      if (tick.status !== undefined && tick.status >= 200 && tick.status < 300) {
+        return { healthy: true, attempts, elapsedMs: elapsed(), last };
+      }
+      const left = timeoutMs - elapsed();
+      if (left <= 0) return { healthy: false, attempts, elapsedMs: elapsed(), last };
+      await sleep(Math.min(intervalMs, left), options.signal);
+    }
+  } finally {
+    await agent.close();
+  }
+}
