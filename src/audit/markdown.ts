@@ -71,3 +71,8 @@ export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return 'none';
   return escapeMarkdown(value);
 }
+
+/** "1 tick", "30 ticks". */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${formatCount(n)} ${n === 1 ? singular : pluralForm}`;
+}

@@ -11,13 +11,14 @@ import {
   formatLatency,
   formatRate,
   formatTime,
+  plural,
   tableHeader,
   tableRow,
 } from './markdown.js';
 import { renderEvents, renderTimeline, renderViolations, renderCorrelation } from './render-sections.js';
 
 export type ChainVerdict =
-  | { status: 'verified'; records: number; head: string }
+  | { status: 'verified'; records: number; head: string | null; legacyRecords: number }
   | { status: 'broken'; records: number; line: number; reason: string }
   | { status: 'unverifiable'; records: number; reason: string };
 
@@ -31,8 +32,14 @@ export interface ReportMeta {
 
 function describeVerification(v: ChainVerdict): { head: string; result: string } {
   switch (v.status) {
-    case 'verified':
-      return { head: `\`${v.head}\``, result: `✅ verified: ${formatCount(v.records)} records, hash chain intact` };
+    case 'verified': {
+      const legacy =
+        v.legacyRecords > 0 ? `; the first ${formatCount(v.legacyRecords)} predate hash chaining and are unverifiable` : '';
+      return {
+        head: v.head === null ? 'none (empty history)' : `\`${v.head}\``,
+        result: `✅ verified: ${formatCount(v.records)} records, hash chain intact${legacy}`,
+      };
+    }
     case 'broken':
       return {
         head: 'not trustworthy',
@@ -128,8 +135,8 @@ function renderSummary(data: AuditData): string {
     opsShadow += c.wouldHaveBlocked;
   }
   lines.push(
-    `- **Denials:** ${formatCount(opsDenied)} operations blocked by policy; ${formatCount(data.ticksDenied)} status ticks judged in violation of an enforced policy`,
-    `- **Shadow would-have-blocks:** ${formatCount(opsShadow)} operations; ${formatCount(data.ticksWouldHaveBlock)} status ticks`,
+    `- **Denials:** ${plural(opsDenied, 'operation')} blocked by policy; ${plural(data.ticksDenied, 'status tick')} judged in violation of an enforced policy`,
+    `- **Shadow would-have-blocks:** ${plural(opsShadow, 'operation')}; ${plural(data.ticksWouldHaveBlock, 'status tick')}`,
   );
   const peak = data.peakErrorRate;
   lines.push(
@@ -144,9 +151,9 @@ function renderSummary(data: AuditData): string {
     .map(([mode, ms]) => `${escapeMarkdown(mode)} ${formatDuration(ms)}${share(ms)}`);
   modes.push(`unobserved ${formatDuration(data.unobservedMs)}${share(data.unobservedMs)}`);
   lines.push(`- **Time in each mode:** ${modes.join(', ')}`);
-  const unavailable = [...data.ticksUnavailable.entries()].map(([d, n]) => `${escapeMarkdown(d)} ${formatCount(n)} ticks`);
+  const unavailable = [...data.ticksUnavailable.entries()].map(([d, n]) => `${escapeMarkdown(d)} ${plural(n, 'tick')}`);
   lines.push(`- **Policy engine unavailable:** ${unavailable.length === 0 ? 'never' : unavailable.join(', ')}`);
-  lines.push(`- **Metrics scrape failures:** ${formatCount(data.scrapeFailures)} ticks`);
+  lines.push(`- **Metrics scrape failures:** ${plural(data.scrapeFailures, 'tick')}`);
   return lines.join('\n');
 }
 
