@@ -1,0 +1,2 @@
+export * from './lock.js';
+export { whyNotAlive } from './liveness.js';
