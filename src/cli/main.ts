@@ -6,7 +6,9 @@ import { runCleanups } from './signals.js';
 /** Runs the CLI; the only place an error becomes an exit code and a message. */
 export async function main(argv: string[]): Promise<number> {
   const program = createProgram();
-  program.exitOverride();
+  // Subcommands were registered before this call, so they do not inherit it: without this, an
+  // unknown flag on a subcommand made commander call process.exit(1) instead of our exit 2.
+  for (const command of [program, ...program.commands]) command.exitOverride();
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv);
@@ -17,6 +19,11 @@ export async function main(argv: string[]): Promise<number> {
       // help and version are "errors" to commander; usage mistakes are exit 2 here
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         return EXIT.OK;
+      }
+      // commander already printed the message and usage to stderr; --json still promises JSON on stdout
+      if (json) {
+        const message = err.message.replace(/^error: /, '');
+        process.stdout.write(`${JSON.stringify({ ok: false, error: { type: 'UsageError', message, exit_code: EXIT.USAGE } })}\n`);
       }
       return EXIT.USAGE;
     }

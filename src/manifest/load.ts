@@ -54,7 +54,10 @@ export function parseManifest(text: string, file: string): Manifest {
   }
   const raw: unknown = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ManifestError(file, [{ path: '', message: 'expected a mapping of sections (services, nginx, network, opa, policy, observability)' }]);
+    const got = raw === null || raw === undefined ? 'got an empty document' : Array.isArray(raw) ? 'got a list' : `got ${JSON.stringify(raw)}`;
+    throw new ManifestError(file, [
+      { path: '', message: `expected a mapping of sections (project, services, nginx, network, opa, policy, observability), ${got}` },
+    ]);
   }
   const result = manifestSchema.safeParse(raw);
   if (result.success) return deepFreeze(result.data);
@@ -79,9 +82,12 @@ export function parseManifest(text: string, file: string): Manifest {
     const key = segs.join('.');
     if (seen.has(key)) continue; // one message per key path: the first check that failed says it best
     seen.add(key);
+    // zod's own wording for a section that is not a mapping ("Invalid input: expected object, received
+    // string") repeats what describeFound says; state it the way every other message does.
+    const expected = issue.code === 'invalid_type' && issue.expected === 'object' ? 'expected a mapping of keys' : issue.message;
     problems.push({
       path: key,
-      message: `${issue.message}, ${describeFound(doc, segs, raw)}`,
+      message: `${expected}, ${describeFound(doc, segs, raw)}`,
       ...position(doc, lineCounter, segs, 'value'),
     });
   }
