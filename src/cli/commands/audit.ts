@@ -1,0 +1,105 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { EXIT } from '../../errors.js';
+import { action } from '../context.js';
+
+interface AuditOptions {
+  out?: string;
+  since?: string;
+  until?: string;
+}
+
+/**
+ * `audit` writes the Markdown report; `audit verify` walks the hash chain. Both stream the history.
+ * A report over a broken chain is still written (its header says where the chain broke, which is
+ * what an auditor needs to see) and the command exits 6 so automation notices.
+ */
+export function register(program: Command): void {
+  const audit = program
+    .command('audit')
+    .description('write the Markdown audit report from history.jsonl (atomic; the path stays inside the project)')
+    .option('-o, --out <file>', 'where to write the report (default: observability.audit_report)')
+    .option('--since <time>', 'first instant reported: ISO 8601 with a zone, a UTC date, or an age (24h, 7d)')
+    .option('--until <time>', 'last instant reported (same forms as --since)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ swiftdeploy audit\n  $ swiftdeploy audit --since 7d --out reports/last-week.md\n  $ swiftdeploy audit verify\n',
+    )
+    .action(
+      action<AuditOptions>(async (ctx, opts) => {
+        const [{ writeAuditReport }, { parseTimeRange }, { resolveReportPath }, { resolveInProject }] = await Promise.all([
+          import('../../audit/audit.js'),
+          import('../../audit/time-range.js'),
+          import('../../audit/output-path.js'),
+          import('../../manifest/load.js'),
+        ]);
+        const generatedAtMs = Date.now();
+        const range = parseTimeRange(opts.since, opts.until, generatedAtMs);
+        const loaded = await ctx.loadManifest();
+        const { observability, project } = loaded.manifest;
+        const historyFile = resolveInProject(ctx.projectDir, observability.history_file, 'observability.history_file', loaded.file);
+        const outFile =
+          opts.out === undefined
+            ? await resolveReportPath(ctx.projectDir, observability.audit_report, ctx.projectDir)
+            : await resolveReportPath(ctx.projectDir, opts.out, process.cwd());
+        const result = await writeAuditReport({
+          historyFile,
+          projectDir: ctx.projectDir,
+          project: project.name,
+          outFile,
+          generatedAtMs,
+          ...range,
+          warn: (m) => ctx.out.warn(m),
+        });
+        const v = result.verification;
+        const ok = v.status !== 'broken';
+        ctx.out.emit({
+          ok,
+          report: path.relative(ctx.projectDir, result.outFile),
+          bytes: result.bytes,
+          records_in_period: result.data.recordsInPeriod,
+          records: result.data.recordsRead,
+          verification: v,
+        });
+        ctx.out.result(`wrote ${path.relative(process.cwd(), result.outFile)} (${result.data.recordsInPeriod} records in period)`);
+        if (v.status === 'broken') ctx.out.error(`history integrity: line ${v.line}: ${v.reason}; the report says so in its header`);
+        else if (v.status === 'unverifiable') ctx.out.warn(`history unverifiable: ${v.reason}`);
+        return ok ? EXIT.OK : EXIT.HISTORY_INTEGRITY;
+      }),
+    );
+
+  audit
+    .command('verify')
+    .description('walk the hash chain: record count and head hash (exit 0), or the first bad line and why (exit 6)')
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy audit verify --json\n')
+    .action(
+      action(async (ctx) => {
+        const [{ verifyHistory }, { describeVerifyResult }, { resolveInProject }] = await Promise.all([
+          import('../../history/ledger.js'),
+          import('../../audit/audit.js'),
+          import('../../manifest/load.js'),
+        ]);
+        const loaded = await ctx.loadManifest();
+        const file = resolveInProject(ctx.projectDir, loaded.manifest.observability.history_file, 'observability.history_file', loaded.file);
+        const result = await verifyHistory(file);
+        const shown = path.relative(process.cwd(), file) || file;
+        const { ok, lines } = describeVerifyResult(shown, result);
+        ctx.out.emit({
+          ok,
+          file: path.relative(ctx.projectDir, file),
+          records: result.records,
+          head: result.head,
+          unverifiable: result.unverifiable === true,
+          legacy_records: result.legacy_records ?? 0,
+          first_bad: result.firstBad ?? null,
+        });
+        if (ok) for (const line of lines) ctx.out.result(line);
+        else {
+          const [first, ...rest] = lines;
+          ctx.out.error(first ?? 'history integrity failure');
+          for (const line of rest) ctx.out.info(line);
+        }
+        return ok ? EXIT.OK : EXIT.HISTORY_INTEGRITY;
+      }),
+    );
+}
