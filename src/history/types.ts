@@ -12,7 +12,8 @@ export type LifecycleAction =
   | 'rollback'
   | 'teardown'
   | 'lock_release'
-  | 'policy_check';
+  | 'policy_check'
+  | 'chaos';
 
 export type LifecycleStage =
   | 'requested'

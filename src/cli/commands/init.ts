@@ -14,9 +14,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ swiftdeploy init\n  $ swiftdeploy -f stacks/prod/manifest.yaml init --force\n')
     .action(
       action<{ force: boolean }>(async (ctx, opts) => {
-        const { generateProject } = await import('../../render/generate.js');
-        const loaded = await ctx.loadManifest();
-        const result = await generateProject(loaded, { force: opts.force });
+        const [{ initProject }, { operatorFrom }] = await Promise.all([import('../../lifecycle/init.js'), import('../operator.js')]);
+        const { result } = await initProject(ctx.manifestPath, operatorFrom(ctx, true), { force: opts.force });
         ctx.out.emit({ ok: true, files: result.files.map((f) => ({ path: path.relative(ctx.projectDir, f.path), action: f.action })) });
         for (const f of result.files) {
           ctx.out.result(`${f.action === 'written' ? ctx.out.c.green('wrote    ') : 'unchanged'} ${path.relative(process.cwd(), f.path)}`);

@@ -1,0 +1,100 @@
+import { Argument, InvalidArgumentError, type Command } from 'commander';
+import type { AppMode } from '../../manifest/schema.js';
+import { action } from '../context.js';
+import { operatorFrom } from '../operator.js';
+
+const LOCK_WAIT = ['--lock-wait <seconds>', 'wait up to this long for another swiftdeploy operation instead of exiting 5'] as const;
+
+function seconds(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > max) throw new InvalidArgumentError(`${name}: expected a number of seconds from 0 to ${max}`);
+    return n;
+  };
+}
+
+/** deploy, promote, rollback, teardown, chaos: flags here, the work in src/lifecycle/. */
+export function register(program: Command): void {
+  program
+    .command('deploy')
+    .description('render, ask policy (infrastructure/pre_deploy), compose up, and wait until healthy through nginx')
+    .option('--force', 'overwrite hand-edited generated files', false)
+    .option(LOCK_WAIT[0], LOCK_WAIT[1], seconds('--lock-wait', 3600))
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy deploy\n  $ swiftdeploy --actor alice@example.com deploy --lock-wait 60\n')
+    .action(
+      action<{ force: boolean; lockWait?: number }>(async (ctx, opts) => {
+        const { deploy } = await import('../../lifecycle/deploy.js');
+        return deploy(ctx.manifestPath, operatorFrom(ctx, true), { force: opts.force, lockWaitSeconds: opts.lockWait });
+      }),
+    );
+
+  program
+    .command('promote')
+    .description('switch the app between stable and canary: gate first, then one manifest line, recreate the app only, confirm')
+    .addArgument(new Argument('<mode>', 'target mode').choices(['canary', 'stable']))
+    .option('-y, --yes', 'authorise without asking (required when not on a terminal)', false)
+    .option(LOCK_WAIT[0], LOCK_WAIT[1], seconds('--lock-wait', 3600))
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy promote canary\n  $ swiftdeploy promote stable --yes\n')
+    .action(
+      action<{ yes: boolean; lockWait?: number }, [AppMode]>(async (ctx, opts, mode) => {
+        const { promote } = await import('../../lifecycle/promote.js');
+        return promote(ctx.manifestPath, mode, operatorFrom(ctx, opts.yes), { lockWaitSeconds: opts.lockWait });
+      }),
+    );
+
+  program
+    .command('rollback')
+    .description('back to stable now, without a canary gate (authorised and recorded)')
+    .option('--reason <text>', 'why, recorded in history and the audit report')
+    .option('-y, --yes', 'authorise without asking (required when not on a terminal)', false)
+    .option(LOCK_WAIT[0], LOCK_WAIT[1], seconds('--lock-wait', 3600))
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy rollback --reason "canary 5xx spike" --yes\n')
+    .action(
+      action<{ yes: boolean; reason?: string; lockWait?: number }>(async (ctx, opts) => {
+        const { rollback } = await import('../../lifecycle/rollback.js');
+        return rollback(ctx.manifestPath, operatorFrom(ctx, opts.yes), { reason: opts.reason, lockWaitSeconds: opts.lockWait });
+      }),
+    );
+
+  program
+    .command('teardown')
+    .description('stop and remove the stack (compose down); --clean also deletes the generated files')
+    .option('--clean', 'also delete nginx/nginx.conf and docker-compose.yml (never the manifest, history or report)', false)
+    .option('-y, --yes', 'authorise without asking (required when not on a terminal)', false)
+    .option(LOCK_WAIT[0], LOCK_WAIT[1], seconds('--lock-wait', 3600))
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy teardown --yes\n  $ swiftdeploy teardown --clean --yes\n')
+    .action(
+      action<{ yes: boolean; clean: boolean; lockWait?: number }>(async (ctx, opts) => {
+        const { teardown } = await import('../../lifecycle/teardown.js');
+        return teardown(ctx.manifestPath, operatorFrom(ctx, opts.yes), { clean: opts.clean, lockWaitSeconds: opts.lockWait });
+      }),
+    );
+
+  const chaos = program
+    .command('chaos')
+    .description("inject slowness or errors into the running app through nginx (uses the project's chaos token)")
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy chaos error --rate 0.5\n  $ swiftdeploy chaos slow --duration 2\n  $ swiftdeploy chaos recover\n');
+  const run = (command: import('../../lifecycle/chaos.js').ChaosCommand) =>
+    action(async (ctx) => {
+      const { chaos: inject } = await import('../../lifecycle/chaos.js');
+      return inject(ctx.manifestPath, operatorFrom(ctx, true), command);
+    });
+  chaos
+    .command('slow')
+    .description('delay ordinary requests')
+    .requiredOption('--duration <seconds>', 'delay per request, up to 30 s', seconds('--duration', 30))
+    .action(async (opts: { duration: number }, cmd: Command) => run({ mode: 'slow', duration: opts.duration })(opts, cmd));
+  chaos
+    .command('error')
+    .description('fail a fraction of ordinary requests with 500')
+    .requiredOption('--rate <fraction>', 'from 0 to 1', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('--rate: expected a number from 0 to 1');
+      return n;
+    })
+    .action(async (opts: { rate: number }, cmd: Command) => run({ mode: 'error', rate: opts.rate })(opts, cmd));
+  chaos
+    .command('recover')
+    .description('stop injecting')
+    .action(async (opts: object, cmd: Command) => run({ mode: 'recover' })(opts, cmd));
+}

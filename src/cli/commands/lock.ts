@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { EXIT } from '../../errors.js';
+import { action } from '../context.js';
+
+export function register(program: Command): void {
+  const lock = program
+    .command('lock')
+    .description('inspect or release the project lock (.swiftdeploy/lock)')
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy lock status\n  $ swiftdeploy lock release --force\n');
+
+  lock
+    .command('status')
+    .description('who holds the lock, since when, for what; exit 0 free, 5 held')
+    .action(
+      action(async (ctx) => {
+        const { lockStatus, lockHeldMessage } = await import('../../lock/index.js');
+        const status = await lockStatus(ctx.stateDir);
+        ctx.out.emit({ ok: true, lock: status });
+        if (status.state === 'free') {
+          ctx.out.result('free');
+          return EXIT.OK;
+        }
+        ctx.out.result(lockHeldMessage(status));
+        return EXIT.LOCKED;
+      }),
+    );
+
+  lock
+    .command('release')
+    .description('remove a stale lock (its holder is dead); recorded in history')
+    .requiredOption('--force', 'required: say you mean it')
+    .action(
+      action(async (ctx) => {
+        const [{ forceReleaseLock, describeHolder }, { Session }] = await Promise.all([
+          import('../../lock/index.js'),
+          import('../../lifecycle/session.js'),
+        ]);
+        const result = await forceReleaseLock(ctx.stateDir);
+        const previous = result.previous?.state === 'held' ? describeHolder(result.previous.holder) : result.previous?.reason;
+        if (result.removed) {
+          const session = await Session.open(ctx.manifestPath, { actor: ctx.actor(), out: ctx.out, yes: true }, 'lock_release');
+          await session.event('executed', { detail: `forced release of ${previous ?? 'the lock'}` });
+        }
+        ctx.out.emit({ ok: true, removed: result.removed, previous: result.previous ?? null });
+        ctx.out.result(result.removed ? `released: ${previous}` : 'the lock was already free');
+        return EXIT.OK;
+      }),
+    );
+}

@@ -1,0 +1,25 @@
+import { createInterface } from 'node:readline/promises';
+import type { Operator } from '../lifecycle/session.js';
+import type { CliContext } from './context.js';
+
+/** The person at the keyboard: actor, output, --yes, and a y/N prompt only when stdin and stderr are TTYs. */
+export function operatorFrom(ctx: CliContext, yes: boolean): Operator {
+  const canAsk = process.stdin.isTTY === true && process.stderr.isTTY === true && !ctx.global.json;
+  return {
+    actor: ctx.actor(),
+    out: ctx.out,
+    yes,
+    ...(canAsk
+      ? {
+          confirm: async (question: string) => {
+            const rl = createInterface({ input: process.stdin, output: process.stderr });
+            try {
+              return /^(y|yes)$/i.test((await rl.question(question)).trim());
+            } finally {
+              rl.close();
+            }
+          },
+        }
+      : {}),
+  };
+}

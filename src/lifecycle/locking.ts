@@ -1,0 +1,26 @@
+import { acquireLock, describeHolder } from '../lock/index.js';
+import type { Session } from './session.js';
+
+export interface LockOptions {
+  /** --lock-wait: wait this many seconds for another operation instead of failing with exit 5. */
+  lockWaitSeconds?: number;
+}
+
+/** Run `fn` holding the project lock; released however `fn` ends (the lock module also covers signals and exit). */
+export async function withProjectLock<T>(session: Session, command: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const handle = await acquireLock(
+    session.stateDir,
+    { actor: session.operator.actor, command },
+    {
+      waitSeconds: options.lockWaitSeconds ?? 0,
+      onWait: (status) => {
+        if (status.state === 'held') session.out.info(`waiting for the project lock: ${describeHolder(status.holder)}`);
+      },
+    },
+  );
+  try {
+    return await fn();
+  } finally {
+    await handle.release();
+  }
+}

@@ -1,0 +1,106 @@
+import { Agent, request } from 'undici';
+import { OperationFailed } from '../errors.js';
+import { progress } from '../cli/progress.js';
+import { setServicesMode } from '../manifest/edit.js';
+import type { AppMode } from '../manifest/schema.js';
+import { writeFileAtomic } from '../render/atomic-write.js';
+import { generateProject } from '../render/generate.js';
+import { pollHealth } from '../runtime/health.js';
+import type { Session } from './session.js';
+import type { Stack } from './stack.js';
+
+/** What GET / through nginx says about the running app. */
+export interface LiveMode {
+  mode: string | null;
+  /** Whether the response carried `X-Mode: canary`. */
+  canaryHeader: boolean;
+  status: number;
+}
+
+export async function liveMode(url: string, timeoutMs = 3000): Promise<LiveMode> {
+  const agent = new Agent({ pipelining: 0 });
+  try {
+    const res = await request(url, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs), headers: { connection: 'close' } });
+    const text = await res.body.text();
+    let mode: string | null = null;
+    try {
+      const body = JSON.parse(text) as { mode?: unknown };
+      mode = typeof body.mode === 'string' ? body.mode : null;
+    } catch {
+      mode = null;
+    }
+    return { mode, canaryHeader: res.headers['x-mode'] === 'canary', status: res.statusCode };
+  } finally {
+    await agent.close();
+  }
+}
+
+/** The body and the header must both agree with the target: canary has `X-Mode: canary`, stable has none. */
+export function modeConfirmed(live: LiveMode, target: AppMode): boolean {
+  return live.status === 200 && live.mode === target && live.canaryHeader === (target === 'canary');
+}
+
+/** The one manifest line that changes, for the plan. */
+export function manifestLineChange(before: string, after: string): { line: number; from: string; to: string } | undefined {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  const i = a.findIndex((l, n) => l !== b[n]);
+  return i < 0 ? undefined : { line: i + 1, from: a[i]!, to: b[i]! };
+}
+
+/**
+ * Write the manifest with `services.mode = target` (one line, atomically), re-render, recreate only
+ * the app container, then confirm: healthy through nginx, and GET / shows the target mode in body
+ * and header. Throws OperationFailed with the cause at the first step that fails.
+ */
+export async function applyMode(session: Session, stack: Stack, target: AppMode, manifestText: string): Promise<void> {
+  const { out } = session;
+  await writeFileAtomic(session.loaded.file, manifestText);
+  await session.reload();
+  await generateProject(session.loaded);
+  out.info(`recreating the app container in ${target} mode (nginx and OPA untouched)`);
+  await stack.recreateApp();
+  await confirmMode(session, target);
+}
+
+export async function confirmMode(session: Session, target: AppMode): Promise<void> {
+  const { out } = session;
+  const m = session.manifest;
+  const poll = progress(out, `confirming ${target} through nginx`);
+  const health = await pollHealth(session.nginxUrl('/healthz'), {
+    intervalMs: 500,
+    timeoutMs: m.services.health_timeout_seconds * 1000,
+    onTick: (t) => poll.update(t.status !== undefined ? `/healthz HTTP ${t.status}` : (t.error ?? '')),
+  });
+  if (!health.healthy) {
+    poll.done('not healthy');
+    throw new OperationFailed(`the app did not become healthy through nginx within ${m.services.health_timeout_seconds}s`);
+  }
+  // nginx re-resolves the app's new address within its resolver `valid` time: allow a few seconds.
+  const deadline = Date.now() + 15_000;
+  let last: LiveMode | undefined;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    try {
+      last = await liveMode(session.nginxUrl('/'));
+      if (modeConfirmed(last, target)) {
+        poll.done(`confirmed: GET / reports mode ${target}${target === 'canary' ? ' with X-Mode: canary' : ' without X-Mode'}`);
+        return;
+      }
+      poll.update(`GET / says mode=${last.mode ?? '?'} x-mode=${last.canaryHeader ? 'canary' : 'absent'}`);
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  poll.done('mode not confirmed');
+  throw new OperationFailed(
+    `GET / through nginx did not confirm mode ${target}: ` +
+      (last ? `got HTTP ${last.status}, mode ${last.mode ?? 'none'}, X-Mode ${last.canaryHeader ? 'canary' : 'absent'}` : lastError),
+  );
+}
+
+/** Build the new manifest text for a mode switch (one line changed). */
+export function manifestWithMode(session: Session, target: AppMode): string {
+  return setServicesMode(session.loaded.text, target, session.loaded.file);
+}

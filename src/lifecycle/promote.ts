@@ -1,0 +1,129 @@
+import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
+import type { AppMode } from '../manifest/schema.js';
+import { waitReady } from '../policy/client.js';
+import { canaryFactsFromWindow } from '../policy/canary-facts.js';
+import { PolicyDecisionDenied } from '../policy/errors.js';
+import { gate } from '../policy/gate.js';
+import { canaryWindow } from './canary-window.js';
+import { withProjectLock, type LockOptions } from './locking.js';
+import { applyMode, liveMode, manifestLineChange, manifestWithMode, modeConfirmed } from './mode-switch.js';
+import { printDecision } from './report.js';
+import { Session, type Operator } from './session.js';
+import { Stack } from './stack.js';
+
+/**
+ * promote canary|stable: plan, gate (canary/pre_promote over a real window) BEFORE anything
+ * changes, authorise, change one manifest line, recreate only the app, confirm the new mode through
+ * nginx. Any failure after the manifest changed rolls back automatically.
+ */
+export async function promote(manifestPath: string, target: AppMode, operator: Operator, options: LockOptions = {}): Promise<ExitCode> {
+  // Refuse early when authorisation is impossible, before sampling a window for nothing.
+  if (!operator.yes && !operator.confirm) {
+    throw new UsageError(`promote ${target}: not on a terminal, so it cannot ask; pass --yes to authorise`);
+  }
+  const session = await Session.open(manifestPath, operator, 'promote');
+  return withProjectLock(session, `promote ${target}`, options, async () => {
+    const { out } = session;
+    const m = session.manifest;
+    const from = m.services.mode;
+
+    if (from === target) {
+      const live = await liveMode(session.nginxUrl('/')).catch(() => undefined);
+      const running = live && modeConfirmed(live, target);
+      out.result(`already ${target}${running ? ' (confirmed through nginx)' : ' in the manifest'}: nothing to do`);
+      if (!running) out.warn(`the running app does not confirm ${target}; run \`swiftdeploy deploy\` to converge`);
+      out.emit({ ok: true, action: 'promote', from, to: target, changed: false });
+      return EXIT.OK;
+    }
+
+    const nextText = manifestWithMode(session, target);
+    const change = manifestLineChange(session.loaded.text, nextText);
+    out.info(`plan: promote ${from} -> ${target}`);
+    if (change) {
+      out.info(`  manifest.yaml line ${change.line}:`);
+      out.info(out.c.red(`  - ${change.from.trim()}`));
+      out.info(out.c.green(`  + ${change.to.trim()}`));
+    }
+    out.info('  recreates: the app container only (nginx and OPA keep running)');
+    out.info(`  judged: canary window of ${m.policy.canary.window_seconds}s (policy.canary, ${m.policy.canary.mode})`);
+
+    await session.event('requested', { from_mode: from, to_mode: target, detail: `promote ${from} -> ${target}` });
+
+    // Gate before any change.
+    const client = session.policyClient();
+    try {
+      await waitReady(client, { timeoutMs: 10_000 });
+      const { window, source } = await canaryWindow(session);
+      out.info(`canary window: ${source}: ${window.requests} requests, error rate ${fmtRate(window.error_rate)}, p99 ${fmtSeconds(window.p99_seconds)}`);
+      const { mode, ...thresholds } = m.policy.canary;
+      try {
+        const record = await gate(
+          { domain: 'canary', question: 'pre_promote', facts: canaryFactsFromWindow(window), thresholds, mode },
+          {
+            client,
+            recorder: session.recorder,
+            policyVersion: session.policyVersion('canary'),
+            manifestSha256: session.loaded.sha256,
+            actor: operator.actor,
+            action: 'promote',
+            ...(session.git ? { git: session.git } : {}),
+            warn: (line) => out.info(out.c.yellow(line)),
+          },
+        );
+        if (record) printDecision(out, record, record.enforcement === 'shadow');
+      } catch (err) {
+        if (err instanceof PolicyDecisionDenied) {
+          printDecision(out, err.decision);
+          out.info(`manifest.yaml was not changed (still ${from}).`);
+        }
+        throw err;
+      }
+    } finally {
+      await client.close();
+    }
+
+    const how = await session.authorise(`Promote ${m.project.name} from ${from} to ${target}? [y/N] `);
+    if (!how) {
+      await session.event('failed', { from_mode: from, to_mode: target, detail: 'not authorised' });
+      out.info(`not authorised; manifest.yaml was not changed (still ${from}).`);
+      throw new UsageError(`promote ${target} was not authorised`);
+    }
+    await session.event('authorised', { from_mode: from, to_mode: target, detail: `authorised by ${operator.actor} via ${how}` });
+
+    const stack = await Stack.connect(session);
+    const previousText = session.loaded.text;
+    try {
+      await applyMode(session, stack, target, nextText);
+    } catch (err) {
+      const cause = (err as Error).message;
+      out.error(`promote to ${target} failed: ${cause}`);
+      out.info(`rolling back to ${from}`);
+      try {
+        await applyMode(session, stack, from, previousText);
+        await session.event('rolled_back', { from_mode: target, to_mode: from, detail: `automatic rollback: ${cause}` });
+        out.info(`rolled back: manifest.yaml restored, app confirmed in ${from} mode`);
+      } catch (rollbackErr) {
+        await session.event('failed', {
+          from_mode: target,
+          to_mode: from,
+          detail: `automatic rollback failed: ${(rollbackErr as Error).message} (after: ${cause})`,
+        });
+        throw new OperationFailed(`promote failed (${cause}) and the automatic rollback failed too: ${(rollbackErr as Error).message}`);
+      }
+      throw new OperationFailed(`promote to ${target} failed and was rolled back: ${cause}`);
+    }
+    await session.event('executed', { from_mode: from, to_mode: target, detail: 'manifest changed, app recreated' });
+    await session.event('confirmed', { from_mode: from, to_mode: target, detail: `GET / confirms ${target}` });
+    out.result(`promoted ${m.project.name}: ${from} -> ${target}`);
+    out.emit({ ok: true, action: 'promote', from, to: target, changed: true });
+    return EXIT.OK;
+  });
+}
+
+function fmtRate(r: number | null): string {
+  return r === null ? 'no data' : `${(r * 100).toFixed(2)}%`;
+}
+
+function fmtSeconds(s: number | null): string {
+  return s === null ? 'no data' : `${(s * 1000).toFixed(0)} ms`;
+}

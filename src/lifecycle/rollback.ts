@@ -1,0 +1,56 @@
+import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
+import { withProjectLock, type LockOptions } from './locking.js';
+import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } from './mode-switch.js';
+import { Session, type Operator } from './session.js';
+import { Stack } from './stack.js';
+
+export interface RollbackOptions extends LockOptions {
+  reason?: string;
+}
+
+/**
+ * rollback: the fast way back to stable. Never gated by canary health (a failing canary is exactly
+ * when it is needed), but still locked, authorised and recorded with actor and reason.
+ */
+export async function rollback(manifestPath: string, operator: Operator, options: RollbackOptions = {}): Promise<ExitCode> {
+  if (!operator.yes && !operator.confirm) {
+    throw new UsageError('rollback: not on a terminal, so it cannot ask; pass --yes to authorise');
+  }
+  const session = await Session.open(manifestPath, operator, 'rollback');
+  return withProjectLock(session, 'rollback', options, async () => {
+    const { out } = session;
+    const from = session.manifest.services.mode;
+    const reason = options.reason?.trim() || 'no reason given';
+    const live = await liveMode(session.nginxUrl('/')).catch(() => undefined);
+    if (from === 'stable' && live && modeConfirmed(live, 'stable')) {
+      out.result('already stable (confirmed through nginx): nothing to roll back');
+      out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: false });
+      return EXIT.OK;
+    }
+    out.info(`plan: rollback ${from} -> stable (not gated by canary policy); reason: ${reason}`);
+    await session.event('requested', { from_mode: from, to_mode: 'stable', detail: reason, reason });
+    const how = await session.authorise(`Roll ${session.manifest.project.name} back to stable? [y/N] `);
+    if (!how) {
+      await session.event('failed', { from_mode: from, to_mode: 'stable', detail: 'not authorised', reason });
+      throw new UsageError('rollback was not authorised');
+    }
+    await session.event('authorised', { from_mode: from, to_mode: 'stable', detail: `authorised by ${operator.actor} via ${how}`, reason });
+    try {
+      const stack = await Stack.connect(session);
+      if (from === 'stable') {
+        // The manifest already says stable but the app does not: converge the app only.
+        await stack.recreateApp();
+        await confirmMode(session, 'stable');
+      } else {
+        await applyMode(session, stack, 'stable', manifestWithMode(session, 'stable'));
+      }
+    } catch (err) {
+      await session.event('failed', { from_mode: from, to_mode: 'stable', detail: (err as Error).message, reason });
+      throw err instanceof OperationFailed ? err : new OperationFailed(`rollback failed: ${(err as Error).message}`, { cause: err });
+    }
+    await session.event('rolled_back', { from_mode: from, to_mode: 'stable', detail: reason, reason });
+    out.result(`rolled back ${session.manifest.project.name}: ${from} -> stable`);
+    out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: true, reason });
+    return EXIT.OK;
+  });
+}

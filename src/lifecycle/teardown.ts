@@ -1,0 +1,52 @@
+import { rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { EXIT, UsageError, type ExitCode } from '../errors.js';
+import { GENERATED } from '../render/render.js';
+import { withProjectLock, type LockOptions } from './locking.js';
+import { Session, type Operator } from './session.js';
+import { Stack } from './stack.js';
+
+export interface TeardownOptions extends LockOptions {
+  /** Also delete the generated files (never the manifest, history or audit report). */
+  clean?: boolean;
+}
+
+/** teardown: compose down (orphans and the network removed; the log volume is kept), authorised and recorded. */
+export async function teardown(manifestPath: string, operator: Operator, options: TeardownOptions = {}): Promise<ExitCode> {
+  if (!operator.yes && !operator.confirm) {
+    throw new UsageError('teardown: not on a terminal, so it cannot ask; pass --yes to authorise');
+  }
+  const session = await Session.open(manifestPath, operator, 'teardown');
+  return withProjectLock(session, 'teardown', options, async () => {
+    const { out } = session;
+    const name = session.manifest.project.name;
+    await session.event('requested', { detail: `teardown${options.clean ? ' --clean' : ''}` });
+    const how = await session.authorise(`Stop and remove every container of ${name}? [y/N] `);
+    if (!how) {
+      await session.event('failed', { detail: 'not authorised' });
+      throw new UsageError('teardown was not authorised');
+    }
+    await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
+    try {
+      const stack = await Stack.connect(session);
+      await stack.down();
+      const removed: string[] = [];
+      if (options.clean) {
+        for (const { relPath } of GENERATED) {
+          const abs = path.join(session.loaded.projectDir, relPath);
+          await rm(abs, { force: true });
+          removed.push(relPath);
+        }
+        // nginx/ held only the generated nginx.conf; leave it if someone put anything else there
+        await rmdir(path.join(session.loaded.projectDir, 'nginx')).catch(() => undefined);
+      }
+      await session.event('executed', { detail: `compose down${removed.length ? `; removed ${removed.join(', ')}` : ''}` });
+      out.result(`tore down ${name}${removed.length ? ` and removed ${removed.join(', ')}` : ''}`);
+      out.emit({ ok: true, action: 'teardown', project: name, removed });
+      return EXIT.OK;
+    } catch (err) {
+      await session.event('failed', { detail: (err as Error).message }).catch(() => undefined);
+      throw err;
+    }
+  });
+}
