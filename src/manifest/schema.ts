@@ -112,6 +112,8 @@ export const opaSchema = z.strictObject({
     .string({ error: 'expected an http(s) URL such as "http://opa.internal:8181"' })
     .refine(
       (u) => {
+        // The WHATWG parser silently drops tabs and newlines, so check the raw text before parsing.
+        if (/[\u0000-\u0020\u007f]/.test(u)) return false;
         try {
           const parsed = new URL(u);
           return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && !parsed.username && !parsed.password;
