@@ -128,22 +128,45 @@ export function composeLogs(t: ComposeTarget, options: LogsOptions): string[] {
   return [...composeBase(t), 'logs', '--no-color', '--tail', String(options.tail), ...(options.services ?? []).map(service)];
 }
 
+/** The host address a service's container port is published on, printed as "127.0.0.1:49153". */
+export function composePort(t: ComposeTarget, name: string, containerPort: number): string[] {
+  if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) {
+    throw new UsageError(`composePort: not a port: ${containerPort}`);
+  }
+  return [...composeBase(t), 'port', service(name), String(containerPort)];
+}
+
 /** Validate the compose file the way compose reads it, printing nothing on success. */
 export function composeConfigCheck(t: ComposeTarget): string[] {
   return [...composeBase(t), 'config', '--quiet'];
+}
+
+export interface NginxExecOptions {
+  /** The compose service running nginx. */
+  service?: string;
+  /**
+   * The config file nginx was started with (`nginx -c`). Both `-t` and `-s reload` read the default
+   * /etc/nginx/nginx.conf otherwise: the test checks the wrong file and the reload looks up the wrong pid.
+   */
+  configFile?: string;
+}
+
+function nginxExec(t: ComposeTarget, options: NginxExecOptions, nginxArgs: string[]): string[] {
+  const config = options.configFile === undefined ? [] : ['-c', options.configFile];
+  return [...composeBase(t), 'exec', '-T', service(options.service ?? 'nginx'), 'nginx', ...config, ...nginxArgs];
 }
 
 /**
  * Ask nginx inside its container to check its configuration. Run before a reload: `nginx -s reload`
  * exits 0 even when the new file is broken (the master logs the error and keeps the old config).
  */
-export function composeNginxConfigTest(t: ComposeTarget, nginxService = 'nginx'): string[] {
-  return [...composeBase(t), 'exec', '-T', service(nginxService), 'nginx', '-t'];
+export function composeNginxConfigTest(t: ComposeTarget, options: NginxExecOptions = {}): string[] {
+  return nginxExec(t, options, ['-t']);
 }
 
 /** Make the running nginx pick up a re-rendered nginx.conf without dropping connections. */
-export function composeNginxReload(t: ComposeTarget, nginxService = 'nginx'): string[] {
-  return [...composeBase(t), 'exec', '-T', service(nginxService), 'nginx', '-s', 'reload'];
+export function composeNginxReload(t: ComposeTarget, options: NginxExecOptions = {}): string[] {
+  return nginxExec(t, options, ['-s', 'reload']);
 }
 
 /** Build images of services that have a `build:` section. Never `--pull`: there may be no registry. */

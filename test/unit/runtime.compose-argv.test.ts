@@ -7,6 +7,7 @@ import {
   composeLogs,
   composeNginxConfigTest,
   composeNginxReload,
+  composePort,
   composePs,
   composeRecreateService,
   composeUp,
@@ -75,12 +76,21 @@ describe('composeLogs', () => {
   it('refuses a negative tail', () => expect(() => composeLogs(v2, { tail: -1 })).toThrow(UsageError));
 });
 
+describe('composePort', () => {
+  it('published address of a container port', () => expect(composePort(v1, 'nginx', 80)).toEqual([...V1, 'port', 'nginx', '80']));
+  it('refuses port 0', () => expect(() => composePort(v2, 'nginx', 0)).toThrow(UsageError));
+});
+
 describe('config, nginx and build', () => {
   it('config check', () => expect(composeConfigCheck(v1)).toEqual([...V1, 'config', '--quiet']));
   it('nginx config test without a TTY', () => expect(composeNginxConfigTest(v2)).toEqual([...V2, 'exec', '-T', 'nginx', 'nginx', '-t']));
   it('nginx reload without a TTY', () => expect(composeNginxReload(v1)).toEqual([...V1, 'exec', '-T', 'nginx', 'nginx', '-s', 'reload']));
   it('nginx reload in a differently named service', () =>
-    expect(composeNginxReload(v2, 'proxy')).toEqual([...V2, 'exec', '-T', 'proxy', 'nginx', '-s', 'reload']));
+    expect(composeNginxReload(v2, { service: 'proxy' })).toEqual([...V2, 'exec', '-T', 'proxy', 'nginx', '-s', 'reload']));
+  it('nginx config test of a non-default config file', () =>
+    expect(composeNginxConfigTest(v1, { configFile: '/etc/sd/nginx.conf' })).toEqual([...V1, 'exec', '-T', 'nginx', 'nginx', '-c', '/etc/sd/nginx.conf', '-t']));
+  it('nginx reload of a non-default config file', () =>
+    expect(composeNginxReload(v2, { configFile: '/etc/sd/nginx.conf' })).toEqual([...V2, 'exec', '-T', 'nginx', 'nginx', '-c', '/etc/sd/nginx.conf', '-s', 'reload']));
   it('build v2 (global progress)', () => expect(composeBuild(v2, ['app'])).toEqual([...V2, 'build', 'app']));
   it('build v2 before 2.19 (build --progress)', () => expect(composeBuild(v2old, ['app'])).toEqual([...V2OLD, 'build', '--progress', 'plain', 'app']));
   it('build v1, every buildable service', () => expect(composeBuild(v1)).toEqual([...V1, 'build']));
