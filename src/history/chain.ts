@@ -16,7 +16,48 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** sha256 hex of (prev + canonical JSON of the record without `hash`). */
 export function recordHash(record: Omit<HistoryRecord, 'hash'> & { hash?: string }): string {
   const { hash: _hash, ...rest } = record;
-  return createHash('sha256').update(rest.prev).update(canonicalJson(rest)).digest('hex');
+  return createHash('sha256').update(rest.prev).update(canonicalJsonFast(rest)).digest('hex');
+}
+
+/**
+ * canonicalJson, fast for values already in canonical key order. Every record parsed back from the
+ * ledger is (the writer wrote canonical JSON), and for such a value JSON.stringify (native, about 5x
+ * faster) emits exactly the canonical bytes: JSON.stringify follows own-key order, and canonical JSON
+ * is that same serialisation with keys sorted by code unit. Anything else, including integer-like keys
+ * (which JavaScript enumerates numerically) and non-finite numbers, takes the reference path.
+ * Verifying a million records depends on this.
+ */
+export function canonicalJsonFast(value: unknown): string {
+  return inCanonicalOrder(value) ? JSON.stringify(value) : canonicalJson(value);
+}
+
+function inCanonicalOrder(value: unknown): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        for (const item of value) if (item === undefined || !inCanonicalOrder(item)) return false;
+        return true;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+      const obj = value as Record<string, unknown>;
+      let previous: string | null = null;
+      for (const key in obj) {
+        if (previous !== null && !(previous < key)) return false;
+        const v = obj[key];
+        if (v === undefined || !inCanonicalOrder(v)) return false;
+        previous = key;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /** Anchor for the first hashed record after records written before hashing existed. */
