@@ -64,6 +64,8 @@ export async function verifyHistory(file: string): Promise<VerifyResult> {
   let legacy = 0;
   let head: string | null = null;
   let headBefore: string | null = null;
+  // prev of the last verified record: a second record claiming it is a fork.
+  let headPrev: string | null = null;
   // What the next record must carry.
   let expectSeq = 1;
   let expectPrev = GENESIS_PREV;
@@ -75,6 +77,12 @@ export async function verifyHistory(file: string): Promise<VerifyResult> {
     ...(firstBad ? { firstBad } : {}),
   });
   const bad = (line: number, reason: IntegrityFailure, detail: string) => result({ line, reason, detail });
+  /** The fault is the line before, which was counted as verified: take it back. */
+  const badBefore = (line: number, reason: IntegrityFailure, detail: string) => {
+    records--;
+    head = headBefore;
+    return bad(line, reason, detail);
+  };
   try {
     for (let e = await it.next(); e !== null; e = await it.next()) {
       const { line } = e.raw;
@@ -101,6 +109,7 @@ export async function verifyHistory(file: string): Promise<VerifyResult> {
       if (intact && rec.seq === expectSeq && rec.prev === expectPrev) {
         records++;
         headBefore = head;
+        headPrev = rec.prev;
         head = rec.hash;
         expectSeq = rec.seq + 1;
         expectPrev = rec.hash;
@@ -109,15 +118,22 @@ export async function verifyHistory(file: string): Promise<VerifyResult> {
       // An anomaly: name it, using what follows.
       const next = asRecord(await it.peek());
       if (next && next.seq === expectSeq && next.prev === expectPrev) {
-        return bad(line, 'inserted', `the next record chains to line ${line - 1}, skipping this one`);
+        // The next line continues the chain from the line before this one.
+        return intact && rec.seq === next.seq + 1 && rec.prev === next.hash
+          ? bad(line, 'reordered', `seq ${rec.seq} and seq ${next.seq} are swapped`)
+          : bad(line, 'inserted', `the next record chains to line ${line - 1}, skipping this one`);
       }
-      if (!intact) return bad(line, 'edited', `the content does not match its hash`);
+      if (!intact) return bad(line, 'edited', 'the content does not match its hash');
       if (rec.seq === expectSeq) {
         // Intact and in sequence but chained to a different hash: the line before was rewritten and
         // rehashed (its own hash checks out, but this record remembers the original).
-        records--;
-        head = headBefore;
-        return bad(line - 1, 'edited', `rewritten and rehashed: line ${line} chains to a different hash`);
+        return badBefore(line - 1, 'edited', `rewritten and rehashed: line ${line} chains to a different hash`);
+      }
+      if (rec.seq === expectSeq - 1 && rec.prev === headPrev) {
+        // Two records claim the same place in the chain; the genuine one is the one the next line follows.
+        return next && next.prev === rec.hash
+          ? badBefore(line - 1, 'inserted', `line ${line} has the same seq and prev, and the chain continues from it`)
+          : bad(line, 'inserted', `same seq and prev as line ${line - 1}`);
       }
       if (rec.seq < expectSeq) {
         return bad(line, 'inserted', `seq ${rec.seq} repeats or goes back (expected ${expectSeq})`);
