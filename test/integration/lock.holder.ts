@@ -1,0 +1,86 @@
+/**
+ * Runs the real lock code in separate processes. The lock sources are transpiled (types stripped, no
+ * bundling) into a temp dir once, and a small holder script drives them from its argv and stdin.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../src');
+const SOURCES = ['errors.ts', 'lock/lock.ts', 'lock/liveness.ts'];
+
+/**
+ * argv: stateDir actor command mode [waitSeconds]
+ * modes: hold (until "release" on stdin), own-handler (SIGTERM handler that exits 7 after 300 ms),
+ * race (print WON/LOST, hold 1 s).
+ */
+const HOLDER = `
+import { acquireLock } from './lock/lock.js';
+const [stateDir, actor, command, mode, wait] = process.argv.slice(2);
+let handle;
+try {
+  handle = await acquireLock(stateDir, { actor, command }, { waitSeconds: Number(wait ?? 0), pollMs: 20 });
+} catch (e) {
+  console.log(mode === 'race' ? 'LOST' : 'REFUSED ' + e.exitCode + ' ' + e.message);
+  process.exit(mode === 'race' ? 0 : e.exitCode);
+}
+if (mode === 'race') { console.log('WON'); setTimeout(() => handle.release(), 1000); }
+else {
+  if (mode === 'own-handler') process.on('SIGTERM', () => setTimeout(() => process.exit(7), 300));
+  console.log('LOCKED');
+  process.stdin.on('data', async (d) => { if (String(d).includes('release')) { await handle.release(); console.log('RELEASED'); process.exit(0); } });
+  setTimeout(() => {}, 60_000);
+}
+`;
+
+export async function buildHolder(): Promise<{ dir: string; script: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sd-lock-holder-'));
+  for (const rel of SOURCES) {
+    const out = ts.transpileModule(await readFile(join(SRC, rel), 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
+    const target = join(dir, rel.replace(/\.ts$/, '.js'));
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, out.outputText);
+  }
+  await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+  await writeFile(join(dir, 'holder.js'), HOLDER);
+  return { dir, script: join(dir, 'holder.js'), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface Holder {
+  child: ChildProcessWithoutNullStreams;
+  /** Resolves with the first stdout line matching. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startHolder(script: string, args: string[]): Holder {
+  const child = spawn(process.execPath, [script, ...args], { stdio: 'pipe' });
+  let out = '';
+  const waiters: Array<() => void> = [];
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitFor = (pattern: RegExp, timeoutMs = 10_000): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`holder never printed ${pattern}; got: ${out}`)), timeoutMs);
+      const check = (): void => {
+        const line = out.split('\n').find((l) => pattern.test(l));
+        if (line !== undefined) {
+          clearTimeout(timer);
+          resolve(line);
+        } else waiters.push(check);
+      };
+      void exited.then(() => setTimeout(check, 10));
+      check();
+    });
+  return { child, waitFor, exited };
+}
