@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { packageRoot } from '../util/package-root.js';
+import * as audit from './commands/audit.js';
 import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
 import * as lock from './commands/lock.js';
@@ -31,6 +32,6 @@ export function createProgram(): Command {
         '            5 locked by another operation, 6 history integrity failure, 130 interrupted.\n',
     );
 
-  for (const command of [init, validate, lifecycle, lock]) command.register(program);
+  for (const command of [init, validate, lifecycle, audit, lock]) command.register(program);
   return program;
 }

@@ -37,7 +37,8 @@ export async function chaos(manifestPath: string, operator: Operator, command: C
     await session.event('failed', { detail: `chaos ${what}: HTTP ${status} ${body.slice(0, 200)}` });
     throw new OperationFailed(`chaos ${what}: the app answered HTTP ${status}: ${body.slice(0, 200)}`);
   }
-  await session.event('executed', { detail: `chaos ${what}`, chaos: command });
+  // The app's 200 is its acknowledgement that the new chaos state is in force.
+  await session.event('confirmed', { detail: `chaos ${what}`, chaos: command });
   session.out.result(`chaos ${what}: accepted`);
   session.out.emit({ ok: true, action: 'chaos', chaos: command, response: safeJson(body) });
   return EXIT.OK;

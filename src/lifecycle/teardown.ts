@@ -1,6 +1,6 @@
 import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { EXIT, UsageError, type ExitCode } from '../errors.js';
+import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
 import { GENERATED } from '../render/render.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { Session, type Operator } from './session.js';
@@ -41,6 +41,11 @@ export async function teardown(manifestPath: string, operator: Operator, options
         await rmdir(path.join(session.loaded.projectDir, 'nginx')).catch(() => undefined);
       }
       await session.event('executed', { detail: `compose down${removed.length ? `; removed ${removed.join(', ')}` : ''}` });
+      const left = await stack.services();
+      if (left.length > 0) {
+        throw new OperationFailed(`containers remain after compose down: ${left.map((c) => `${c.service} (${c.state})`).join(', ')}`);
+      }
+      await session.event('confirmed', { detail: 'no containers of the project remain' });
       out.result(`tore down ${name}${removed.length ? ` and removed ${removed.join(', ')}` : ''}`);
       out.emit({ ok: true, action: 'teardown', project: name, removed });
       return EXIT.OK;
