@@ -35,7 +35,8 @@ export async function ensureChaosToken(stateDir: string): Promise<string> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  // The directory keeps the umask's mode: the lock in it must stay readable to other operators; the token file itself is 0600.
+  await mkdir(stateDir, { recursive: true });
   const token = randomBytes(32).toString('base64url');
   const tmp = join(stateDir, `.${CHAOS_TOKEN_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
   const fh = await open(tmp, 'wx', 0o600);
