@@ -18,6 +18,9 @@ import { lastLines, runArgv, runArgvChecked, type RunOptions } from '../runtime/
 import { ensureChaosToken } from '../runtime/chaos-token.js';
 import type { Session } from './session.js';
 
+/** Where docker-compose.yml mounts nginx/ and what its nginx is started with (`nginx -c`). */
+export const NGINX_CONF_IN_CONTAINER = '/etc/swiftdeploy/nginx/nginx.conf';
+
 /**
  * The running stack of one project, as compose sees it. Every method is one builder from
  * src/runtime/ plus one run; the chaos token travels in the environment of each compose call
@@ -69,8 +72,9 @@ export class Stack {
 
   async reloadNginx(): Promise<void> {
     // `nginx -s reload` exits 0 even when the new config is broken: test it first.
-    await runArgvChecked(composeNginxConfigTest(this.target), this.options({ onLine: undefined }));
-    await runArgvChecked(composeNginxReload(this.target), this.options({ onLine: undefined }));
+    const nginx = { configFile: NGINX_CONF_IN_CONTAINER };
+    await runArgvChecked(composeNginxConfigTest(this.target, nginx), this.options({ onLine: undefined }));
+    await runArgvChecked(composeNginxReload(this.target, nginx), this.options({ onLine: undefined }));
   }
 
   async imageExists(image: string): Promise<boolean> {
