@@ -6,7 +6,8 @@ import type { Decision, DecisionRecord, Enforcement, PolicyDomain, PolicyQuestio
 
 export interface PolicyQuery {
   domain: PolicyDomain;
-  question: PolicyQuestion;
+  /** Normally a PolicyQuestion; any other string reaches the policy, which answers unsupported_question. */
+  question: PolicyQuestion | (string & {});
   facts: unknown;
   thresholds: unknown;
 }

@@ -1,0 +1,114 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { Argument, type Command } from 'commander';
+import { EXIT } from '../../errors.js';
+import type { PolicyDomain } from '../../policy/types.js';
+import { action } from '../context.js';
+import { operatorFrom } from '../operator.js';
+import { progress } from '../progress.js';
+
+/** `policy check` and `policy test`: flags and printing here, the work in src/policy/check.ts. */
+export function register(program: Command): void {
+  const policy = program
+    .command('policy')
+    .description('ask the policy engine about this host or the canary now, or run the Rego tests');
+
+  // main() turns CommanderError into exit 2 but only overrides top-level commands; nested ones need
+  // their own, or a bad <domain> makes commander call process.exit(1) itself.
+  policy
+    .command('check')
+    .exitOverride()
+    .description('gather facts, ask OPA, print the decision; exit 0 allowed, 3 denied, 4 engine unavailable')
+    .addArgument(new Argument('<domain>', 'which policy').choices(['infrastructure', 'canary']))
+    .option('--question <question>', 'the question to ask (default: pre_deploy for infrastructure, pre_promote for canary)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ swiftdeploy policy check infrastructure\n  $ swiftdeploy policy check canary --question status --json\n',
+    )
+    .action(
+      action<{ question?: string }, [PolicyDomain]>(async (ctx, opts, domain) => {
+        const [{ Session }, { canaryWindow }, check, { gatherHostFacts }, { canaryFactsFromWindow }, { waitReady }, { runArgv }] =
+          await Promise.all([
+            import('../../lifecycle/session.js'),
+            import('../../lifecycle/canary-window.js'),
+            import('../../policy/check.js'),
+            import('../../policy/host-facts.js'),
+            import('../../policy/canary-facts.js'),
+            import('../../policy/client.js'),
+            import('../../runtime/run.js'),
+          ]);
+        const session = await Session.open(ctx.manifestPath, operatorFrom(ctx, true), 'policy_check');
+        const { mode, ...thresholds } = session.manifest.policy[domain];
+        const question = opts.question ?? check.DEFAULT_QUESTION[domain];
+        const client = session.policyClient();
+        const out = ctx.out;
+        try {
+          const outcome = await check.checkPolicy(
+            { domain, question, thresholds, mode, policyVersion: session.policyVersion(domain) },
+            {
+              client,
+              ready: async () => {
+                const wait = progress(out, `waiting for OPA at ${client.url}`);
+                // Short bound: a check against a stack that is not up should say so, not hang.
+                await waitReady(client, { timeoutMs: 5_000, onProgress: (p) => wait.update(p.detail) });
+                wait.done(`OPA at ${client.url} is ready`);
+              },
+              gatherFacts: async () => {
+                if (domain === 'canary') return canaryFactsFromWindow((await canaryWindow(session)).window);
+                const r = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
+                const root = r?.exitCode === 0 ? r.stdout.trim() : '';
+                return gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: root === '' ? null : root });
+              },
+              record: (payload) => session.event(payload.stage, payload),
+            },
+          );
+          if (outcome.kind === 'unavailable') {
+            const failure = (outcome.error as { failure?: string }).failure ?? 'unknown';
+            out.emit({ ok: false, domain, question, policy_version: session.policyVersion(domain), unavailable: { failure, message: outcome.error.message } });
+            out.error(`policy/${domain}: ${outcome.error.message}`);
+            return EXIT.POLICY_UNAVAILABLE;
+          }
+          const { record } = outcome;
+          out.emit({ ok: record.allowed, decision: record });
+          for (const line of check.formatDecisionLines(record, { pass: out.c.green, fail: out.c.red })) out.result(line);
+          return record.allowed ? EXIT.OK : EXIT.POLICY_DENIED;
+        } finally {
+          await client.close();
+        }
+      }),
+    );
+
+  policy
+    .command('test')
+    .exitOverride()
+    .description('run `opa test -v` on the policies (needs opa on PATH; exit 1 without it, never a silent pass)')
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy policy test\n')
+    .action(
+      action(async (ctx) => {
+        const [{ policiesDirFor }, { opaInstallHint }] = await Promise.all([
+          import('../../render/render.js'),
+          import('../../policy/check.js'),
+        ]);
+        const rel = policiesDirFor(ctx.projectDir);
+        const dir = path.isAbsolute(rel) ? rel : path.join(ctx.projectDir, rel);
+        const out = ctx.out;
+        const probe = spawnSync('opa', ['version'], { encoding: 'utf8' });
+        if (probe.error || probe.status !== 0) {
+          const image = await ctx
+            .loadManifest()
+            .then((l) => l.manifest.opa.image)
+            .catch(() => 'openpolicyagent/opa:latest');
+          out.emit({ ok: false, ran: false, policies: dir, reason: 'opa is not on PATH' });
+          out.error(opaInstallHint(dir, image));
+          return EXIT.FAILED;
+        }
+        const r = spawnSync('opa', ['test', '-v', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        out.emit({ ok: r.status === 0, ran: true, policies: dir, exit_code: r.status, output: `${r.stdout}${r.stderr}` });
+        if (!out.json) {
+          out.stdout.write(r.stdout);
+          out.stderr.write(r.stderr);
+        }
+        return r.status === 0 ? EXIT.OK : EXIT.FAILED;
+      }),
+    );
+}

@@ -1,0 +1,90 @@
+import { PolicyUnavailable } from '../errors.js';
+import type { PolicyClient } from './client.js';
+import { evaluatePolicy, type PolicyOutcome } from './gate.js';
+import type { DecisionRecord, Enforcement, PolicyDomain, Violation } from './types.js';
+
+export const DEFAULT_QUESTION: Record<PolicyDomain, string> = { infrastructure: 'pre_deploy', canary: 'pre_promote' };
+
+export interface PolicyCheckRequest {
+  domain: PolicyDomain;
+  question: string;
+  thresholds: unknown;
+  /** The domain's configured mode: recorded, and noted in the output, but a check always reports the verdict. */
+  mode: Enforcement;
+  policyVersion: string;
+}
+
+export interface PolicyCheckDeps {
+  client: PolicyClient;
+  /** Waits for the engine (e.g. waitReady); a PolicyUnavailable from it is reported like any other. */
+  ready?: () => Promise<void>;
+  /** Gathers this domain's facts (host facts, or a canary metrics window). */
+  gatherFacts: () => Promise<unknown>;
+  /** Where the check is recorded (action `policy_check`); the operator is the actor, nothing was shadowed. */
+  record: (payload: { stage: 'policy_decided' | 'failed'; detail: string; decision?: DecisionRecord; policy_unavailable?: unknown }) => Promise<unknown>;
+}
+
+/**
+ * `swiftdeploy policy check`: gather, ask, record. The verdict is the policy's; this function only
+ * carries it. A domain in shadow mode is still reported as FAIL here (a check is not an action; the
+ * note says the action would proceed).
+ */
+export async function checkPolicy(request: PolicyCheckRequest, deps: PolicyCheckDeps): Promise<PolicyOutcome> {
+  let outcome: PolicyOutcome;
+  try {
+    await deps.ready?.();
+    outcome = await evaluatePolicy(
+      { domain: request.domain, question: request.question, facts: await deps.gatherFacts(), thresholds: request.thresholds },
+      request.mode,
+      deps.client,
+      request.policyVersion,
+    );
+  } catch (err) {
+    if (!(err instanceof PolicyUnavailable)) throw err;
+    outcome = { kind: 'unavailable', error: err, enforcement: request.mode };
+  }
+  if (outcome.kind === 'decided') {
+    await deps.record({ stage: 'policy_decided', detail: outcome.record.reason, decision: outcome.record });
+  } else {
+    const failure = (outcome.error as { failure?: string }).failure ?? 'unknown';
+    await deps.record({
+      stage: 'failed',
+      detail: `policy engine unavailable (${failure}): ${outcome.error.message}`,
+      policy_unavailable: { domain: request.domain, question: request.question, failure, enforcement: request.mode },
+    });
+  }
+  return outcome;
+}
+
+/** Human lines: `[PASS]`/`[FAIL] policy/<domain>: <reason>`, then one line per violation. Pure. */
+export function formatDecisionLines(record: DecisionRecord, paint: { pass: (s: string) => string; fail: (s: string) => string } = plain): string[] {
+  const tag = record.allowed ? paint.pass('[PASS]') : paint.fail('[FAIL]');
+  const lines = [`${tag} policy/${record.domain}: ${record.reason}`];
+  for (const v of record.violations) lines.push(`       ${v.id}: observed ${show(v.observed)} vs threshold ${show(v.threshold)}${detailOf(v)}`);
+  if (record.enforcement === 'shadow' && !record.allowed) {
+    lines.push(`       (policy.${record.domain}.mode is shadow: the gated action would proceed, recorded as would_have_blocked)`);
+  }
+  return lines;
+}
+
+const plain = { pass: (s: string) => s, fail: (s: string) => s };
+
+function detailOf(v: Violation): string {
+  // The message already names observed and threshold for comparisons; for the others it is the explanation.
+  return v.observed === null || v.threshold === null ? ` (${v.message})` : '';
+}
+
+function show(x: unknown): string {
+  return x === null || x === undefined ? 'none' : typeof x === 'string' ? x : JSON.stringify(x);
+}
+
+/** What `policy test` prints when there is no opa binary: how to get one, or use the sidecar's image. */
+export function opaInstallHint(policiesDir: string, image: string): string {
+  return [
+    'opa is not on PATH, so the Rego tests were NOT run.',
+    '`swiftdeploy policy test` runs `opa test -v` on the policies and needs the OPA binary:',
+    '  get it from https://www.openpolicyagent.org/docs/latest/#1-download-opa (one static binary), or',
+    '  run the same tests in the sidecar image:',
+    `  docker run --rm -v ${JSON.stringify(`${policiesDir}:/policies:ro`)} ${image} test -v /policies`,
+  ].join('\n');
+}

@@ -1,0 +1,155 @@
+/**
+ * `swiftdeploy policy check` and `policy test` as a user runs them: the built CLI in a real process,
+ * a temp project whose manifest points opa.url at the OPA double, exit codes, output and history.
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startOpaDouble } from '../helpers/opa-double.mjs';
+import { closedPort, opaBinary } from './policy.backends.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = process.env.SWIFTDEPLOY_TEST_BIN ?? path.join(ROOT, 'bin/swiftdeploy');
+const built = existsSync(path.join(ROOT, 'dist/cli/main.js'));
+const registered = built && /^\s+policy\b/m.test((await execa(BIN, ['--help'], { reject: false })).stdout);
+const why = !built ? 'dist/ is not built (npm run build)' : !registered ? 'the policy command is not registered in src/cli/program.ts' : '';
+if (why) console.warn(`skipping policy CLI tests: ${why}`);
+
+function manifest(opaUrl: string, infra: string): string {
+  return `project:
+  name: shop-api
+services:
+  image: swiftdeploy-app:local
+  port: 3000
+  mode: stable
+  version: "1.0.0"
+  restart_policy: unless-stopped
+  log_volume: app-logs
+nginx:
+  image: nginx:stable
+  port: ${nginxPort}
+  proxy_timeout: 30
+  error_contact: ops@example.com
+network:
+  name: swiftdeploy-net
+  driver_type: bridge
+opa:
+  image: openpolicyagent/opa:latest
+  port: 8181
+  url: ${opaUrl}
+policy:
+  infrastructure:
+${infra}
+  canary:
+    max_error_rate: 0.05
+    max_p99_latency_seconds: 0.5
+    window_seconds: 5
+`;
+}
+const EASY = '    min_disk_free_gb: 0\n    max_cpu_load: 1000\n    min_memory_available_mb: 0';
+const IMPOSSIBLE = '    min_disk_free_gb: 1000000\n    max_cpu_load: 1000\n    min_memory_available_mb: 0';
+const SHADOWED = `${IMPOSSIBLE}\n    mode: shadow`;
+
+let double: Awaited<ReturnType<typeof startOpaDouble>>;
+let dir: string;
+let nginxPort: number;
+beforeAll(async () => {
+  double = await startOpaDouble();
+  nginxPort = await closedPort();
+});
+afterAll(async () => {
+  await double?.close();
+});
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-policy-cli-'));
+  return () => rm(dir, { recursive: true, force: true });
+});
+
+const run = (args: string[]) => execa(BIN, args, { cwd: dir, reject: false, env: { SWIFTDEPLOY_ACTOR: 'alice@example.com', NO_COLOR: '1' } });
+const history = async () => (await readFile(path.join(dir, 'history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+
+describe.skipIf(Boolean(why))(`swiftdeploy policy${why ? ` (skipped: ${why})` : ''}`, () => {
+  it('check infrastructure: [PASS] and exit 0 on a host within thresholds, recorded as policy_check', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, EASY));
+    const r = await run(['policy', 'check', 'infrastructure']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('[PASS] policy/infrastructure: infrastructure checks passed for pre_deploy');
+    const [rec] = await history();
+    expect(rec).toMatchObject({ actor: 'alice@example.com', payload: { action: 'policy_check', stage: 'policy_decided',
+      decision: { allowed: true, enforcement: 'enforce' } } });
+    expect(rec.policy_version).toMatch(/^sha256:/);
+  });
+
+  it('check infrastructure: [FAIL], observed vs threshold, exit 3 when denied', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, IMPOSSIBLE));
+    const r = await run(['policy', 'check', 'infrastructure']);
+    expect(r.exitCode).toBe(3);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^\[FAIL\] policy\/infrastructure: disk free [\d.]+ GB is below the minimum 1000000 GB$/);
+    expect(lines[1]).toMatch(/^ {7}disk_free_too_low: observed [\d.]+ vs threshold 1000000$/);
+  });
+
+  it('check reports the verdict even in shadow mode, and says the action would proceed', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, SHADOWED));
+    const r = await run(['policy', 'check', 'infrastructure']);
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toMatch(/mode is shadow: the gated action would proceed/);
+  });
+
+  it('check --json prints the decision document', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, EASY));
+    const r = await run(['--json', 'policy', 'check', 'infrastructure', '--question', 'status']);
+    expect(r.exitCode).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ ok: true, decision: { domain: 'infrastructure', question: 'status', allowed: true } });
+    expect(doc.decision.observed.sources.disk_free_gb).toMatch(/^statfs:/);
+  });
+
+  it('check passes an unknown --question to the policy, which denies it', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, EASY));
+    const r = await run(['policy', 'check', 'infrastructure', '--question', 'pre_lunch']);
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toMatch(/unsupported_question: observed pre_lunch/);
+  });
+
+  it('check exits 4 and says how the engine failed when OPA is not there', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(`http://127.0.0.1:${await closedPort()}`, EASY));
+    const r = await run(['--json', 'policy', 'check', 'infrastructure']);
+    expect(r.exitCode).toBe(4);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, unavailable: { failure: 'not_ready' } });
+    expect(r.stderr).toMatch(/not ready after \d+ probes.*connection refused/);
+    const [rec] = await history();
+    expect(rec.payload).toMatchObject({ stage: 'failed', policy_unavailable: { failure: 'not_ready' } });
+  });
+
+  it('check canary exits 1 naming the metrics URL when the stack is not up', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, EASY));
+    const r = await run(['policy', 'check', 'canary']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`cannot scrape http://127.0.0.1:${nginxPort}/metrics`));
+  });
+
+  it('check rejects an unknown domain as usage (exit 2)', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, EASY));
+    const r = await run(['policy', 'check', 'network']);
+    expect(r.exitCode).toBe(2);
+  });
+
+  it.skipIf(Boolean(opaBinary))('test without opa: explains how to get it and exits 1, never a silent pass', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, EASY));
+    const r = await run(['policy', 'test']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/opa is not on PATH, so the Rego tests were NOT run/);
+    expect(r.stderr).toMatch(/docker run --rm -v .* openpolicyagent\/opa:latest test -v \/policies/);
+  });
+
+  it.skipIf(!opaBinary)('test with opa: runs opa test -v on the policies and exits 0', async () => {
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(double.url, EASY));
+    const r = await run(['policy', 'test']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PASS: \d+\/\d+/);
+  });
+});
