@@ -1,0 +1,114 @@
+/**
+ * One status tick: scrape, window, ask both policy domains (question `status`), append one record.
+ * Everything that touches the network, the disk or the clock is injected, so a test drives ticks
+ * against real local servers and a temp history, and the CLI passes the real ones.
+ */
+import { EXIT } from '../errors.js';
+import type { PolicyVerdict, StatusPayload } from '../history/types.js';
+import { RollingWindow } from '../metrics/rolling.js';
+import type { Snapshot, WindowStats } from '../metrics/types.js';
+import type { PolicyOutcome } from '../policy/gate.js';
+import { canaryFactsFromWindow } from '../policy/canary-facts.js';
+import type { Enforcement, PolicyDomain } from '../policy/types.js';
+import { observeStack } from './observe.js';
+
+export interface StatusDeps {
+  /** GET /metrics through nginx. Throws when the stack cannot be scraped. */
+  scrape(): Promise<Snapshot>;
+  /** Host facts for the infrastructure domain. */
+  hostFacts(): Promise<unknown>;
+  /** Asks one domain with question `status`; an unreachable engine is an outcome, not a throw. */
+  decide(domain: PolicyDomain, facts: unknown): Promise<PolicyOutcome>;
+  /** Appends the tick's record; returns what the ledger wrote (seq, hash) for --json. */
+  record(payload: StatusPayload): Promise<{ seq: number; hash: string } | null>;
+  now(): number;
+}
+
+export interface StatusMonitorOptions {
+  /** policy.canary.window_seconds: what the canary policy judges. */
+  windowSeconds: number;
+  /** policy.canary.mode, for a canary verdict that could not be asked for. */
+  canaryEnforcement: Enforcement;
+}
+
+export type TickExit = typeof EXIT.OK | typeof EXIT.FAILED | typeof EXIT.POLICY_DENIED | typeof EXIT.POLICY_UNAVAILABLE;
+
+export interface TickResult {
+  at: number;
+  payload: StatusPayload;
+  record: { seq: number; hash: string } | null;
+  /** What `status --once` exits with for this tick. */
+  exit: TickExit;
+}
+
+function verdictOf(domain: PolicyDomain, outcome: PolicyOutcome): PolicyVerdict {
+  if (outcome.kind === 'decided') return outcome.record;
+  return { domain, unavailable: outcome.error.message, enforcement: outcome.enforcement };
+}
+
+/** 1 when nothing was observed; else 4 if an engine could not answer; else 3 if a policy said no. */
+export function exitForTick(payload: StatusPayload): TickExit {
+  if (payload.error !== undefined) return EXIT.FAILED;
+  const verdicts = Object.values(payload.decisions);
+  if (verdicts.some((v) => v !== undefined && 'unavailable' in v)) return EXIT.POLICY_UNAVAILABLE;
+  if (verdicts.some((v) => v !== undefined && 'allowed' in v && !v.allowed)) return EXIT.POLICY_DENIED;
+  return EXIT.OK;
+}
+
+export class StatusMonitor {
+  private readonly window: RollingWindow;
+  private primed = false;
+
+  constructor(
+    private readonly deps: StatusDeps,
+    private readonly options: StatusMonitorOptions,
+  ) {
+    this.window = new RollingWindow(options.windowSeconds);
+  }
+
+  /**
+   * Takes the first snapshot. One scrape holds totals, not rates, so a tick needs an earlier one;
+   * the first is taken here, unrecorded. Throws when the stack cannot be scraped.
+   */
+  async prime(): Promise<void> {
+    this.window.add(await this.deps.scrape());
+    this.primed = true;
+  }
+
+  async tick(): Promise<TickResult> {
+    let snapshot: Snapshot | null = null;
+    let scrapeError: string | undefined;
+    try {
+      snapshot = await this.deps.scrape();
+    } catch (err) {
+      scrapeError = err instanceof Error ? err.message : String(err);
+    }
+    let window: WindowStats | null = null;
+    if (snapshot !== null) {
+      this.window.add(snapshot);
+      this.primed = true;
+      window = this.window.stats();
+    }
+    const observed = snapshot === null ? { mode: null, chaos: null, uptime_seconds: null } : observeStack(snapshot);
+
+    const [infrastructure, canary] = await Promise.all([
+      this.deps.hostFacts().then((facts) => this.deps.decide('infrastructure', facts)),
+      window === null ? Promise.resolve(null) : this.deps.decide('canary', canaryFactsFromWindow(window)),
+    ]);
+    const decisions: StatusPayload['decisions'] = { infrastructure: verdictOf('infrastructure', infrastructure) };
+    // Without a window the canary cannot be judged; saying "unavailable" with the reason is honest,
+    // inventing an empty window would be a deny the canary did not earn.
+    decisions.canary =
+      canary === null
+        ? { domain: 'canary', unavailable: scrapeError !== undefined ? 'no metrics window: the scrape failed' : 'no metrics window yet', enforcement: this.options.canaryEnforcement }
+        : verdictOf('canary', canary);
+
+    const payload: StatusPayload = { ...observed, window, decisions, ...(scrapeError !== undefined ? { error: scrapeError } : {}) };
+    const record = await this.deps.record(payload);
+    return { at: window?.to ?? this.deps.now(), payload, record, exit: exitForTick(payload) };
+  }
+
+  get isPrimed(): boolean {
+    return this.primed;
+  }
+}
