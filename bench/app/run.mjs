@@ -45,6 +45,12 @@ function start(variant) {
 }
 
 const load = (url, seconds) => autocannon({ url, connections, duration: seconds });
+/** Server CPU time (user + system) in microseconds, asked over IPC. */
+const cpuOf = (child) =>
+  new Promise((resolve) => {
+    child.once('message', (msg) => resolve(msg.cpu.user + msg.cpu.system));
+    child.send('cpu');
+  });
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -60,29 +66,46 @@ try {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
     for (const variant of order) {
+      const cpuBefore = await cpuOf(servers[variant].child);
       const r = await load(servers[variant].url, duration);
+      const cpuUs = (await cpuOf(servers[variant].child)) - cpuBefore;
       if (r.errors > 0 || r.non2xx > 0) throw new Error(`${variant}: ${r.errors} errors, ${r.non2xx} non-2xx`);
-      results[variant].push({ rps: r.requests.average, p99: r.latency.p99 });
-      console.log(`round ${round + 1} metrics ${variant.padEnd(3)}  ${r.requests.average.toFixed(0).padStart(6)} req/s  p99 ${r.latency.p99} ms`);
+      const cpuPerRequest = cpuUs / r.requests.total;
+      results[variant].push({ rps: r.requests.average, p99: r.latency.p99, cpu_us_per_request: cpuPerRequest });
+      console.log(
+        `round ${round + 1} metrics ${variant.padEnd(3)}  ${r.requests.average.toFixed(0).padStart(6)} req/s  p99 ${String(r.latency.p99).padStart(4)} ms  server CPU ${cpuPerRequest.toFixed(1)} µs/req`,
+      );
     }
   }
   const summary = Object.fromEntries(
     Object.entries(results).map(([variant, rs]) => [
       variant,
-      { rps: median(rs.map((r) => r.rps)), p99_ms: median(rs.map((r) => r.p99)) },
+      {
+        rps: median(rs.map((r) => r.rps)),
+        p99_ms: median(rs.map((r) => r.p99)),
+        cpu_us_per_request: median(rs.map((r) => r.cpu_us_per_request)),
+      },
     ]),
   );
   const cost = 1 - summary.on.rps / summary.off.rps;
+  // A CPU-bound server's throughput is 1 / (CPU per request), so this is the throughput cost the
+  // metrics would have on an otherwise idle core.
+  const cpuCost = 1 - summary.off.cpu_us_per_request / summary.on.cpu_us_per_request;
   console.log('');
   console.log(`GET /, ${connections} connections, ${rounds} rounds x ${duration} s, medians:`);
-  console.log(`  metrics off (baseline)  ${summary.off.rps.toFixed(0).padStart(6)} req/s  p99 ${summary.off.p99_ms} ms`);
-  console.log(`  metrics on              ${summary.on.rps.toFixed(0).padStart(6)} req/s  p99 ${summary.on.p99_ms} ms`);
-  console.log(`  throughput cost of metrics: ${(cost * 100).toFixed(1)}% (target < 15%)`);
+  for (const [label, variant] of [['metrics off (baseline)', 'off'], ['metrics on', 'on']]) {
+    const v = summary[variant];
+    console.log(
+      `  ${label.padEnd(22)}  ${v.rps.toFixed(0).padStart(6)} req/s  p99 ${String(v.p99_ms).padStart(4)} ms  server CPU ${v.cpu_us_per_request.toFixed(1)} µs/req`,
+    );
+  }
+  console.log(`  throughput cost of metrics, measured req/s:        ${(cost * 100).toFixed(1)}% (target < 15%)`);
+  console.log(`  throughput cost of metrics, from server CPU/req:   ${(cpuCost * 100).toFixed(1)}%`);
   console.log(`  machine: ${cpus().length} cpus, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   mkdirSync(join(root, 'bench', 'out'), { recursive: true });
   writeFileSync(
     join(root, 'bench', 'out', 'app.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), connections, rounds, duration, results, summary, cost }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), connections, rounds, duration, results, summary, cost, cpuCost }, null, 2)}\n`,
   );
 } finally {
   servers.on.child.kill('SIGTERM');

@@ -52,6 +52,7 @@ describe('app /metrics', () => {
     await http(`${url}/`, { method: 'HEAD' });
     await http(`${url}/chaos`, { method: 'POST' }); // 401: no token
     await postChaos(url, '{"mode":"error","rate":2}'); // 400
+    await http(`${url}/%zz`); // 400 from the router, outside Fastify's hooks
     await scrape(url); // this scrape is counted by the next one
 
     const samples = await scrape(url);
@@ -66,6 +67,7 @@ describe('app /metrics', () => {
       'HEAD / 200': 1,
       'POST /chaos 401': 1,
       'POST /chaos 400': 1,
+      'GET other 400': 1,
       'GET /metrics 200': 1,
     });
     expect(value(samples, 'app_mode')).toBe(1);
