@@ -28,6 +28,8 @@ export interface HealthOutcome {
   elapsedMs: number;
   /** The last attempt, so a failure message can say what was seen. */
   last?: HealthTick;
+  /** The last HTTP status received by any attempt: the final attempt may have been cut off by the deadline. */
+  lastStatus?: number;
   /** True when the signal ended the polling before a verdict. */
   aborted?: boolean;
 }
@@ -64,9 +66,14 @@ export async function pollHealth(url: string, options: PollHealthOptions): Promi
   const agent = new Agent({ pipelining: 0 });
   let attempts = 0;
   let last: HealthTick | undefined;
+  let lastStatus: number | undefined;
+  const seen = (): Pick<HealthOutcome, 'last' | 'lastStatus'> => ({
+    ...(last ? { last } : {}),
+    ...(lastStatus !== undefined ? { lastStatus } : {}),
+  });
   try {
     for (;;) {
-      if (options.signal?.aborted) return { healthy: false, attempts, elapsedMs: elapsed(), ...(last ? { last } : {}), aborted: true };
+      if (options.signal?.aborted) return { healthy: false, attempts, elapsedMs: elapsed(), ...seen(), aborted: true };
       attempts += 1;
       const remaining = timeoutMs - elapsed();
       const limit = Math.max(1, Math.min(perRequest, remaining));
@@ -80,12 +87,13 @@ export async function pollHealth(url: string, options: PollHealthOptions): Promi
         tick = { attempt: attempts, elapsedMs: elapsed(), error: errorText(e) };
       }
       last = tick;
+      if (tick.status !== undefined) lastStatus = tick.status;
       options.onTick?.(tick);
       if (tick.status !== undefined && tick.status >= 200 && tick.status < 300) {
-        return { healthy: true, attempts, elapsedMs: elapsed(), last };
+        return { healthy: true, attempts, elapsedMs: elapsed(), ...seen() };
       }
       const left = timeoutMs - elapsed();
-      if (left <= 0) return { healthy: false, attempts, elapsedMs: elapsed(), last };
+      if (left <= 0) return { healthy: false, attempts, elapsedMs: elapsed(), ...seen() };
       await sleep(Math.min(intervalMs, left), options.signal);
     }
   } finally {

@@ -33,12 +33,13 @@ describe('pollHealth against a real HTTP server', () => {
   it('gives up at the deadline and reports the last answer', async () => {
     const url = await serve([500]);
     const started = Date.now();
-    const outcome = await pollHealth(url, { intervalMs: 50, timeoutMs: 400 });
+    const outcome = await pollHealth(url, { intervalMs: 50, timeoutMs: 800 });
     expect(outcome.healthy).toBe(false);
-    expect(outcome.last?.status).toBe(500);
+    // The final attempt may be cut off by the deadline on a loaded machine; the status seen before stays.
+    expect(outcome.lastStatus).toBe(500);
     expect(outcome.attempts).toBeGreaterThan(1);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(750);
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('reports a connection error when nothing listens', async () => {
