@@ -11,8 +11,8 @@ export function sparkline(values: ReadonlyArray<number | null>, width: number): 
   return shown
     .map((v) => {
       if (v === null || !Number.isFinite(v)) return ' ';
-      // A flat non-zero series sits mid-height; a flat zero series on the floor.
-      if (span === 0) return max === 0 ? BARS[0] : BARS[3];
+      // Bars measure from zero (not from the series minimum), so 1% and 2% do not look like 0% and 100%.
+      if (span === 0) return BARS[0];
       return BARS[Math.min(BARS.length - 1, Math.floor(((v - min) / span) * (BARS.length - 1) + 0.5))];
     })
     .join('');

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import type { StatusPayload } from '../../src/history/types.js';
+import { noPaint, renderDashboard, renderPlainBlock, tickDocument, type Paint } from '../../src/status/render.js';
+import { sparkline, SignalHistory } from '../../src/status/sparkline.js';
+import { exitForTick, type TickResult } from '../../src/status/tick.js';
+import { decision, errorRateTooHigh } from '../fixtures/audit/records.js';
+
+const window = {
+  from: 0, to: 30_000, seconds: 30, requests: 300, errors: 300, requests_per_second: 10,
+  error_rate: 1, p50_seconds: 0.004, p95_seconds: 0.005, p99_seconds: 0.005, quantiles_capped: false, counter_resets: 0,
+};
+
+function tick(payload: Partial<StatusPayload>): TickResult {
+  const full: StatusPayload = { mode: 'canary', chaos: { mode: 'error' }, uptime_seconds: 3725, window, decisions: {}, ...payload };
+  return { at: Date.parse('2024-05-01T10:00:00Z'), payload: full, record: { seq: 7, hash: 'h' }, exit: exitForTick(full) };
+}
+
+// Marks each painted span so a test can see which colour a signal got.
+const tagged: Paint = { ok: (s) => `<ok>${s}`, bad: (s) => `<bad>${s}`, warn: (s) => `<warn>${s}`, dim: (s) => s, bold: (s) => s };
+
+describe('status rendering', () => {
+  it('100% errors at 5 ms latency: errors red, latency green; nothing averages the outage away', () => {
+    const t = tick({ decisions: { infrastructure: decision('infrastructure', 'status', []), canary: decision('canary', 'status', [errorRateTooHigh(1)]) } });
+    const out = renderDashboard(t, { rps: [], errorRate: [], p99: [] }, tagged);
+    expect(out).toMatch(/<bad>● errors\s+100\.00%/);
+    expect(out).toMatch(/<ok>● latency/);
+    expect(out).toMatch(/<bad>FAIL canary/);
+    expect(out).toContain('error_rate_too_high: observed 1 vs threshold 0.05');
+    expect(t.exit).toBe(3);
+  });
+
+  it('shadow denials are labelled, unavailability is shown per domain', () => {
+    const t = tick({
+      decisions: {
+        infrastructure: { domain: 'infrastructure', unavailable: 'connection refused', enforcement: 'enforce' },
+        canary: decision('canary', 'status', [errorRateTooHigh(1)], 'shadow'),
+      },
+    });
+    const out = renderPlainBlock(t);
+    expect(out).toContain('UNAVAILABLE infrastructure');
+    expect(out).toContain('[SHADOW] FAIL canary');
+    expect(t.exit).toBe(4);
+    expect(out).not.toMatch(/\x1b\[/);
+  });
+
+  it('a failed scrape says so and exits 1; no data is never shown as 0', () => {
+    const t = tick({ mode: null, chaos: null, uptime_seconds: null, window: null, error: 'cannot scrape http://127.0.0.1:8080/metrics: connection refused', decisions: {} });
+    expect(t.exit).toBe(1);
+    expect(renderPlainBlock(t)).toContain('metrics unavailable: cannot scrape');
+    const empty = tick({ window: { ...window, requests: 0, errors: 0, requests_per_second: 0, error_rate: null, p50_seconds: null, p95_seconds: null, p99_seconds: null } });
+    expect(renderPlainBlock(empty)).toContain('errors  no data');
+    expect(renderPlainBlock(empty)).toContain('p99 no data');
+  });
+
+  it('--json documents carry the payload, the exit code and the record written', () => {
+    const doc = tickDocument(tick({ decisions: {} }));
+    expect(doc).toMatchObject({ ts: '2024-05-01T10:00:00.000Z', mode: 'canary', exit_code: 0, record: { seq: 7 } });
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
+  });
+});
+
+describe('sparkline', () => {
+  it('scales to the series, shows gaps for missing values, keeps the last width values', () => {
+    expect(sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8)).toBe('▁▂▃▄▅▆▇█');
+    expect(sparkline([1, null, 1], 8)).toBe('█ █');
+    expect(sparkline([2, 1], 8)).toBe('█▅');
+    expect(sparkline([0, 0], 8)).toBe('▁▁');
+    expect(sparkline([9, 0, 7], 2)).toBe('▁█');
+    const h = new SignalHistory(3);
+    for (const v of [1, 2, 3, 4]) h.push(v);
+    expect(h.all).toEqual([2, 3, 4]);
+  });
+});
