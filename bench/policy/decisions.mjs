@@ -8,6 +8,7 @@
 // Target (issue 4): p99 < 5 ms on loopback.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { OpaClient } from '../../dist/policy/client.js';
@@ -65,6 +66,7 @@ if (!url) {
   url = chunk.toString().trim();
 }
 console.log(`policy bench against ${url}${child ? ' (OPA double, separate process)' : ''}; node ${process.version}`);
+console.log(`host: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start`);
 
 const client = new OpaClient({ url });
 const floorAgent = new Agent({ keepAliveTimeout: 10_000, connections: 1 });
@@ -86,6 +88,7 @@ try {
   console.log(`decision / transport floor (p50): ${(decide.p50 / floor.p50).toFixed(2)}x`);
   console.log(`new connection / keep-alive (p50): ${(fresh.p50 / decide.p50).toFixed(2)}x`);
   console.log(`host facts p50 ${facts.p50.toFixed(3)} ms, p99 ${facts.p99.toFixed(3)} ms`);
+  console.log(`load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } finally {
   await client.close();
   await floorAgent.close();
