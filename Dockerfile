@@ -19,9 +19,8 @@ FROM ${NODE_IMAGE} AS runtime-base
 # A dedicated system user with no home and no shell; the code it runs stays root-owned, read-only to it.
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin app
-ENV NODE_ENV=production \
-    PORT=3000 \
-    MODE=stable
+# PORT, MODE, APP_VERSION and CHAOS_TOKEN come from docker-compose.yml; the app's defaults apply otherwise.
+ENV NODE_ENV=production
 WORKDIR /app
 EXPOSE 3000
 # The app drains in-flight requests on SIGTERM (bounded by DRAIN_TIMEOUT_SECONDS, default 8 s,

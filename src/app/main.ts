@@ -3,26 +3,27 @@
  * Imports only the app's own modules, fastify, prom-client and node builtins, so the image needs
  * nothing of the CLI.
  */
-import { AppConfigError, readAppConfig } from './config.js';
+import { AppConfigError, readAppConfig, type AppConfig } from './config.js';
 import { formatEventLine, writeStdout } from './log.js';
 import { buildApp } from './server.js';
 
+// The same numbers as EXIT in src/errors.ts, repeated rather than imported: the image ships no CLI code.
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
-async function main(): Promise<void> {
-  let config;
+function readConfigOrExit(): AppConfig {
   try {
-    config = readAppConfig(process.env);
+    return readAppConfig(process.env);
   } catch (error) {
-    if (error instanceof AppConfigError) {
-      process.stderr.write(`swiftdeploy app: ${error.message}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    throw error;
+    if (!(error instanceof AppConfigError)) throw error;
+    process.stderr.write(`swiftdeploy app: ${error.message}\n`);
+    process.exit(EXIT_USAGE);
   }
+}
 
+async function main(): Promise<void> {
+  const config = readConfigOrExit();
   const { server } = buildApp(config);
   await server.listen({ port: config.port, host: config.host });
   const address = server.server.address();
