@@ -7,7 +7,7 @@
 #       For machines where nothing inside a container reaches the npm registry: the host stages
 #       .build/app (same script the normal build runs) and this target only COPYs it in.
 #
-# NODE_IMAGE must be a Debian-based image with node on PATH (useradd is used to create the user).
+# NODE_IMAGE must be a Debian-based image with node on PATH (groupadd and useradd create the user).
 # For production, pin it by digest (node:24-slim@sha256:...) so a rebuild is reproducible.
 # No "# syntax=" line on purpose: it would make BuildKit pull a frontend image, which fails offline.
 ARG NODE_IMAGE=node:24-slim
@@ -17,7 +17,9 @@ ARG NODE_IMAGE=node:24-slim
 # ---- runtime base: everything both final targets share -----------------------------------------
 FROM ${NODE_IMAGE} AS runtime-base
 # A dedicated system user with no home and no shell; the code it runs stays root-owned, read-only to it.
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+# uid/gid 10001 match the `user:` line swiftdeploy's docker-compose.yml sets.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin app
 # PORT, MODE, APP_VERSION and CHAOS_TOKEN come from docker-compose.yml; the app's defaults apply otherwise.
 ENV NODE_ENV=production
@@ -30,7 +32,7 @@ STOPSIGNAL SIGTERM
 # failing canary is measured rather than restarted by its own healthcheck.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-USER app
+USER app:app
 # Exec form: node is PID 1 and receives SIGTERM itself (it installs its own handlers).
 CMD ["node", "dist/app/main.js"]
 
