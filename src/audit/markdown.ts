@@ -76,3 +76,8 @@ export function formatValue(value: unknown): string {
 export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
   return `${formatCount(n)} ${n === 1 ? singular : pluralForm}`;
 }
+
+/** A policy version as people compare it: the first 12 hex digits, without the algorithm prefix. */
+export function shortVersion(version: string): string {
+  return version.replace(/^sha256:/, '').slice(0, 12);
+}

@@ -8,6 +8,7 @@ import {
   formatRate,
   formatTime,
   formatValue,
+  shortVersion,
   tableHeader,
   tableRow,
 } from './markdown.js';
@@ -82,7 +83,7 @@ function decisionText(op: Operation): string {
   if (d === null) return 'no decision recorded';
   const verdict = d.allowed ? 'allowed' : d.enforcement === 'shadow' ? 'would have blocked (shadow)' : 'denied';
   const ids = d.violations.map((v) => escapeMarkdown(v.id)).join(', ');
-  const version = d.policyVersion === null ? '' : ` · policy \`${escapeMarkdown(d.policyVersion.slice(0, 12))}\``;
+  const version = d.policyVersion === null ? '' : ` · policy \`${escapeMarkdown(shortVersion(d.policyVersion))}\``;
   return `${escapeMarkdown(d.domain)}: ${verdict}${ids === '' ? '' : ` (${ids})`}${version}`;
 }
 

@@ -12,6 +12,7 @@ import {
   formatRate,
   formatTime,
   plural,
+  shortVersion,
   tableHeader,
   tableRow,
 } from './markdown.js';
@@ -65,7 +66,7 @@ function renderHeader(data: AuditData, meta: ReportMeta): string {
       : '';
   const versions = [...data.policyVersions.entries()].map(
     ([version, seen]) =>
-      `\`${escapeMarkdown(version.slice(0, 12))}\` (${formatTime(seen.firstMs)} → ${formatTime(seen.lastMs)}, ${formatCount(seen.records)} records)`,
+      `\`${escapeMarkdown(shortVersion(version))}\` (${formatTime(seen.firstMs)} → ${formatTime(seen.lastMs)}, ${formatCount(seen.records)} records)`,
   );
   if (data.policyVersionsOverflow > 0) versions.push(`and ${formatCount(data.policyVersionsOverflow)} more records with further versions`);
   const rows = [

@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { action } from '../context.js';
+
+interface StatusOptions {
+  once: boolean;
+  interval?: string;
+}
+
+const HIDE_CURSOR = '\x1b[?25l';
+const SHOW_CURSOR = '\x1b[?25h';
+const HOME_AND_CLEAR = '\x1b[H\x1b[J';
+
+/**
+ * `status`: watch the stack. Dashboard on a TTY, a plain block per tick otherwise, NDJSON with --json.
+ * Every tick appends one status record; Ctrl-C stops between ticks, so the last record is complete.
+ */
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('watch the stack: traffic, errors, latency and both policy verdicts; one history record per tick')
+    .option('--once', 'sample one canary window, judge it, print, exit 0 ok / 3 denied / 4 engine unavailable / 1 no metrics', false)
+    .option('--interval <seconds>', 'seconds between ticks (default: observability.status_interval)')
+    .addHelpText('after', '\nExamples:\n  $ swiftdeploy status\n  $ swiftdeploy status --once --json\n  $ swiftdeploy status --interval 2 | tee status.log\n')
+    .action(
+      action<StatusOptions>(async (ctx, opts) => {
+        const [{ Session }, { operatorFrom }, { createStatusDeps }, { StatusMonitor }, { runStatusLoop }, render, { SignalHistory }, { onInterrupt, onCleanup }, { runArgv }] =
+          await Promise.all([
+            import('../../lifecycle/session.js'),
+            import('../operator.js'),
+            import('../../status/deps.js'),
+            import('../../status/tick.js'),
+            import('../../status/loop.js'),
+            import('../../status/render.js'),
+            import('../../status/sparkline.js'),
+            import('../signals.js'),
+            import('../../runtime/run.js'),
+          ]);
+        // Status writes only status records; the session's action name is never recorded.
+        const session = await Session.open(ctx.manifestPath, operatorFrom(ctx, false), 'policy_check');
+        const { manifest } = session;
+        const intervalS = opts.interval === undefined ? manifest.observability.status_interval : Number(opts.interval);
+        if (!Number.isFinite(intervalS) || intervalS < 0.5 || intervalS > 3600) {
+          throw new UsageError(`--interval: expected a number of seconds from 0.5 to 3600, got ${JSON.stringify(opts.interval)}`);
+        }
+        const { mode: infraMode, ...infraThresholds } = manifest.policy.infrastructure;
+        const { mode: canaryMode, ...canaryThresholds } = manifest.policy.canary;
+        // Docker's data root is the disk that fills up; asked once, not every tick.
+        const info = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
+        const dockerDataRoot = info?.exitCode === 0 && info.stdout.trim() !== '' ? info.stdout.trim() : null;
+        const { gatherHostFacts } = await import('../../policy/host-facts.js');
+        const client = session.policyClient();
+        const deps = createStatusDeps({
+          metricsUrl: session.nginxUrl('/metrics'),
+          client,
+          thresholds: { infrastructure: infraThresholds, canary: canaryThresholds },
+          modes: { infrastructure: infraMode, canary: canaryMode },
+          policyVersions: { infrastructure: session.policyVersion('infrastructure'), canary: session.policyVersion('canary') },
+          recordPolicyVersion: session.policyVersion('all'),
+          projectDir: session.loaded.projectDir,
+          historyFile: session.historyFile,
+          actor: ctx.actor(),
+          manifestSha256: session.loaded.sha256,
+          hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot }),
+        });
+        const monitor = new StatusMonitor(deps, { windowSeconds: canaryThresholds.window_seconds, canaryEnforcement: canaryMode });
+
+        const out = ctx.out;
+        const dashboard = !ctx.global.json && !opts.once && out.stdout.isTTY === true;
+        const paint = out.c.level > 0 ? { ok: out.c.green, bad: out.c.red, warn: out.c.yellow, dim: out.c.dim, bold: out.c.bold } : render.noPaint;
+        const width = 60;
+        const series = { rps: new SignalHistory(width), errorRate: new SignalHistory(width), p99: new SignalHistory(width) };
+
+        const abort = new AbortController();
+        const stopListening = onInterrupt(() => abort.abort());
+        if (dashboard) {
+          out.stdout.write(HIDE_CURSOR);
+          onCleanup(() => void out.stdout.write(SHOW_CURSOR));
+        }
+        try {
+          return await runStatusLoop({
+            monitor,
+            intervalMs: intervalS * 1000,
+            windowMs: canaryThresholds.window_seconds * 1000,
+            once: opts.once,
+            signal: abort.signal,
+            onSampling: (ms) => {
+              if (!ctx.global.json) out.info(`sampling ${(ms / 1000).toFixed(0)} s of traffic from ${session.nginxUrl('/metrics')} ...`);
+            },
+            onTick: (tick) => {
+              const w = tick.payload.window;
+              series.rps.push(w?.requests_per_second ?? null);
+              series.errorRate.push(w?.error_rate ?? null);
+              series.p99.push(w?.p99_seconds ?? null);
+              if (ctx.global.json) out.emit(render.tickDocument(tick));
+              else if (dashboard) out.stdout.write(`${HOME_AND_CLEAR}${render.renderDashboard(tick, { rps: series.rps.all, errorRate: series.errorRate.all, p99: series.p99.all }, paint, width)}\n`);
+              else out.result(render.renderPlainBlock(tick));
+            },
+          });
+        } finally {
+          stopListening();
+          if (dashboard) out.stdout.write(SHOW_CURSOR);
+          await client.close();
+        }
+      }),
+    );
+}
