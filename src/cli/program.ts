@@ -26,6 +26,9 @@ export function createProgram(): Command {
         'SWIFTDEPLOY_ACTOR',
       ),
     )
+    // Before any subcommand exists: commander copies these settings into each one as it is created,
+    // so usage errors in nested commands (`lock status --bogus`) also reach main() and exit 2.
+    .exitOverride()
     .showHelpAfterError()
     .addHelpText(
       'after',

@@ -6,7 +6,7 @@ import { PolicyDecisionDenied } from '../policy/errors.js';
 import { waitReady } from '../policy/client.js';
 import { generateProject } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
-import { runArgv } from '../runtime/run.js';
+import { dockerDataRoot } from '../runtime/docker-info.js';
 import { printDecision } from './report.js';
 import { Session, type Operator } from './session.js';
 import { describeServices, Stack } from './stack.js';
@@ -119,11 +119,4 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
       throw err;
     }
   });
-}
-
-/** Docker's data root, where images and containers use disk; null when the engine will not say. */
-async function dockerDataRoot(): Promise<string | null> {
-  const r = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
-  const dir = r?.exitCode === 0 ? r.stdout.trim() : '';
-  return dir === '' ? null : dir;
 }

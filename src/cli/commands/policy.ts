@@ -27,7 +27,7 @@ export function register(program: Command): void {
     )
     .action(
       action<{ question?: string }, [PolicyDomain]>(async (ctx, opts, domain) => {
-        const [{ Session }, { canaryWindow }, check, { gatherHostFacts }, { canaryFactsFromWindow }, { waitReady }, { runArgv }] =
+        const [{ Session }, { canaryWindow }, check, { gatherHostFacts }, { canaryFactsFromWindow }, { waitReady }, { dockerDataRoot }] =
           await Promise.all([
             import('../../lifecycle/session.js'),
             import('../../lifecycle/canary-window.js'),
@@ -35,7 +35,7 @@ export function register(program: Command): void {
             import('../../policy/host-facts.js'),
             import('../../policy/canary-facts.js'),
             import('../../policy/client.js'),
-            import('../../runtime/run.js'),
+            import('../../runtime/docker-info.js'),
           ]);
         const session = await Session.open(ctx.manifestPath, operatorFrom(ctx, true), 'policy_check');
         const { mode, ...thresholds } = session.manifest.policy[domain];
@@ -55,9 +55,7 @@ export function register(program: Command): void {
               },
               gatherFacts: async () => {
                 if (domain === 'canary') return canaryFactsFromWindow((await canaryWindow(session)).window);
-                const r = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
-                const root = r?.exitCode === 0 ? r.stdout.trim() : '';
-                return gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: root === '' ? null : root });
+                return gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: await dockerDataRoot() });
               },
               record: (payload) => session.event(payload.stage, payload),
             },

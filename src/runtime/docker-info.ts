@@ -1,0 +1,11 @@
+import { runArgv } from './run.js';
+
+/**
+ * Docker's data root (`docker info` DockerRootDir): the filesystem images and containers fill, which
+ * is what the disk fact should measure. null when no engine answers.
+ */
+export async function dockerDataRoot(): Promise<string | null> {
+  const r = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
+  const dir = r?.exitCode === 0 ? r.stdout.trim() : '';
+  return dir === '' ? null : dir;
+}
