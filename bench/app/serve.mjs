@@ -16,3 +16,4 @@ process.on('message', (msg) => {
   if (msg === 'cpu') process.send?.({ cpu: process.cpuUsage() });
 });
 process.on('disconnect', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));
