@@ -1,11 +1,14 @@
 /**
- * `audit` and `audit verify`: the two passes over history.jsonl. Verification walks the hash chain
- * (src/history owns that); the report streams the records once more through the collector. Two
- * streaming passes keep memory constant; neither loads the file.
+ * `audit` and `audit verify`. The report is built in one streaming pass that also checks the hash
+ * chain on the way (each record's hash, seq and prev, with the ledger's own primitives). Only when
+ * that quick check sees anything unusual (a break, records from before the chain, a torn tail) does
+ * it run the ledger's full `verifyHistory`, which names exactly what happened. An intact history is
+ * therefore parsed and hashed once, not twice.
  */
 import path from 'node:path';
-import { readRecords, verifyHistory } from '../history/ledger.js';
-import type { VerifyResult } from '../history/types.js';
+import { GENESIS_PREV, isLegacyRecord, recordHash } from '../history/chain.js';
+import { readRecords, verifyHistory, type ReadItem } from '../history/ledger.js';
+import type { HistoryRecord, VerifyResult } from '../history/types.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
 import { collectAudit, type AuditData, type CollectOptions } from './collect.js';
 import { renderAuditReport, type ChainVerdict } from './render.js';
@@ -43,10 +46,47 @@ export interface AuditReportResult {
   bytes: number;
 }
 
+/** Follows the chain as records stream past; `intact` stays true only for a flawless, fully chained file. */
+class ChainFollower {
+  intact = true;
+  records = 0;
+  head: string | null = null;
+  private expectSeq = 1;
+  private expectPrev = GENESIS_PREV;
+
+  async *follow(items: AsyncIterable<ReadItem>): AsyncGenerator<ReadItem> {
+    for await (const item of items) {
+      if (this.intact) this.check(item.record);
+      yield item;
+    }
+  }
+
+  private check(record: HistoryRecord): void {
+    if (isLegacyRecord(record as unknown as Record<string, unknown>) || record.seq !== this.expectSeq || record.prev !== this.expectPrev || recordHash(record) !== record.hash) {
+      this.intact = false;
+      return;
+    }
+    this.records++;
+    this.head = record.hash;
+    this.expectSeq++;
+    this.expectPrev = record.hash;
+  }
+}
+
 export async function writeAuditReport(request: AuditReportRequest): Promise<AuditReportResult> {
-  const verification = chainVerdict(await verifyHistory(request.historyFile));
-  const lines = readRecords(request.historyFile, request.warn ? { warn: request.warn } : {});
-  const data = await collectAudit(lines, request);
+  const chain = new ChainFollower();
+  let tornTail = false;
+  const lines = readRecords(request.historyFile, {
+    warn: (message) => {
+      tornTail = true;
+      request.warn?.(message);
+    },
+  });
+  const data = await collectAudit(chain.follow(lines), request);
+  const verification: ChainVerdict =
+    chain.intact && !tornTail
+      ? { status: 'verified', records: chain.records, head: chain.head, legacyRecords: 0 }
+      : chainVerdict(await verifyHistory(request.historyFile));
   const markdown = renderAuditReport(data, {
     project: request.project,
     generatedAtMs: request.generatedAtMs,
