@@ -8,8 +8,8 @@
  * before hashing existed continues with `prev = sha256hex(bytes of the last such line)` and seq = its
  * line number + 1.
  */
-import { constants as fsc } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants as fsc, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import { HistoryIntegrityError } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
@@ -66,9 +66,9 @@ export async function appendRecord(file: string, input: RecordInput, opts: Ledge
   return withFileLock(
     lockPathFor(file),
     async () => {
-      const { fh, created } = await openForAppend(file);
+      const { fd, created } = openForAppend(file);
       try {
-        const tail = await readTail(fh, file);
+        const tail = await readTail(fd, file);
         const base = tail.last ? await continuation(file, tail.last) : { seq: 1, prev: GENESIS_PREV };
         const unsigned: Omit<HistoryRecord, 'hash'> = {
           v: HISTORY_VERSION,
@@ -89,14 +89,14 @@ export async function appendRecord(file: string, input: RecordInput, opts: Ledge
         if (tail.truncateTo !== null) {
           // Only an unacknowledged append can leave a torn tail: its writer never returned success.
           warn(tornWarning(file));
-          await fh.truncate(tail.truncateTo);
+          ftruncateSync(fd, tail.truncateTo);
         }
-        await writeDurably(fh, bytes, tail.truncateTo ?? tail.size);
+        await writeDurably(fd, bytes, tail.truncateTo ?? tail.size);
         // A new file's directory entry is metadata of the directory, not of the file.
-        if (created) await fsyncDirectory(dirname(file));
+        if (created) fsyncDirectory(dirname(file));
         return record;
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     },
     lockOpts,
@@ -111,34 +111,42 @@ export async function appendRecord(file: string, input: RecordInput, opts: Ledge
  * newline, or garbage); the next append truncates exactly that torn line and says so, and readers
  * skip it. Concurrent writers are serialised by the lock, so lines never interleave.
  */
-async function writeDurably(fh: FileHandle, bytes: Buffer, sizeBefore: number): Promise<void> {
+const fsyncAsync = promisify(fsync);
+
+async function writeDurably(fd: number, bytes: Buffer, sizeBefore: number): Promise<void> {
   try {
-    const { bytesWritten } = await fh.write(bytes, 0, bytes.length);
-    if (bytesWritten !== bytes.length) throw new Error(`short write: ${bytesWritten} of ${bytes.length} bytes`);
-    await fh.sync();
+    const written = writeSync(fd, bytes, 0, bytes.length);
+    if (written !== bytes.length) throw new Error(`short write: ${written} of ${bytes.length} bytes`);
+    // The one slow call stays off the event loop so a dashboard keeps drawing meanwhile.
+    await fsyncAsync(fd);
   } catch (err) {
     // Leave no partial line behind (e.g. ENOSPC mid-write); the record was not appended.
-    await fh.truncate(sizeBefore).catch(() => undefined);
+    try {
+      ftruncateSync(fd, sizeBefore);
+    } catch {
+      // The original error is the one to report.
+    }
     throw err;
   }
 }
 
-async function openForAppend(file: string): Promise<{ fh: FileHandle; created: boolean }> {
+// Metadata calls inside the critical section are synchronous: see lock.ts.
+function openForAppend(file: string): { fd: number; created: boolean } {
   const flags = fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT;
   try {
-    return { fh: await open(file, flags | fsc.O_EXCL, 0o644), created: true };
+    return { fd: openSync(file, flags | fsc.O_EXCL, 0o644), created: true };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return { fh: await open(file, fsc.O_RDWR | fsc.O_APPEND), created: false };
+    return { fd: openSync(file, fsc.O_RDWR | fsc.O_APPEND), created: false };
   }
 }
 
-async function fsyncDirectory(dir: string): Promise<void> {
-  const dh = await open(dir, 'r');
+function fsyncDirectory(dir: string): void {
+  const dfd = openSync(dir, 'r');
   try {
-    await dh.sync();
+    fsyncSync(dfd);
   } finally {
-    await dh.close();
+    closeSync(dfd);
   }
 }
 
@@ -159,21 +167,21 @@ interface Tail {
  * Finds the last complete record by reading backwards from the end. At most one torn line (no
  * newline, or not JSON) is accepted as an interrupted append; a second bad line is corruption.
  */
-async function readTail(fh: FileHandle, file: string): Promise<Tail> {
-  const { size } = await fh.stat();
+async function readTail(fd: number, file: string): Promise<Tail> {
+  const { size } = fstatSync(fd);
   if (size === 0) return { size, last: null, truncateTo: null };
-  const lastByte = await readRange(fh, size - 1, size);
+  const lastByte = readRange(fd, size - 1, size);
   let torn = false;
   let end = size;
   if (lastByte[0] !== 0x0a) {
-    end = await lineStartBefore(fh, size);
+    end = lineStartBefore(fd, size);
     if (end < 0) throw new HistoryIntegrityError(`${file}: last line is longer than ${MAX_RECORD_BYTES} bytes`);
     torn = true;
   }
   while (end > 0) {
-    const start = await lineStartBefore(fh, end - 1);
+    const start = lineStartBefore(fd, end - 1);
     if (start < 0) throw new HistoryIntegrityError(`${file}: a line near the end is longer than ${MAX_RECORD_BYTES} bytes`);
-    const bytes = await readRange(fh, start, end - 1);
+    const bytes = readRange(fd, start, end - 1);
     let value: unknown;
     let parsed = true;
     try {

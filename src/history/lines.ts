@@ -1,10 +1,10 @@
 /**
  * Byte-level line access to history.jsonl: a streaming reader that knows whether the last line was
  * terminated (readline cannot say), and backwards reads for the tail so an append never reads the
- * whole file.
+ * whole file. The tail reads are synchronous: they run inside the append's critical section (see
+ * lock.ts for why).
  */
-import { createReadStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { createReadStream, readSync } from 'node:fs';
 import { HistoryIntegrityError } from '../errors.js';
 import { MAX_RECORD_BYTES } from './chain.js';
 
@@ -63,12 +63,14 @@ export async function* iterateLines(file: string, size: number): AsyncGenerator<
 }
 
 /** Offset just after the last newline strictly before `end`, or 0: where the line containing end-1 starts. */
-export async function lineStartBefore(fh: FileHandle, end: number): Promise<number> {
+/** `file` is a descriptor or a FileHandle (src/history/tail.ts passes one). */
+export function lineStartBefore(file: number | { fd: number }, end: number): number {
+  const fd = typeof file === 'number' ? file : file.fd;
   let pos = end;
   const buf = Buffer.allocUnsafe(BACKWARD_CHUNK);
   while (pos > 0) {
     const from = Math.max(0, pos - BACKWARD_CHUNK);
-    const { bytesRead } = await fh.read(buf, 0, pos - from, from);
+    const bytesRead = readSync(fd, buf, 0, pos - from, from);
     const idx = buf.subarray(0, bytesRead).lastIndexOf(NL);
     if (idx !== -1) return from + idx + 1;
     pos = from;
@@ -78,11 +80,12 @@ export async function lineStartBefore(fh: FileHandle, end: number): Promise<numb
   return 0;
 }
 
-export async function readRange(fh: FileHandle, start: number, end: number): Promise<Buffer> {
+export function readRange(file: number | { fd: number }, start: number, end: number): Buffer {
+  const fd = typeof file === 'number' ? file : file.fd;
   const buf = Buffer.alloc(end - start);
   let done = 0;
   while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, start + done);
+    const bytesRead = readSync(fd, buf, done, buf.length - done, start + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }

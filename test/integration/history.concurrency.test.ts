@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 function run(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [runner, build, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [runner, build, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -40,13 +40,34 @@ function run(args: string[]): { child: ChildProcess; done: Promise<{ code: numbe
   return { child, done };
 }
 
+/** Resolves once the child has printed `word` (bounded: a child that never does fails the test). */
+function printed(child: ChildProcess, word: string): Promise<void> {
+  return new Promise<void>((resolveSeen, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`child never printed "${word}"`)), 15_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(word)) {
+        clearTimeout(timer);
+        resolveSeen();
+      }
+    });
+  });
+}
+
 describe('two processes appending at once', () => {
   it('500 appends each give 1,000 records, a valid chain and no interleaved bytes', async () => {
     const file = join(dir, 'both.jsonl');
     const a = run(['append', file, '500', 'status-loop']);
     const b = run(['append', file, '500', 'promote']);
+    await Promise.all([a, b].map(({ child }) => printed(child, 'ready')));
+    for (const { child } of [a, b]) child.stdin?.write('go\n');
     const results = await Promise.all([a.done, b.done]);
-    for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0, stdout: 'done\n' });
+    for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ready\n\d+ \d+\n$/) });
+    // The writers really ran at the same time (otherwise this would prove nothing about the lock).
+    const [[aStart, aEnd], [bStart, bEnd]] = results.map((r) => r.stdout.split('\n')[1]?.split(' ').map(Number) ?? []) as number[][] as [[number, number], [number, number]];
+    expect(aStart).toBeLessThan(bEnd);
+    expect(bStart).toBeLessThan(aEnd);
 
     expect(await verifyHistory(file)).toMatchObject({ ok: true, records: 1_000 });
     const records = (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as HistoryRecord);
@@ -55,9 +76,6 @@ describe('two processes appending at once', () => {
       const mine = records.filter((r) => r.actor === actor).map((r) => (r.payload as { detail: string }).detail);
       expect(mine).toEqual(Array.from({ length: 500 }, (_, i) => `${actor} #${i + 1}`));
     }
-    // The writers really overlapped (otherwise this would prove nothing about the lock).
-    const switches = records.filter((r, i) => i > 0 && r.actor !== records[i - 1]?.actor).length;
-    expect(switches).toBeGreaterThan(1);
     await expect(stat(lockPathFor(file))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -65,15 +83,7 @@ describe('two processes appending at once', () => {
     const file = join(dir, 'killed.jsonl');
     await appendRecord(file, { kind: 'event', actor: 'alice', policy_version: null, manifest_sha256: null, payload: { action: 'deploy', stage: 'requested' } });
     const holder = run(['hold', file]);
-    await new Promise<void>((resolveLocked, reject) => {
-      const timer = setTimeout(() => reject(new Error('holder never took the lock')), 10_000);
-      holder.child.stdout?.on('data', (d: Buffer) => {
-        if (d.toString().includes('locked')) {
-          clearTimeout(timer);
-          resolveLocked();
-        }
-      });
-    });
+    await printed(holder.child, 'locked');
     holder.child.kill('SIGKILL');
     await holder.done;
     // The dead holder's lock file is still there...
