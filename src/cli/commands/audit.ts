@@ -68,8 +68,10 @@ export function register(program: Command): void {
       }),
     );
 
+  // Nested commands need their own exitOverride, or a bad flag makes commander exit 1 by itself.
   audit
     .command('verify')
+    .exitOverride()
     .description('walk the hash chain: record count and head hash (exit 0), or the first bad line and why (exit 6)')
     .addHelpText('after', '\nExample:\n  $ swiftdeploy audit verify --json\n')
     .action(
