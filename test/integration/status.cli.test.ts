@@ -1,0 +1,119 @@
+/**
+ * `swiftdeploy status --once` as a user runs it: the built CLI against a scripted /metrics server
+ * on 127.0.0.1 (standing in for nginx) and the OPA double named by `opa.url`.
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain ESM helper without type declarations
+import { startOpaDouble } from '../helpers/opa-double.mjs';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+// SWIFTDEPLOY_BIN runs the suite against another build of the CLI.
+const BIN = process.env.SWIFTDEPLOY_BIN ?? path.join(ROOT, 'bin/swiftdeploy');
+const built = existsSync(path.join(ROOT, 'dist/cli/main.js'));
+const registered = built && (await execa(BIN, ['--help'], { reject: false })).stdout.includes('status');
+const why = !built ? 'dist/ is not built (npm run build)' : !registered ? 'the status command is not registered in src/cli/program.ts' : '';
+if (why) console.warn(`skipping status CLI tests: ${why}`);
+
+function manifest(nginxPort: number, opaUrl: string): string {
+  return `services:
+  image: swiftdeploy-app:local
+  port: 3000
+  mode: canary
+  version: "1.0.0"
+  restart_policy: unless-stopped
+  log_volume: app-logs
+nginx:
+  image: nginx:stable
+  port: ${nginxPort}
+  proxy_timeout: 30
+  error_contact: ops@example.com
+network:
+  name: swiftdeploy-net
+  driver_type: bridge
+opa:
+  image: openpolicyagent/opa:latest
+  port: 8181
+  url: "${opaUrl}"
+policy:
+  infrastructure:
+    min_disk_free_gb: 0
+    max_cpu_load: 1000
+    min_memory_available_mb: 0
+  canary:
+    max_error_rate: 0.05
+    max_p99_latency_seconds: 0.5
+    window_seconds: 5
+    min_requests: 20
+observability:
+  history_file: history.jsonl
+  audit_report: audit_report.md
+  status_interval: 1
+`;
+}
+
+let dir: string;
+let server: http.Server;
+let port: number;
+let opa: { url: string; close: () => Promise<void> };
+const started = Date.now();
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-status-cli-'));
+  // 40 requests a second, all fast and successful, counted from when the server started.
+  server = http.createServer((req, res) => {
+    const n = Math.floor(((Date.now() - started) / 1000) * 40);
+    res.end(
+      [
+        `http_requests_total{method="GET",path="/",status_code="200"} ${n}`,
+        `http_request_duration_seconds_bucket{le="0.1",method="GET",path="/"} ${n}`,
+        `http_request_duration_seconds_bucket{le="+Inf",method="GET",path="/"} ${n}`,
+        'app_mode 1',
+        'chaos_active 0',
+        'app_uptime_seconds 10',
+        '',
+      ].join('\n'),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+  opa = await startOpaDouble();
+  await writeFile(path.join(dir, 'manifest.yaml'), manifest(port, opa.url));
+});
+
+afterEach(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await opa.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const run = (args: string[]) => execa(BIN, args, { cwd: dir, reject: false, env: { NO_COLOR: '1' }, timeout: 30_000 });
+
+describe.skipIf(why !== '')(`swiftdeploy status --once (CLI)${why ? ` — skipped: ${why}` : ''}`, () => {
+  it('healthy stack: samples one window, both policies allow, exit 0, one record', async () => {
+    const r = await run(['--json', 'status', '--once']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { mode: string; exit_code: number; window: { requests: number }; decisions: Record<string, { allowed: boolean }> };
+    expect(doc).toMatchObject({ mode: 'canary', exit_code: 0 });
+    expect(doc.window.requests).toBeGreaterThanOrEqual(150);
+    expect(doc.decisions.canary?.allowed).toBe(true);
+    expect((await readFile(path.join(dir, 'history.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(1);
+  });
+
+  it('metrics cannot be scraped: exit 1 at once, and the record says why', async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    server = http.createServer();
+    const r = await run(['status', '--once']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('metrics unavailable: cannot scrape');
+    expect(await readFile(path.join(dir, 'history.jsonl'), 'utf8')).toContain('"error":"cannot scrape');
+  });
+});
