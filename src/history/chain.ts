@@ -60,6 +60,38 @@ function inCanonicalOrder(value: unknown): boolean {
   }
 }
 
+/**
+ * The record hash computed over the line's own bytes with the top-level `hash` member cut out, or
+ * null when that member cannot be located. The writer writes canonical JSON, so for every line it
+ * wrote these bytes ARE the canonical JSON of the record without `hash`, and this equals recordHash
+ * while skipping both re-serialisation and a UTF-8 round trip: it is what lets verify walk a
+ * million records in seconds. Callers fall back to recordHash when this does not match, so a line
+ * re-serialised non-canonically (keys reordered, spaces) still verifies on its content. The one
+ * line this accepts that recordHash alone would not is a forged line whose hash was computed over
+ * non-canonical bytes; a forger able to do that can as easily write canonical bytes, so the chain's
+ * evidence is the same either way.
+ */
+export function recordHashFromLine(line: Buffer, record: Pick<HistoryRecord, 'prev' | 'hash'>): string | null {
+  const member = `"hash":"${record.hash}"`;
+  const at = line.indexOf(member);
+  if (at < 1) return null;
+  const end = at + member.length;
+  const before = line[at - 1];
+  const after = line[end];
+  let cutFrom: number;
+  let cutTo: number;
+  if (before === 0x2c /* , */ && (after === 0x2c || after === 0x7d /* } */)) {
+    cutFrom = at - 1;
+    cutTo = end;
+  } else if (before === 0x7b /* { */ && after === 0x2c) {
+    cutFrom = at;
+    cutTo = end + 1;
+  } else {
+    return null;
+  }
+  return createHash('sha256').update(record.prev).update(line.subarray(0, cutFrom)).update(line.subarray(cutTo)).digest('hex');
+}
+
 /** Anchor for the first hashed record after records written before hashing existed. */
 export function legacyAnchor(lineBytes: Buffer): string {
   return createHash('sha256').update(lineBytes).digest('hex');

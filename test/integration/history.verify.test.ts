@@ -116,6 +116,13 @@ describe('verifyHistory names what was done to the file', () => {
     expect(await verifyLines('legacy-inside', lines)).toMatchObject({ firstBad: { line: 4, reason: 'inserted' } });
   });
 
+  it('a line re-serialised non-canonically but with the same content still verifies', async () => {
+    const lines = [...pristine];
+    const { hash, ...rest } = parsed(2);
+    lines[2] = JSON.stringify({ hash, ...rest }, null, 0).replace('{', '{ ');
+    expect(await verifyLines('reserialised', lines)).toMatchObject({ ok: true, records: 6 });
+  });
+
   it('an empty file is an empty, valid history', async () => {
     const file = join(dir, 'empty.jsonl');
     await writeFile(file, '');

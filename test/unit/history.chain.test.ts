@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { GENESIS_PREV, canonicalJsonFast, recordHash, recordShapeProblem } from '../../src/history/chain.js';
+import { GENESIS_PREV, canonicalJsonFast, recordHash, recordHashFromLine, recordShapeProblem } from '../../src/history/chain.js';
 import { canonicalJson } from '../../src/util/canonical-json.js';
 
 const unsigned = {
@@ -94,5 +94,26 @@ describe('canonicalJsonFast', () => {
     expect(canonicalJsonFast({ b: 1, a: undefined })).toBe('{"b":1}');
     expect(() => canonicalJsonFast({ a: Number.POSITIVE_INFINITY })).toThrow(/non-finite/);
     expect(canonicalJsonFast({ 9: 'x', 10: 'y' })).toBe('{"10":"y","9":"x"}');
+  });
+});
+
+describe('recordHashFromLine', () => {
+  const line = (value: unknown) => Buffer.from(canonicalJson(value), 'utf8');
+
+  it('equals recordHash on the canonical line the writer writes, wherever `hash` sits', () => {
+    const record = { ...unsigned, hash: recordHash(unsigned) };
+    expect(recordHashFromLine(line(record), record)).toBe(record.hash);
+    // Without `actor`, `hash` is the first key.
+    const { actor: _a, ...noActor } = unsigned;
+    const first = { ...noActor, hash: recordHash(noActor as typeof unsigned) };
+    expect(canonicalJson(first).startsWith('{"hash":')).toBe(true);
+    expect(recordHashFromLine(line(first), first)).toBe(first.hash);
+  });
+
+  it('does not match when any byte outside the hash changed, and is null when `hash` is not a member', () => {
+    const record = { ...unsigned, hash: recordHash(unsigned) };
+    const edited = Buffer.from(line(record).toString().replace('alice', 'alicf'));
+    expect(recordHashFromLine(edited, record)).not.toBe(record.hash);
+    expect(recordHashFromLine(line({ ...record, hash: undefined, other: 1 }), record)).toBeNull();
   });
 });
