@@ -58,8 +58,8 @@ export async function applyMode(session: Session, stack: Stack, target: AppMode,
   await writeFileAtomic(session.loaded.file, manifestText);
   await session.reload();
   await generateProject(session.loaded);
-  out.info(`recreating the app container in ${target} mode (nginx and OPA untouched)`);
-  await stack.recreateApp();
+  out.info(`replacing the app container with one in ${target} mode, start-before-stop (nginx and OPA untouched)`);
+  await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
   await confirmMode(session, target);
 }
 

@@ -44,7 +44,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
       out.info(out.c.red(`  - ${change.from.trim()}`));
       out.info(out.c.green(`  + ${change.to.trim()}`));
     }
-    out.info('  recreates: the app container only (nginx and OPA keep running)');
+    out.info('  replaces: the app container only, start-before-stop (nginx and OPA keep running)');
     out.info(`  judged: canary window of ${m.policy.canary.window_seconds}s (policy.canary, ${m.policy.canary.mode})`);
 
     await session.event('requested', { from_mode: from, to_mode: target, detail: `promote ${from} -> ${target}` });

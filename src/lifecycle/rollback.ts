@@ -39,7 +39,7 @@ export async function rollback(manifestPath: string, operator: Operator, options
       const stack = await Stack.connect(session);
       if (from === 'stable') {
         // The manifest already says stable but the app does not: converge the app only.
-        await stack.recreateApp();
+        await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
         await confirmMode(session, 'stable');
       } else {
         await applyMode(session, stack, 'stable', manifestWithMode(session, 'stable'));

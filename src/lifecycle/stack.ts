@@ -7,15 +7,17 @@ import {
   composeNginxReload,
   composePs,
   composeRecreateService,
+  composeScaleService,
   composeUp,
   composeUpServices,
   type ComposeTarget,
 } from '../runtime/compose-argv.js';
 import { detectDockerEnvironment } from '../runtime/detect.js';
-import { dockerIdsByProject, dockerImageId, dockerRemove } from '../runtime/docker-argv.js';
+import { dockerIdsByProject, dockerImageId, dockerRemove, dockerStop } from '../runtime/docker-argv.js';
 import { parseServiceContainers, type ServiceContainer } from '../runtime/ps.js';
 import { lastLines, runArgv, runArgvChecked, type RunOptions } from '../runtime/run.js';
 import { ensureChaosToken } from '../runtime/chaos-token.js';
+import { OperationFailed } from '../errors.js';
 import type { Session } from './session.js';
 
 /** Where docker-compose.yml mounts nginx/ and what its nginx is started with (`nginx -c`). */
@@ -68,6 +70,43 @@ export class Stack {
 
   recreateApp(): Promise<unknown> {
     return runArgvChecked(composeRecreateService(this.target, 'app'), this.options());
+  }
+
+  /**
+   * Replace the app container with one built from the current compose file, start-before-stop:
+   * add a container beside the running one (`--scale app=N+1 --no-recreate`), wait until Docker
+   * reports it healthy, then stop the old one gracefully (it drains in-flight requests) and remove
+   * it. nginx resolves `app` to every container's address and retries the other on a refused
+   * connection, so clients see no gap; measured in bench/README.md (## promote). Compose's
+   * `--force-recreate` stops first and starts after, which failed about 12% of requests during a
+   * promote under load. A new container that does not become healthy is removed and the old one
+   * keeps serving.
+   */
+  async replaceApp(healthTimeoutMs: number): Promise<void> {
+    const old = (await this.services()).filter((c) => c.service === 'app');
+    if (old.length === 0) {
+      await this.recreateApp();
+      return;
+    }
+    await runArgvChecked(composeScaleService(this.target, 'app', old.length + 1), this.options());
+    const oldIds = new Set(old.map((c) => c.id));
+    const deadline = Date.now() + healthTimeoutMs;
+    let fresh = (await this.services()).filter((c) => c.service === 'app' && !oldIds.has(c.id));
+    while (!(fresh.length > 0 && fresh.every((c) => c.health === 'healthy'))) {
+      if (Date.now() > deadline || fresh.some((c) => c.state === 'exited' || c.state === 'dead' || c.health === 'unhealthy')) {
+        const logs = await this.logs(['app'], 20);
+        if (fresh.length > 0) await runArgv(dockerRemove('container', fresh.map((c) => c.id)));
+        throw new OperationFailed(
+          `the new app container did not become healthy (${fresh.map((c) => `${c.state}${c.health ? `/${c.health}` : ''}`).join(', ') || 'not created'}); ` +
+            `the old one keeps serving. Last app log lines:\n${logs}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      fresh = (await this.services()).filter((c) => c.service === 'app' && !oldIds.has(c.id));
+    }
+    const ids = [...oldIds];
+    await runArgvChecked(dockerStop(ids, 10));
+    await runArgvChecked(dockerRemove('container', ids));
   }
 
   async reloadNginx(): Promise<void> {

@@ -59,6 +59,17 @@ export function composeRecreateService(t: ComposeTarget, name: string): string[]
   return [...composeBase(t), 'up', '--detach', '--no-deps', '--force-recreate', service(name)];
 }
 
+/**
+ * Start-before-stop for one service: add containers up to `count` WITHOUT touching the running ones
+ * (`--no-recreate`), so the new container (with the new configuration) serves beside the old one
+ * until the caller stops the old one. Dependencies are left alone (`--no-deps`).
+ */
+export function composeScaleService(t: ComposeTarget, name: string, count: number): string[] {
+  if (!Number.isInteger(count) || count < 1 || count > 16) throw new UsageError(`composeScaleService: count must be 1-16, got ${count}`);
+  const svc = service(name);
+  return [...composeBase(t), 'up', '--detach', '--no-deps', '--no-recreate', '--scale', `${svc}=${count}`, svc];
+}
+
 export interface DownOptions {
   /** Also remove named volumes declared by the project (the e2e cleanup does; `teardown` does not). */
   removeVolumes?: boolean;

@@ -39,3 +39,10 @@ export function dockerRemove(kind: 'container' | 'network' | 'volume', ids: read
       return ['docker', 'volume', 'rm', '--force', ...ids];
   }
 }
+
+/** Stop containers gracefully (SIGTERM, then SIGKILL after `timeoutSeconds`): the app drains in-flight requests. */
+export function dockerStop(ids: readonly string[], timeoutSeconds: number): string[] {
+  if (ids.length === 0) throw new UsageError('dockerStop: no container ids');
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0) throw new UsageError(`dockerStop: bad timeout ${timeoutSeconds}`);
+  return ['docker', 'stop', '--time', String(timeoutSeconds), ...ids];
+}

@@ -10,13 +10,14 @@ import {
   composePort,
   composePs,
   composeRecreateService,
+  composeScaleService,
   composeUp,
   composeUpServices,
   DOCKER_PS_TEMPLATE,
   dockerPsByProject,
   type ComposeTarget,
 } from '../../src/runtime/compose-argv.js';
-import { dockerIdsByProject, dockerImageId, dockerRemove, dockerServerVersion } from '../../src/runtime/docker-argv.js';
+import { dockerIdsByProject, dockerImageId, dockerRemove, dockerServerVersion, dockerStop } from '../../src/runtime/docker-argv.js';
 
 const v1: ComposeTarget = { flavour: { command: ['docker-compose'], version: '1.29.2' }, projectName: 'shop', composeFile: '/p/docker-compose.yml' };
 const v2: ComposeTarget = { flavour: { command: ['docker', 'compose'], version: '2.24.5' }, projectName: 'shop', composeFile: '/p/docker-compose.yml' };
@@ -41,6 +42,26 @@ describe('composeUpServices', () => {
   it('several services', () => expect(composeUpServices(v2, ['opa', 'app'])).toEqual([...V2, 'up', '--detach', 'opa', 'app']));
   it('refuses an empty list', () => expect(() => composeUpServices(v2, [])).toThrow(UsageError));
   it('refuses a service name that would read as a flag', () => expect(() => composeUpServices(v2, ['--build'])).toThrow(UsageError));
+});
+
+describe('composeScaleService', () => {
+  it('v1', () =>
+    expect(composeScaleService(v1, 'app', 2)).toEqual([...V1, 'up', '--detach', '--no-deps', '--no-recreate', '--scale', 'app=2', 'app']));
+  it('v2', () =>
+    expect(composeScaleService(v2, 'app', 2)).toEqual([...V2, 'up', '--detach', '--no-deps', '--no-recreate', '--scale', 'app=2', 'app']));
+  it('refuses a count outside 1-16 and a flag-like service', () => {
+    expect(() => composeScaleService(v1, 'app', 0)).toThrow(/1-16/);
+    expect(() => composeScaleService(v1, 'app', 1.5)).toThrow(/1-16/);
+    expect(() => composeScaleService(v1, '--x', 2)).toThrow(/service name/);
+  });
+});
+
+describe('dockerStop', () => {
+  it('stops gracefully with a bounded grace period', () => expect(dockerStop(['a', 'b'], 10)).toEqual(['docker', 'stop', '--time', '10', 'a', 'b']));
+  it('refuses no ids or a negative timeout', () => {
+    expect(() => dockerStop([], 10)).toThrow(/no container ids/);
+    expect(() => dockerStop(['a'], -1)).toThrow(/bad timeout/);
+  });
 });
 
 describe('composeRecreateService', () => {
