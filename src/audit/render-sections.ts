@@ -28,14 +28,21 @@ function countsText(counts: Map<string, number>): string {
     .join(', ');
 }
 
+/** "2024-05-01T10:09:20Z → 10:09:25Z": the first and last record of a row (the date once if shared). */
+function timeRange(fromMs: number, toMs: number): string {
+  const from = formatTime(fromMs);
+  if (toMs === fromMs) return from;
+  const to = formatTime(toMs);
+  return `${from} → ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to}`;
+}
+
 function timelineRow(row: TimelineRow): string {
   const policy: string[] = [];
   if (row.violations.size > 0) policy.push(countsText(row.violations));
   if (row.unavailable.size > 0) policy.push(`engine unavailable: ${countsText(row.unavailable)}`);
   if (row.scrapeFailures > 0) policy.push(`scrape failed ×${formatCount(row.scrapeFailures)}`);
   return tableRow([
-    formatTime(row.fromMs),
-    row.ticks > 1 ? formatDuration(row.toMs - row.fromMs) : '',
+    timeRange(row.fromMs, row.toMs),
     formatCount(row.ticks),
     row.modes.length === 0 ? 'unknown' : row.modes.map(escapeMarkdown).join(' → '),
     row.chaos.length === 0 ? 'unknown' : row.chaos.map(escapeMarkdown).join(', '),
@@ -48,7 +55,7 @@ function timelineRow(row: TimelineRow): string {
 
 function operationRow(op: Operation): string {
   const what = `**▶ ${escapeMarkdown(describeAction(op))}** by ${escapeMarkdown(op.actor)} at ${commitOf(op)}: ${escapeMarkdown(outcomeOf(op))}`;
-  return tableRow([formatTime(op.startMs), '', '', what, '', '', '', '', decisionText(op)]);
+  return tableRow([formatTime(op.startMs), '', what, '', '', '', '', decisionText(op)]);
 }
 
 export function renderTimeline(data: AuditData): string {
@@ -65,7 +72,7 @@ export function renderTimeline(data: AuditData): string {
     '',
     `> ${note}`,
     '',
-    tableHeader(['Time (UTC)', 'Span', 'Records', 'Mode', 'Chaos', 'req/s', 'Error rate', 'p99', 'Policy']),
+    tableHeader(['Time (UTC)', 'Records', 'Mode', 'Chaos', 'req/s', 'Error rate', 'p99', 'Policy']),
   ];
   // Merge the two time-ordered lists; an operation goes before the first row that starts after it.
   let i = 0;
