@@ -16,7 +16,7 @@ import {
   isObject,
   type AuditEntry,
 } from './entry.js';
-import { OperationTracker, isChangeAction, wasDenied, wouldHaveBlocked, type Operation } from './operations.js';
+import { OperationTracker, finalState, isChangeAction, wouldHaveBlocked, type Operation } from './operations.js';
 import { DownsampledTimeline, type TimelineRow } from './timeline.js';
 import { EpisodeTracker, correlate, newEpisode, type ViolationEpisode } from './violations.js';
 
@@ -142,11 +142,11 @@ export async function collectAudit(
   const countOperation = (op: Operation): void => {
     const counts = data.byAction.get(op.action) ?? { total: 0, confirmed: 0, denied: 0, failed: 0, rolledBack: 0, wouldHaveBlocked: 0 };
     counts.total++;
-    const last = op.stages.at(-1);
-    if (wasDenied(op)) counts.denied++;
-    else if (last === 'confirmed') counts.confirmed++;
-    else if (last === 'rolled_back') counts.rolledBack++;
-    else if (last === 'failed') counts.failed++;
+    const state = finalState(op);
+    if (state === 'denied') counts.denied++;
+    else if (state === 'confirmed') counts.confirmed++;
+    else if (state === 'rolled_back') counts.rolledBack++;
+    else if (state === 'failed') counts.failed++;
     if (wouldHaveBlocked(op)) counts.wouldHaveBlocked++;
     data.byAction.set(op.action, counts);
   };

@@ -5,9 +5,9 @@
  * `[`.
  */
 
-// Characters that start emphasis, code, links, HTML, tables, strikethrough or headings in GitHub
-// Flavored Markdown. Escaping a few harmless ones costs nothing; missing one breaks the page.
-const MARKDOWN_SPECIAL = /[\\`*_{}[\]()#+!|~]/g;
+// Characters that start emphasis, code, links, tables, strikethrough or headings in GitHub Flavored
+// Markdown. Parentheses and `!` stay readable: with `[` escaped no link or image can form.
+const MARKDOWN_SPECIAL = /[\\`*_[\]#|~]/g;
 
 export function escapeMarkdown(value: unknown): string {
   const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);

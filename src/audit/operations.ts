@@ -47,12 +47,30 @@ export function outcomeOf(op: Operation): string {
   const last = op.stages.at(-1) ?? 'unknown';
   const why = op.detail !== null && op.detail !== '' ? `: ${op.detail}` : '';
   if (last === 'confirmed') return `confirmed${why}`;
-  if (last === 'rolled_back') return `rolled back${why}`;
+  // A promote that failed after changing the manifest is rolled back automatically, then marked failed.
+  if (op.stages.includes('rolled_back')) return `rolled back${why}`;
   if (last === 'failed') return `failed${why}`;
   if (wasDenied(op)) return `denied by policy${why}`;
   if (op.decisionUnavailable !== null) return `policy engine unavailable${why}`;
   if (last === 'executed') return `executed, no confirmation recorded${why}`;
   return `incomplete: last stage ${last}${why}`;
+}
+
+/** The final stage in one word, for counting: a rollback's own `rolled_back` is its success. */
+export function finalState(op: Operation): 'confirmed' | 'denied' | 'rolled_back' | 'failed' | 'open' {
+  if (wasDenied(op)) return 'denied';
+  const last = op.stages.at(-1);
+  if (last === 'confirmed' || (op.action === 'rollback' && last === 'rolled_back')) return 'confirmed';
+  if (op.stages.includes('rolled_back')) return 'rolled_back';
+  if (last === 'failed') return 'failed';
+  return 'open';
+}
+
+/** "promote canary", or "promote canary (rolled back)" when the change did not stay. */
+export function describeChange(op: Operation): string {
+  const state = finalState(op);
+  const note = state === 'rolled_back' ? ' (rolled back)' : state === 'failed' ? ' (failed)' : state === 'open' ? ' (no outcome recorded)' : '';
+  return `${describeAction(op)}${note}`;
 }
 
 /** "promote canary", "deploy", "rollback to stable". */
@@ -73,12 +91,14 @@ export class OperationTracker {
     const p = entry.payload as Record<string, unknown>;
     const action = stringOrNull(p.action) ?? 'unknown';
     const stage = stringOrNull(p.stage) ?? 'unknown';
+    // A shadow-mode decision is recorded with actor `shadow` and the person in `operator`.
+    const actor = entry.actor === 'shadow' && typeof p.operator === 'string' ? p.operator : entry.actor;
     let op = this.open;
     let isNew = false;
-    if (op === null || stage === 'requested' || op.action !== action || op.actor !== entry.actor) {
+    if (op === null || stage === 'requested' || op.action !== action || op.actor !== actor) {
       op = {
         action,
-        actor: entry.actor,
+        actor,
         startMs: entry.tsMs,
         effectiveMs: null,
         lastMs: entry.tsMs,
@@ -96,11 +116,16 @@ export class OperationTracker {
     op.lastMs = entry.tsMs;
     if (op.stages.at(-1) !== stage) op.stages.push(stage);
     if (op.stages.length > 12) op.stages.splice(1, op.stages.length - 12); // keep first + recent
+    // The first modes named are the operation's intent; an automatic rollback records them reversed.
     op.fromMode ??= stringOrNull(p.from_mode);
-    op.toMode = stringOrNull(p.to_mode) ?? op.toMode;
+    op.toMode ??= stringOrNull(p.to_mode);
     const detail = stringOrNull(p.detail);
     if (detail !== null && detail !== '') op.detail = detail;
     if (isObject(p.git) && typeof p.git.sha === 'string') op.git = { sha: p.git.sha, dirty: p.git.dirty === true };
+    if (isObject(p.policy_unavailable)) {
+      const u = p.policy_unavailable;
+      op.decisionUnavailable = `${stringOrNull(u.domain) ?? 'policy'}: ${stringOrNull(u.failure) ?? 'unknown failure'}${u.enforcement === 'shadow' ? ' (shadow, not enforced)' : ''}`;
+    }
     if (p.decision !== undefined) {
       const verdict = toVerdictView(p.decision, 'unknown');
       if (verdict !== null && isUnavailable(verdict)) op.decisionUnavailable = verdict.unavailable;

@@ -12,7 +12,7 @@ import {
   tableHeader,
   tableRow,
 } from './markdown.js';
-import { describeAction, outcomeOf, type Operation } from './operations.js';
+import { describeAction, describeChange, outcomeOf, type Operation } from './operations.js';
 import type { TimelineRow } from './timeline.js';
 import type { Correlation, ViolationEpisode } from './violations.js';
 
@@ -142,7 +142,7 @@ export function renderEvents(data: AuditData): string {
 /** "2m14s after promote canary by alice@example.com at a1b2c3d". */
 export function correlationText(c: Correlation | null): string {
   if (c === null) return 'no earlier deploy, promote or rollback took effect in this history';
-  return `${formatDuration(c.afterMs)} after ${escapeMarkdown(c.op.describe)} by ${escapeMarkdown(c.op.actor)} at ${commitOf(c.op)}`;
+  return `${formatDuration(c.afterMs)} after ${escapeMarkdown(describeChange(c.op))} by ${escapeMarkdown(c.op.actor)} at ${commitOf(c.op)}`;
 }
 
 function episodeLabel(e: ViolationEpisode): string {

@@ -6,10 +6,11 @@
  * observation is never reported as a continuous violation.
  */
 import type { ViolationView } from './entry.js';
-import { describeAction, type Operation } from './operations.js';
+import type { Operation } from './operations.js';
 
 export interface Correlation {
-  op: Pick<Operation, 'action' | 'actor' | 'toMode' | 'git'> & { describe: string };
+  /** The operation itself: it may still be in progress when the violation starts, so it is described at render time. */
+  op: Operation;
   /** Milliseconds between the change taking effect and the violation starting. */
   afterMs: number;
 }
@@ -33,7 +34,7 @@ export interface ViolationEpisode {
 export function correlate(atMs: number, lastChange: Operation | null): Correlation | null {
   if (lastChange === null || lastChange.effectiveMs === null || lastChange.effectiveMs > atMs) return null;
   return {
-    op: { action: lastChange.action, actor: lastChange.actor, toMode: lastChange.toMode, git: lastChange.git, describe: describeAction(lastChange) },
+    op: lastChange,
     afterMs: atMs - lastChange.effectiveMs,
   };
 }

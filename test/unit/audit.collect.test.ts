@@ -122,4 +122,34 @@ describe('collectAudit', () => {
     expect(data.operationsOverflow).toEqual({ count: 20, firstMs: s(100), lastMs: s(290) });
     expect(data.byAction.get('deploy')).toMatchObject({ total: 30, confirmed: 30 });
   });
+
+  it('reads the records the lifecycle commands write: shadow decisions, automatic rollback, engine outage', async () => {
+    const base = { action: 'promote' as const, from_mode: 'stable', to_mode: 'canary', git: GIT_A };
+    const records = [
+      event(s(0), 'alice@example.com', { ...base, stage: 'requested' }),
+      // shadow mode: the gate records actor "shadow" and the person as operator
+      event(s(1), 'shadow', { ...base, stage: 'policy_decided', operator: 'alice@example.com', decision: decision('canary', 'pre_promote', [errorRateTooHigh(0.2)], 'shadow') }),
+      event(s(2), 'alice@example.com', { ...base, stage: 'authorised' }),
+      // the promote failed after the change: reverted (modes reversed), then marked failed
+      event(s(30), 'alice@example.com', { ...base, from_mode: 'canary', to_mode: 'stable', stage: 'rolled_back', detail: 'automatic rollback: health timeout' }),
+      event(s(31), 'alice@example.com', { ...base, stage: 'failed', detail: 'health timeout' }),
+      status(s(40), { canaryViolations: [errorRateTooHigh(0.3)] }),
+      event(s(50), 'bob@example.com', { action: 'deploy', stage: 'requested' }),
+      event(s(51), 'bob@example.com', {
+        action: 'deploy',
+        stage: 'failed',
+        detail: 'policy engine unavailable (connection refused): ...',
+        policy_unavailable: { domain: 'infrastructure', question: 'pre_deploy', failure: 'connection refused', enforcement: 'enforce' },
+      }),
+    ];
+    const data = await collectAudit(asLines(records));
+    expect(data.operations).toHaveLength(2);
+    const [promoteOp, deployOp] = data.operations;
+    expect(promoteOp).toMatchObject({ actor: 'alice@example.com', toMode: 'canary', stages: ['requested', 'policy_decided', 'authorised', 'rolled_back', 'failed'] });
+    expect(data.byAction.get('promote')).toMatchObject({ total: 1, rolledBack: 1, failed: 0, wouldHaveBlocked: 1 });
+    const statusEpisode = data.episodes.find((e) => e.source === 'status')!;
+    expect(correlationText(statusEpisode.correlation)).toBe('10s after promote canary (rolled back) by alice@example.com at a1b2c3d');
+    expect(deployOp!.decisionUnavailable).toBe('infrastructure: connection refused');
+    expect(data.byAction.get('deploy')).toMatchObject({ total: 1, failed: 1 });
+  });
 });

@@ -6,9 +6,9 @@ describe('escapeMarkdown', () => {
   it('neutralises every character that would change a table, start markup, or open HTML', () => {
     expect(escapeMarkdown('a|b')).toBe('a\\|b');
     expect(escapeMarkdown('*bold* _it_ `code`')).toBe('\\*bold\\* \\_it\\_ \\`code\\`');
-    expect(escapeMarkdown('[click](http://x)')).toBe('\\[click\\]\\(http://x\\)');
-    expect(escapeMarkdown('<img src=x onerror=alert(1)>')).toBe('&lt;img src=x onerror=alert\\(1\\)&gt;');
-    expect(escapeMarkdown('# heading ~~gone~~ !')).toBe('\\# heading \\~\\~gone\\~\\~ \\!');
+    expect(escapeMarkdown('[click](http://x) ![img](y)')).toBe('\\[click\\](http://x) !\\[img\\](y)');
+    expect(escapeMarkdown('<img src=x onerror=alert(1)>')).toBe('&lt;img src=x onerror=alert(1)&gt;');
+    expect(escapeMarkdown('# heading ~~gone~~ !')).toBe('\\# heading \\~\\~gone\\~\\~ !');
     expect(escapeMarkdown('back\\slash')).toBe('back\\\\slash');
     expect(escapeMarkdown('a &amp; b')).toBe('a &amp;amp; b');
   });
