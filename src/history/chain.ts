@@ -92,6 +92,20 @@ export function recordHashFromLine(line: Buffer, record: Pick<HistoryRecord, 'pr
   return createHash('sha256').update(record.prev).update(line.subarray(0, cutFrom)).update(line.subarray(cutTo)).digest('hex');
 }
 
+/**
+ * Whether a record read from `line` matches its hash: the fast path over the line's bytes, then the
+ * canonical re-serialisation. Content canonical JSON cannot express (1e999 parses to Infinity) is not
+ * intact.
+ */
+export function recordIntact(line: Buffer, record: HistoryRecord): boolean {
+  if (recordHashFromLine(line, record) === record.hash) return true;
+  try {
+    return recordHash(record) === record.hash;
+  } catch {
+    return false;
+  }
+}
+
 /** Anchor for the first hashed record after records written before hashing existed. */
 export function legacyAnchor(lineBytes: Buffer): string {
   return createHash('sha256').update(lineBytes).digest('hex');

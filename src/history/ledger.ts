@@ -244,6 +244,8 @@ export interface ReadItem {
   record: HistoryRecord;
   /** true for a record written before hashing existed: it has no seq/prev/hash to trust. */
   legacy: boolean;
+  /** The line's bytes without its newline: `recordIntact(bytes, record)` checks the hash without re-serialising. */
+  bytes: Buffer;
 }
 
 /**
@@ -270,7 +272,7 @@ export async function* readRecords(file: string, opts: ReadOptions = {}): AsyncG
       continue;
     }
     if (!isPlainObject(value)) throw new HistoryIntegrityError(`${file}:${raw.line}: not a history record`);
-    yield { line: raw.line, record: value as unknown as HistoryRecord, legacy: isLegacyRecord(value) };
+    yield { line: raw.line, record: value as unknown as HistoryRecord, legacy: isLegacyRecord(value), bytes: raw.bytes };
   }
   if (pendingBad !== null) warn(tornWarning(file));
 }

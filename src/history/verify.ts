@@ -7,7 +7,7 @@
  * records appended by someone who recomputes hashes. Compare the head hash with one kept elsewhere
  * (the audit report prints it) to catch those.
  */
-import { GENESIS_PREV, isLegacyRecord, isPlainObject, legacyAnchor, recordHash, recordHashFromLine, recordShapeProblem } from './chain.js';
+import { GENESIS_PREV, isLegacyRecord, isPlainObject, legacyAnchor, recordIntact, recordShapeProblem } from './chain.js';
 import { iterateLines, type RawLine } from './lines.js';
 import { settledSize } from './settled.js';
 import type { HistoryRecord, IntegrityFailure, VerifyResult } from './types.js';
@@ -49,15 +49,6 @@ function parse(raw: RawLine): Entry {
     return { raw, value: JSON.parse(raw.bytes.toString('utf8')), json: true };
   } catch {
     return { raw, json: false };
-  }
-}
-
-/** recordHash, or null for content canonical JSON cannot express (e.g. 1e999 parses to Infinity). */
-function safeRecordHash(rec: HistoryRecord): string | null {
-  try {
-    return recordHash(rec);
-  } catch {
-    return null;
   }
 }
 
@@ -114,7 +105,7 @@ export async function verifyHistory(file: string): Promise<VerifyResult> {
       const problem = recordShapeProblem(e.value);
       if (problem !== null) return bad(line, 'invalid record', problem);
       const rec = e.value as unknown as HistoryRecord;
-      const intact = recordHashFromLine(e.raw.bytes, rec) === rec.hash || safeRecordHash(rec) === rec.hash;
+      const intact = recordIntact(e.raw.bytes, rec);
       if (intact && rec.seq === expectSeq && rec.prev === expectPrev) {
         records++;
         headBefore = head;

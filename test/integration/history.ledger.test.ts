@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HistoryIntegrityError, LockHeld, OperationFailed, exitCodeOf } from '../../src/errors.js';
+import { recordIntact } from '../../src/history/chain.js';
 import { GENESIS_PREV, appendRecord, createRecorder, lockPathFor, readRecords, verifyHistory } from '../../src/history/ledger.js';
 import type { RecordInput } from '../../src/history/types.js';
 import { canonicalJson } from '../../src/util/canonical-json.js';
@@ -193,6 +194,11 @@ describe('createRecorder and readRecords', () => {
     const items = await readAll();
     expect(items.map((r) => [r.line, r.record.seq, r.legacy])).toEqual([1, 2, 3, 4, 5].map((n) => [n, n, false]));
     expect(items.map((r) => (r.record.payload as { detail: string }).detail)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    // Each item carries its line's exact bytes, which is what recordIntact hashes.
+    expect(items.map((r) => r.bytes.toString('utf8'))).toEqual(await lines());
+    expect(items.every((r) => recordIntact(r.bytes, r.record))).toBe(true);
+    const edited = items[2] as (typeof items)[number];
+    expect(recordIntact(Buffer.from(edited.bytes.toString().replace('r3', 'r9')), { ...edited.record, payload: { ...edited.record.payload, detail: 'r9' } })).toBe(false);
   });
 });
 
