@@ -36,7 +36,7 @@ export function templateContext(m: Manifest, env: RenderEnvironment) {
       image: m.nginx.image,
       port: m.nginx.port,
       proxy_timeout: m.nginx.proxy_timeout,
-      connect_timeout: Math.min(5, m.nginx.proxy_timeout),
+      connect_timeout: 1,
       error_contact: m.nginx.error_contact,
       // Short enough that a recreated app container is found within a couple of seconds.
       resolver_valid: '2s',
