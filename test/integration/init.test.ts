@@ -67,7 +67,7 @@ beforeAll(() => {
   }
 });
 
-describe('swiftdeploy init', () => {
+describe('swiftdeploy init', { timeout: 90_000 }, () => {
   it('writes nginx/nginx.conf and docker-compose.yml, then reports them unchanged', async () => {
     const dir = await project();
     const first = await cli(['init'], dir);
@@ -183,7 +183,7 @@ describe('swiftdeploy init', () => {
   });
 });
 
-describe('finding the manifest', () => {
+describe('finding the manifest', { timeout: 90_000 }, () => {
   it('-f other/manifest.yaml from another cwd writes next to that manifest', async () => {
     const cwd = await mkdtemp(path.join(os.tmpdir(), 'swiftdeploy-cwd-'));
     temps.push(cwd);
@@ -216,7 +216,7 @@ describe('finding the manifest', () => {
   });
 });
 
-describe('CLI basics', () => {
+describe('CLI basics', { timeout: 90_000 }, () => {
   it('--version prints the package version', async () => {
     for (const flag of ['--version', '-V']) {
       const r = await cli([flag], os.tmpdir());
@@ -253,7 +253,7 @@ describe('CLI basics', () => {
   });
 });
 
-describe('--json and colour', () => {
+describe('--json and colour', { timeout: 90_000 }, () => {
   it('init --json prints one parseable JSON document on stdout, with no ANSI', async () => {
     const dir = await project();
     const r = await cli(['--json', 'init'], dir);
