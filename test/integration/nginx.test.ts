@@ -85,7 +85,7 @@ describe.skipIf(NGINX_SKIP !== undefined)('nginx -t on the rendered nginx.conf',
   const variants: Array<[string, (d: Record<string, Record<string, unknown>>) => void]> = [
     ['lowest ports and timeout', (d) => Object.assign(d.nginx!, { port: 1, proxy_timeout: 1 }) && Object.assign(d.services!, { port: 1 })],
     ['highest ports and timeout', (d) => Object.assign(d.nginx!, { port: 65535, proxy_timeout: 3600 }) && Object.assign(d.services!, { port: 65535 })],
-    ['proxy_timeout below the 5s connect cap', (d) => Object.assign(d.nginx!, { proxy_timeout: 3 })],
+    ['a proxy timeout shorter than the default', (d) => Object.assign(d.nginx!, { proxy_timeout: 3 })],
     ['an error contact with + and %', (d) => Object.assign(d.nginx!, { error_contact: 'sre+pager%eu@ops.example.co.uk' })],
     ['an external OPA', (d) => Object.assign(d.opa!, { url: 'https://opa.internal:8181' })],
   ];
