@@ -231,8 +231,10 @@ function validateInput(input: RecordInput): void {
     if (v !== null && typeof v !== 'string') throw new TypeError(`history: ${key} must be a string or null`);
   }
   if (!isPlainObject(input.payload)) throw new TypeError('history: payload must be an object');
-  // Fails now, before the lock and the file are touched, on values JSON cannot carry (NaN, Infinity).
-  canonicalJson(input.payload);
+  // Fails now, before the lock and the file are touched, on values JSON cannot carry (NaN, Infinity)
+  // and on records too large to write (seq, ts, prev and hash add under 300 bytes).
+  const size = Buffer.byteLength(canonicalJson(input), 'utf8') + 300;
+  if (size > MAX_RECORD_BYTES) throw new RangeError(`history record of about ${size} bytes exceeds ${MAX_RECORD_BYTES}`);
 }
 
 export interface ReadOptions {

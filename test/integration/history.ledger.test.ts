@@ -69,6 +69,7 @@ describe('appendRecord', () => {
     await expect(appendRecord(file, bad)).rejects.toThrow(/non-finite/);
     await expect(appendRecord(file, { ...event('x'), kind: 'other' } as unknown as RecordInput)).rejects.toThrow(/kind/);
     await expect(appendRecord(file, { ...event('x'), actor: '' })).rejects.toThrow(/actor/);
+    await expect(appendRecord(file, { ...event('x'.repeat(1024 * 1024)) })).rejects.toThrow(/exceeds 1048576/);
     await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
