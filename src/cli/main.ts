@@ -5,10 +5,14 @@ import { runCleanups } from './signals.js';
 
 /** Runs the CLI; the only place an error becomes an exit code and a message. */
 export async function main(argv: string[]): Promise<number> {
+  // `swiftdeploy audit verify | head -1`: a reader that went away is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK);
+      throw err;
+    });
+  }
   const program = createProgram();
-  // Subcommands were registered before this call, so they do not inherit it: without this, an
-  // unknown flag on a subcommand made commander call process.exit(1) instead of our exit 2.
-  for (const command of [program, ...program.commands]) command.exitOverride();
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv);

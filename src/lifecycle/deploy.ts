@@ -34,7 +34,7 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
       const nginxConfChanged = generated.files.some((f) => f.path.endsWith('nginx.conf') && f.action === 'written');
       const stack = await Stack.connect(session);
 
-      const client = session.policyClient();
+      const client = await session.policyClient();
       try {
         if (m.opa.url === undefined) {
           out.info(`starting the OPA sidecar (${m.opa.image})`);

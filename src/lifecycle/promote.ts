@@ -50,7 +50,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     await session.event('requested', { from_mode: from, to_mode: target, detail: `promote ${from} -> ${target}` });
 
     // Gate before any change.
-    const client = session.policyClient();
+    const client = await session.policyClient();
     try {
       await waitReady(client, { timeoutMs: 10_000 });
       const { window, source } = await canaryWindow(session);

@@ -3,7 +3,7 @@ import type { Output } from '../cli/output.js';
 import { createRecorder } from '../history/ledger.js';
 import type { EventPayload, GitInfo, HistoryRecord, LifecycleAction, LifecycleStage, Recorder } from '../history/types.js';
 import { loadManifest, resolveInProject, type LoadedManifest } from '../manifest/load.js';
-import { OpaClient } from '../policy/client.js';
+import type { OpaClient } from '../policy/client.js';
 import type { PolicyDomain } from '../policy/types.js';
 import { policyVersion, readPolicyFiles } from '../policy/version.js';
 import { policiesDirFor } from '../render/render.js';
@@ -79,8 +79,12 @@ export class Session {
     });
   }
 
-  /** The policy engine: the sidecar on loopback, or the central OPA named by opa.url. */
-  policyClient(): OpaClient {
+  /**
+   * The policy engine: the sidecar on loopback, or the central OPA named by opa.url. Imported on
+   * first use so commands that never ask (init, chaos) do not load the HTTP client.
+   */
+  async policyClient(): Promise<OpaClient> {
+    const { OpaClient } = await import('../policy/client.js');
     const { opa } = this.manifest;
     return new OpaClient({ url: opa.url ?? `http://127.0.0.1:${opa.port}`, timeoutMs: opa.timeout_ms });
   }

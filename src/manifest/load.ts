@@ -60,7 +60,16 @@ export function parseManifest(text: string, file: string): Manifest {
     ]);
   }
   const result = manifestSchema.safeParse(raw);
-  if (result.success) return deepFreeze(result.data);
+  if (result.success) {
+    const conflicts = pathConflicts(result.data, path.basename(file));
+    if (conflicts.length > 0) {
+      throw new ManifestError(
+        file,
+        conflicts.map((c) => ({ ...c, ...position(doc, lineCounter, c.path.split('.'), 'value') })),
+      );
+    }
+    return deepFreeze(result.data);
+  }
 
   const problems: ManifestProblem[] = [];
   const seen = new Set<string>();
@@ -93,6 +102,33 @@ export function parseManifest(text: string, file: string): Manifest {
   }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   throw new ManifestError(file, problems);
+}
+
+/**
+ * history_file and audit_report are written by swiftdeploy: they must not name the manifest, a
+ * generated file, swiftdeploy's state directory, or each other, or one write would destroy another.
+ */
+function pathConflicts(m: Manifest, manifestName: string): ManifestProblem[] {
+  const taken = new Map<string, string>([
+    [manifestName, 'the manifest'],
+    ['docker-compose.yml', 'a generated file'],
+  ]);
+  const reserved = [
+    { prefix: 'nginx/', what: 'the generated nginx/ directory' },
+    { prefix: '.swiftdeploy/', what: "swiftdeploy's state directory" },
+  ];
+  const problems: ManifestProblem[] = [];
+  const keys = [
+    ['observability.history_file', m.observability.history_file],
+    ['observability.audit_report', m.observability.audit_report],
+  ] as const;
+  for (const [key, value] of keys) {
+    const norm = path.posix.normalize(value);
+    const clash = taken.get(norm) ?? reserved.find((r) => norm.startsWith(r.prefix) || `${norm}/` === r.prefix)?.what;
+    if (clash) problems.push({ path: key, message: `expected a file of its own, got ${JSON.stringify(value)}, which is ${clash}` });
+    else taken.set(norm, key);
+  }
+  return problems;
 }
 
 function describeFound(doc: Document, segs: string[], raw: unknown): string {

@@ -11,13 +11,11 @@ import { progress } from '../progress.js';
 export function register(program: Command): void {
   const policy = program
     .command('policy')
-    .description('ask the policy engine about this host or the canary now, or run the Rego tests');
+    .description('ask the policy engine about this host or the canary now, or run the Rego tests')
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy policy check infrastructure\n  $ swiftdeploy policy test\n');
 
-  // main() turns CommanderError into exit 2 but only overrides top-level commands; nested ones need
-  // their own, or a bad <domain> makes commander call process.exit(1) itself.
   policy
     .command('check')
-    .exitOverride()
     .description('gather facts, ask OPA, print the decision; exit 0 allowed, 3 denied, 4 engine unavailable')
     .addArgument(new Argument('<domain>', 'which policy').choices(['infrastructure', 'canary']))
     .option('--question <question>', 'the question to ask (default: pre_deploy for infrastructure, pre_promote for canary)')
@@ -40,7 +38,7 @@ export function register(program: Command): void {
         const session = await Session.open(ctx.manifestPath, operatorFrom(ctx, true), 'policy_check');
         const { mode, ...thresholds } = session.manifest.policy[domain];
         const question = opts.question ?? check.DEFAULT_QUESTION[domain];
-        const client = session.policyClient();
+        const client = await session.policyClient();
         const out = ctx.out;
         try {
           const outcome = await check.checkPolicy(
@@ -78,7 +76,6 @@ export function register(program: Command): void {
 
   policy
     .command('test')
-    .exitOverride()
     .description('run `opa test -v` on the policies (needs opa on PATH; exit 1 without it, never a silent pass)')
     .addHelpText('after', '\nExample:\n  $ swiftdeploy policy test\n')
     .action(

@@ -49,7 +49,7 @@ export function register(program: Command): void {
         const info = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
         const dockerDataRoot = info?.exitCode === 0 && info.stdout.trim() !== '' ? info.stdout.trim() : null;
         const { gatherHostFacts } = await import('../../policy/host-facts.js');
-        const client = session.policyClient();
+        const client = await session.policyClient();
         const deps = createStatusDeps({
           metricsUrl: session.nginxUrl('/metrics'),
           client,
