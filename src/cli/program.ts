@@ -7,6 +7,7 @@ import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
 import * as lock from './commands/lock.js';
 import * as policy from './commands/policy.js';
+import * as status from './commands/status.js';
 import * as validate from './commands/validate.js';
 
 export function createProgram(): Command {
@@ -36,6 +37,6 @@ export function createProgram(): Command {
         '            5 locked by another operation, 6 history integrity failure, 130 interrupted.\n',
     );
 
-  for (const command of [init, validate, lifecycle, policy, audit, lock]) command.register(program);
+  for (const command of [init, validate, lifecycle, status, policy, audit, lock]) command.register(program);
   return program;
 }
