@@ -6,6 +6,7 @@
 // buffered stream (an fsync per record would take hours and measures the ledger, not the report).
 //
 //   node bench/audit/generate-history.mjs <dir> [records]
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -71,7 +72,7 @@ function write(kind, actor, payload, version) {
 function operation(action) {
   const actor = ACTORS[Math.floor(rand() * ACTORS.length)];
   const to = action === 'rollback' ? 'stable' : action === 'promote' ? (mode === 'stable' ? 'canary' : 'stable') : mode;
-  const base = { action, from_mode: mode, to_mode: to, git: { sha: Math.floor(rand() * 2 ** 52).toString(16).padStart(40, '0'), subject: 'change', author: actor, dirty: rand() < 0.1 } };
+  const base = { action, from_mode: mode, to_mode: to, git: { sha: createHash('sha1').update(`commit ${seq}`).digest('hex'), subject: 'change', author: actor, dirty: rand() < 0.1 } };
   const version = seq > total / 2 ? V2 : V1;
   const denied = action === 'promote' && rand() < 0.15;
   const gate = verdict(action === 'deploy' ? 'infrastructure' : 'canary', action === 'deploy' ? 'pre_deploy' : 'pre_promote',

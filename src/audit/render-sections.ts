@@ -65,7 +65,7 @@ export function renderTimeline(data: AuditData): string {
   const note = downsampled
     ? `${formatCount(ticks)} status records shown as ${formatCount(rows.length)} rows of about ${formatCount(Math.round(ticks / Math.max(rows.length, 1)))} records each. ` +
       'In each row req/s is the mean, error rate the peak and p99 the worst of its records, so a short spike keeps its full height; ' +
-      'every rule that fired inside a row is named with its count, and every operation is listed inline.'
+      'every rule that fired inside a row is named with its count, and every operation is listed inline, after the row that holds its start.'
     : `${formatCount(ticks)} status records, one row each; operations inline.`;
   const lines = [
     '## Timeline',
