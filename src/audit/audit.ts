@@ -6,9 +6,9 @@
  * therefore parsed and hashed once, not twice.
  */
 import path from 'node:path';
-import { GENESIS_PREV, isLegacyRecord, recordHash } from '../history/chain.js';
+import { GENESIS_PREV, recordIntact } from '../history/chain.js';
 import { readRecords, verifyHistory, type ReadItem } from '../history/ledger.js';
-import type { HistoryRecord, VerifyResult } from '../history/types.js';
+import type { VerifyResult } from '../history/types.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
 import { collectAudit, type AuditData, type CollectOptions } from './collect.js';
 import { renderAuditReport, type ChainVerdict } from './render.js';
@@ -56,13 +56,14 @@ class ChainFollower {
 
   async *follow(items: AsyncIterable<ReadItem>): AsyncGenerator<ReadItem> {
     for await (const item of items) {
-      if (this.intact) this.check(item.record);
+      if (this.intact) this.check(item);
       yield item;
     }
   }
 
-  private check(record: HistoryRecord): void {
-    if (isLegacyRecord(record as unknown as Record<string, unknown>) || record.seq !== this.expectSeq || record.prev !== this.expectPrev || recordHash(record) !== record.hash) {
+  private check({ record, legacy, bytes }: ReadItem): void {
+    // Hashed over the line's own bytes (no re-serialisation): the ledger's single-pass check.
+    if (legacy || record.seq !== this.expectSeq || record.prev !== this.expectPrev || !recordIntact(bytes, record)) {
       this.intact = false;
       return;
     }
