@@ -15,6 +15,8 @@ await build({
   target: 'node20',
   outdir: 'dist/bundle',
   sourcemap: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
   // Some bundled dependencies (handlebars, yaml's CJS fallbacks) call require(); give ESM one.
   banner: { js: "import { createRequire as __swiftdeployRequire } from 'node:module'; const require = __swiftdeployRequire(import.meta.url);" },

@@ -46,9 +46,11 @@ export class Session {
   }
 
   static async open(manifestPath: string, operator: Operator, action: LifecycleAction): Promise<Session> {
+    // git runs as child processes: start them first so they overlap with parsing the manifest.
+    const git = gitInfo(path.dirname(path.resolve(manifestPath)));
     const loaded = await loadManifest(manifestPath);
-    const [git, versions] = await Promise.all([gitInfo(loaded.projectDir), policyVersions(loaded)]);
-    return new Session(loaded, operator, action, git, versions);
+    const versions = await policyVersions(loaded);
+    return new Session(loaded, operator, action, await git, versions);
   }
 
   get manifest() {
