@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runArgv } from '../../src/runtime/run.js';
+import { localStackChanges, testManifest } from '../helpers/manifest.js';
 import { dockerForTests, removeComposeProject, skipReason, uniqueProjectName } from './helpers/docker.js';
 import { makeTempProject, type TempProject } from './helpers/project.js';
 
@@ -95,22 +96,9 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
   }
 
   function writeManifest(overrides: { minDiskFreeGb?: number } = {}): void {
-    const base = readFileSync(path.join(repo, 'manifest.yaml'), 'utf8');
-    const text = base
-      .replace(/^( {2}name:) swiftdeploy\b/m, `$1 ${project.projectName}`)
-      .replace(/^( {2}image:) swiftdeploy-app:[^\s]+/m, `$1 ${APP_IMAGE}`)
-      .replace(/^ {2}build:\n( {4}.*\n)+/m, '')
-      .replace(/^( {2}log_volume:) .*/m, `$1 ${project.projectName}-logs`)
-      .replace(/^( {2}image:) nginx:[^\s]+/m, '$1 swiftdeploy-nginx:local')
-      .replace(/^( {2}port:) 8080/m, `$1 ${nginxPort}`)
-      .replace(/^( {2}name:) swiftdeploy-net/m, `$1 ${project.projectName}-net`)
-      .replace(/^( {2}timeout_ms: 2000)/m, `$1\n  url: ${opaUrl}`)
-      .replace(/^( {4}min_disk_free_gb:) .*/m, `$1 ${overrides.minDiskFreeGb ?? 1}`)
-      // The machine is shared and noisy; this suite is about the lifecycle, not the load gate.
-      .replace(/^( {4}max_cpu_load:) .*/m, '$1 1000')
-      .replace(/^( {4}window_seconds:) 30/m, '$1 5')
-      .replace(/^( {4}min_requests:) 20/m, '$1 5');
-    writeFileSync(manifest, text);
+    const changes = localStackChanges({ projectName: project.projectName, appImage: APP_IMAGE, nginxPort, opaUrl });
+    if (overrides.minDiskFreeGb !== undefined) changes['policy.infrastructure.min_disk_free_gb'] = overrides.minDiskFreeGb;
+    writeFileSync(manifest, testManifest(changes));
   }
 
   async function containers(): Promise<string[]> {

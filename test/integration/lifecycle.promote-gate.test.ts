@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testManifest } from '../helpers/manifest.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'bin/swiftdeploy');
@@ -40,12 +41,13 @@ describe('promote: the gate comes before any change', () => {
     execa(bin, args, { cwd: dir, reject: false, stdin: 'ignore', env: { SWIFTDEPLOY_ACTOR: 'carol@example.com', NO_COLOR: '1' } });
 
   function writeManifest(opaUrl: string): void {
-    const text = readFileSync(path.join(repo, 'manifest.yaml'), 'utf8')
-      .replace(/^( {2}mode:) stable/m, '$1 canary')
-      .replace(/^( {2}port:) 8080/m, `$1 ${appPort}`)
-      .replace(/^( {2}timeout_ms: 2000)/m, `$1\n  url: ${opaUrl}`)
-      .replace(/^( {4}window_seconds:) 30/m, '$1 5')
-      .replace(/^( {4}min_requests:) 20/m, '$1 5');
+    const text = testManifest({
+      'services.mode': 'canary',
+      'nginx.port': appPort,
+      'opa.url': opaUrl,
+      'policy.canary.window_seconds': 5,
+      'policy.canary.min_requests': 5,
+    });
     writeFileSync(path.join(dir, 'manifest.yaml'), text);
   }
 
