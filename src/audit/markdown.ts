@@ -61,8 +61,9 @@ export function formatLatency(seconds: number | null, capped = false): string {
   return capped ? `≥ ${text}` : text;
 }
 
+/** "1,000,000": fixed separators (not the reader's locale, so golden files are byte-stable). */
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** A value of unknown shape (a violation's observed/threshold) as short, escaped text. */
