@@ -68,7 +68,8 @@ export function verdictLines(payload: StatusPayload, p: Paint): string[] {
     const label = v.allowed ? p.ok('PASS') : v.enforcement === 'shadow' ? p.warn('[SHADOW] FAIL') : p.bad('FAIL');
     lines.push(`  ${label} ${name} ${v.allowed ? 'allowed' : v.reason} (${v.enforcement}, policy ${v.policy_version.replace(/^sha256:/, '').slice(0, 12)})`);
     for (const violation of v.violations) {
-      lines.push(`      ${violation.id}: observed ${JSON.stringify(violation.observed)} vs threshold ${JSON.stringify(violation.threshold)}`);
+      // The message says which fact: two facts_unavailable lines must not look the same.
+      lines.push(`      ${violation.id}: ${violation.message} (observed ${JSON.stringify(violation.observed)}, threshold ${JSON.stringify(violation.threshold)})`);
     }
   }
   return lines;

@@ -25,7 +25,7 @@ describe('status rendering', () => {
     expect(out).toMatch(/<bad>● errors\s+100\.00%/);
     expect(out).toMatch(/<ok>● latency/);
     expect(out).toMatch(/<bad>FAIL canary/);
-    expect(out).toContain('error_rate_too_high: observed 1 vs threshold 0.05');
+    expect(out).toContain(`error_rate_too_high: ${errorRateTooHigh(1).message} (observed 1, threshold 0.05)`);
     expect(t.exit).toBe(3);
   });
 
