@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { EXIT, ManifestError, SwiftdeployError, exitCodeOf } from '../errors.js';
 import { createProgram } from './program.js';
-import { runCleanups } from './signals.js';
+import { runCleanups } from '../util/signals.js';
 
 /** Runs the CLI; the only place an error becomes an exit code and a message. */
 export async function main(argv: string[]): Promise<number> {

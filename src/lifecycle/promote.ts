@@ -1,4 +1,5 @@
-import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
+import { EXIT, Interrupted, OperationFailed, UsageError, type ExitCode } from '../errors.js';
+import { deferInterrupts } from './interrupts.js';
 import type { AppMode } from '../manifest/schema.js';
 import { waitReady } from '../policy/client.js';
 import { canaryFactsFromWindow } from '../policy/canary-facts.js';
@@ -92,25 +93,35 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
 
     const stack = await Stack.connect(session);
     const previousText = session.loaded.text;
+    // From the first write of the manifest until the new mode is confirmed, Ctrl-C means "abort":
+    // the Docker step in progress finishes, then the previous mode is restored (a second Ctrl-C
+    // exits at once, through the lock's own cleanup).
+    const interrupt = deferInterrupts(out, `rolling back to ${from}`);
     try {
-      await applyMode(session, stack, target, nextText);
-    } catch (err) {
-      const cause = (err as Error).message;
-      out.error(`promote to ${target} failed: ${cause}`);
-      out.info(`rolling back to ${from}`);
       try {
-        await applyMode(session, stack, from, previousText);
-        await session.event('rolled_back', { from_mode: target, to_mode: from, detail: `automatic rollback: ${cause}` });
-        out.info(`rolled back: manifest.yaml restored, app confirmed in ${from} mode`);
-      } catch (rollbackErr) {
-        await session.event('failed', {
-          from_mode: target,
-          to_mode: from,
-          detail: `automatic rollback failed: ${(rollbackErr as Error).message} (after: ${cause})`,
-        });
-        throw new OperationFailed(`promote failed (${cause}) and the automatic rollback failed too: ${(rollbackErr as Error).message}`);
+        await applyMode(session, stack, target, nextText);
+        interrupt.check();
+      } catch (err) {
+        const cause = err instanceof Interrupted ? err.message : (err as Error).message;
+        out.error(`promote to ${target} failed: ${cause}`);
+        out.info(`rolling back to ${from}`);
+        try {
+          await applyMode(session, stack, from, previousText);
+          await session.event('rolled_back', { from_mode: target, to_mode: from, detail: `automatic rollback: ${cause}` });
+          out.info(`rolled back: manifest.yaml restored, app confirmed in ${from} mode`);
+        } catch (rollbackErr) {
+          await session.event('failed', {
+            from_mode: target,
+            to_mode: from,
+            detail: `automatic rollback failed: ${(rollbackErr as Error).message} (after: ${cause})`,
+          });
+          throw new OperationFailed(`promote failed (${cause}) and the automatic rollback failed too: ${(rollbackErr as Error).message}`);
+        }
+        if (err instanceof Interrupted) throw err;
+        throw new OperationFailed(`promote to ${target} failed and was rolled back: ${cause}`);
       }
-      throw new OperationFailed(`promote to ${target} failed and was rolled back: ${cause}`);
+    } finally {
+      interrupt.release();
     }
     await session.event('executed', { from_mode: from, to_mode: target, detail: 'manifest changed, app recreated' });
     await session.event('confirmed', { from_mode: from, to_mode: target, detail: `GET / confirms ${target}` });

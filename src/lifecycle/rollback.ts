@@ -1,4 +1,5 @@
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
+import { deferInterrupts } from './interrupts.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { Session, type Operator } from './session.js';
@@ -35,6 +36,8 @@ export async function rollback(manifestPath: string, operator: Operator, options
       throw new UsageError('rollback was not authorised');
     }
     await session.event('authorised', { from_mode: from, to_mode: 'stable', detail: `authorised by ${operator.actor} via ${how}`, reason });
+    // Stopping half way would leave the app between modes: a signal lets the rollback finish first.
+    const interrupt = deferInterrupts(out, 'exiting once stable is confirmed');
     try {
       const stack = await Stack.connect(session);
       if (from === 'stable') {
@@ -47,9 +50,12 @@ export async function rollback(manifestPath: string, operator: Operator, options
     } catch (err) {
       await session.event('failed', { from_mode: from, to_mode: 'stable', detail: (err as Error).message, reason });
       throw err instanceof OperationFailed ? err : new OperationFailed(`rollback failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      interrupt.release();
     }
     await session.event('rolled_back', { from_mode: from, to_mode: 'stable', detail: reason, reason });
     out.result(`rolled back ${session.manifest.project.name}: ${from} -> stable`);
+    interrupt.check(); // exit 130 if asked to stop, now that stable is confirmed
     out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: true, reason });
     return EXIT.OK;
   });

@@ -242,6 +242,24 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     expect(second.stderr).toMatch(new RegExp(`locked by ${ACTOR} on .+ \\(pid \\d+\\) since .+: promote canary`));
     expect((await first).exitCode).toBe(0);
 
+    // Ctrl-C after the manifest changed: the switch is undone, not left half way (exit 130)
+    const canaryBytes = readFileSync(manifest);
+    const interrupted = cli(['promote', 'stable', '--yes']);
+    const changeDeadline = Date.now() + 60_000;
+    while (readFileSync(manifest).equals(canaryBytes) && Date.now() < changeDeadline) await new Promise((res) => setTimeout(res, 100));
+    expect(readFileSync(manifest).equals(canaryBytes), 'promote stable never changed the manifest').toBe(false);
+    interrupted.kill('SIGINT');
+    const aborted = await interrupted;
+    expect(aborted.exitCode, aborted.stderr).toBe(130);
+    expect(aborted.stderr).toContain('SIGINT received: finishing the current step, then rolling back to canary');
+    expect(readFileSync(manifest).equals(canaryBytes)).toBe(true);
+    root = await getRoot();
+    expect([root.mode, root.xMode]).toEqual(['canary', 'canary']);
+    const lastRecord = JSON.parse(readFileSync(historyFile, 'utf8').trim().split('\n').at(-1)!);
+    expect(lastRecord.payload).toMatchObject({ action: 'promote', stage: 'rolled_back' });
+    expect(lastRecord.payload.detail).toContain('interrupted by SIGINT');
+    expect(existsSync(path.join(project.dir, '.swiftdeploy', 'lock'))).toBe(false);
+
     const stats = await traffic!.stop();
     traffic = undefined;
     console.info(`e2e: client traffic during the scenario: ${stats.ok} ok, ${stats.failed} failed (chaos made some fail on purpose)`);

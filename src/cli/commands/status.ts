@@ -33,7 +33,7 @@ export function register(program: Command): void {
             import('../../status/loop.js'),
             import('../../status/render.js'),
             import('../../status/sparkline.js'),
-            import('../signals.js'),
+            import('../../util/signals.js'),
             import('../../runtime/run.js'),
           ]);
         // Status writes only status records; the session's action name is never recorded.
