@@ -126,9 +126,7 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
       };
       console.info(`e2e: policy engine is a real OPA (opa run --server) at ${opaUrl}`);
     } else {
-      const { startOpaDouble } = (await import('../helpers/opa-double.mjs')) as {
-        startOpaDouble: (o?: object) => Promise<{ url: string; close: () => Promise<void> }>;
-      };
+      const { startOpaDouble } = await import('../helpers/opa-double.mjs');
       const double = await startOpaDouble({ host: '127.0.0.1', port: 0 });
       opaUrl = double.url;
       stopOpa = double.close;

@@ -67,9 +67,7 @@ describe('promote: the gate comes before any change', () => {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    const { startOpaDouble } = (await import('../helpers/opa-double.mjs')) as {
-      startOpaDouble: (o?: object) => Promise<{ url: string; close: () => Promise<void> }>;
-    };
+    const { startOpaDouble } = await import('../helpers/opa-double.mjs');
     opa = await startOpaDouble({ port: 0 });
     traffic = (async () => {
       for (let i = 0; trafficOn && i < 5000; i++) {

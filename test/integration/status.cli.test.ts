@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-// @ts-expect-error: plain ESM helper without type declarations
 import { startOpaDouble } from '../helpers/opa-double.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -14,7 +14,6 @@ import { OpaClient } from '../../src/policy/client.js';
 import { createStatusDeps } from '../../src/status/deps.js';
 import { runStatusLoop } from '../../src/status/loop.js';
 import { StatusMonitor } from '../../src/status/tick.js';
-// @ts-expect-error: plain ESM helper without type declarations
 import { startOpaDouble } from '../helpers/opa-double.mjs';
 
 interface Traffic {
