@@ -95,9 +95,10 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     };
   }
 
-  function writeManifest(overrides: { minDiskFreeGb?: number } = {}): void {
+  function writeManifest(overrides: { minDiskFreeGb?: number; infrastructureMode?: 'shadow' } = {}): void {
     const changes = localStackChanges({ projectName: project.projectName, appImage: APP_IMAGE, nginxPort, opaUrl });
     if (overrides.minDiskFreeGb !== undefined) changes['policy.infrastructure.min_disk_free_gb'] = overrides.minDiskFreeGb;
+    if (overrides.infrastructureMode) changes['policy.infrastructure.mode'] = overrides.infrastructureMode;
     writeFileSync(manifest, testManifest(changes));
   }
 
@@ -165,11 +166,22 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     expect(r.stderr).toContain('deploy stopped before the app and nginx were created');
     expect(await containers()).toEqual([]);
 
-    // deploy allowed
-    writeManifest();
+    // the same impossible threshold in shadow mode: evaluated, printed, recorded, not enforced
+    writeManifest({ minDiskFreeGb: 1_000_000, infrastructureMode: 'shadow' });
     r = await cli(['deploy']);
     expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain('[SHADOW] would have blocked: disk_free_too_low');
     expect(await containers()).toEqual(['app', 'nginx']);
+    const shadowRecord = readFileSync(path.join(project.dir, 'history.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((rec) => rec.payload.decision?.enforcement === 'shadow');
+    expect(shadowRecord).toMatchObject({
+      actor: 'shadow',
+      payload: { action: 'deploy', operator: ACTOR, decision: { allowed: false, would_have_blocked: ['disk_free_too_low'] } },
+    });
+    writeManifest();
     let root = await getRoot();
     expect(root).toEqual({ mode: 'stable', xMode: null, deployedBy: 'swiftdeploy' });
     startTraffic();
