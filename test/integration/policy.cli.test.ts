@@ -9,45 +9,27 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOpaDouble } from '../helpers/opa-double.mjs';
 import { closedPort, opaBinary } from './policy.backends.js';
+import { testManifest } from '../helpers/manifest.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = process.env.SWIFTDEPLOY_TEST_BIN ?? path.join(ROOT, 'bin/swiftdeploy');
 // No skip: `npm test` builds first, so a missing build or an unregistered command is a failure.
 
-function manifest(opaUrl: string, infra: string): string {
-  return `project:
-  name: shop-api
-services:
-  image: swiftdeploy-app:local
-  port: 3000
-  mode: stable
-  version: "1.0.0"
-  restart_policy: unless-stopped
-  log_volume: app-logs
-nginx:
-  image: nginx:stable
-  port: ${nginxPort}
-  proxy_timeout: 30
-  error_contact: ops@example.com
-network:
-  name: swiftdeploy-net
-  driver_type: bridge
-opa:
-  image: openpolicyagent/opa:latest
-  port: 8181
-  url: ${opaUrl}
-policy:
-  infrastructure:
-${infra}
-  canary:
-    max_error_rate: 0.05
-    max_p99_latency_seconds: 0.5
-    window_seconds: 5
-`;
+type Infra = Record<string, unknown>;
+const EASY: Infra = { min_disk_free_gb: 0, max_cpu_load: 1000, min_memory_available_mb: 0 };
+const IMPOSSIBLE: Infra = { ...EASY, min_disk_free_gb: 1000000 };
+const SHADOWED: Infra = { ...IMPOSSIBLE, mode: 'shadow' };
+
+function manifest(opaUrl: string, infra: Infra): string {
+  const changes: Record<string, unknown> = {
+    'nginx.port': nginxPort,
+    'opa.url': opaUrl,
+    'policy.canary.max_error_rate': 0.05,
+    'policy.canary.window_seconds': 5,
+  };
+  for (const [key, value] of Object.entries(infra)) changes[`policy.infrastructure.${key}`] = value;
+  return testManifest(changes);
 }
-const EASY = '    min_disk_free_gb: 0\n    max_cpu_load: 1000\n    min_memory_available_mb: 0';
-const IMPOSSIBLE = '    min_disk_free_gb: 1000000\n    max_cpu_load: 1000\n    min_memory_available_mb: 0';
-const SHADOWED = `${IMPOSSIBLE}\n    mode: shadow`;
 
 let double: Awaited<ReturnType<typeof startOpaDouble>>;
 let dir: string;
@@ -139,7 +121,7 @@ describe('swiftdeploy policy (CLI)', () => {
     const r = await run(['policy', 'test']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/opa is not on PATH, so the Rego tests were NOT run/);
-    expect(r.stderr).toMatch(/docker run --rm -v .* openpolicyagent\/opa:latest test -v \/policies/);
+    expect(r.stderr).toMatch(/docker run --rm -v .* openpolicyagent\/opa:1\.4\.2 test -v \/policies/);
   });
 
   it.skipIf(!opaBinary)('test with opa: runs opa test -v on the policies and exits 0', async () => {

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testManifest } from '../helpers/manifest.js';
 import { startOpaDouble } from '../helpers/opa-double.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -17,40 +18,17 @@ const BIN = process.env.SWIFTDEPLOY_BIN ?? path.join(ROOT, 'bin/swiftdeploy');
 // No skip: `npm test` builds first, so a missing build or an unregistered command is a failure.
 
 function manifest(nginxPort: number, opaUrl: string): string {
-  return `services:
-  image: swiftdeploy-app:local
-  port: 3000
-  mode: canary
-  version: "1.0.0"
-  restart_policy: unless-stopped
-  log_volume: app-logs
-nginx:
-  image: nginx:stable
-  port: ${nginxPort}
-  proxy_timeout: 30
-  error_contact: ops@example.com
-network:
-  name: swiftdeploy-net
-  driver_type: bridge
-opa:
-  image: openpolicyagent/opa:latest
-  port: 8181
-  url: "${opaUrl}"
-policy:
-  infrastructure:
-    min_disk_free_gb: 0
-    max_cpu_load: 1000
-    min_memory_available_mb: 0
-  canary:
-    max_error_rate: 0.05
-    max_p99_latency_seconds: 0.5
-    window_seconds: 5
-    min_requests: 20
-observability:
-  history_file: history.jsonl
-  audit_report: audit_report.md
-  status_interval: 1
-`;
+  return testManifest({
+    'services.mode': 'canary',
+    'nginx.port': nginxPort,
+    'opa.url': opaUrl,
+    'policy.infrastructure.min_disk_free_gb': 0,
+    'policy.infrastructure.max_cpu_load': 1000,
+    'policy.infrastructure.min_memory_available_mb': 0,
+    'policy.canary.max_error_rate': 0.05,
+    'policy.canary.window_seconds': 5,
+    'observability.status_interval': 1,
+  });
 }
 
 let dir: string;
