@@ -1,16 +1,19 @@
 /**
- * `audit` and `audit verify`. The report is built in one streaming pass that also checks the hash
- * chain on the way (each record's hash, seq and prev, with the ledger's own primitives). Only when
- * that quick check sees anything unusual (a break, records from before the chain, a torn tail) does
- * it run the ledger's full `verifyHistory`, which names exactly what happened. An intact history is
- * therefore parsed and hashed once, not twice.
+ * `audit` and `audit verify`. The report streams the history once while the ledger's full chain check
+ * (`verifyHistoryRange`, the same bytes) runs beside it on a second thread. That pass parses records
+ * in the writer's layout only as far as the report reads them; when the chain verifies, every line
+ * is as the writer wrote it and that is exactly the record JSON.parse would give. When anything is
+ * off (a break, a torn tail, records from before the chain, a line the pass could not read), the
+ * report is collected again from fully parsed lines, as `readRecords` sees them.
  */
 import path from 'node:path';
-import { GENESIS_PREV, recordIntact } from '../history/chain.js';
-import { readRecords, verifyHistory, type ReadItem } from '../history/ledger.js';
+import { settledSize } from '../history/settled.js';
+import { verifyHistoryRange } from '../history/verify.js';
 import type { VerifyResult } from '../history/types.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
-import { collectAudit, type AuditData, type CollectOptions } from './collect.js';
+import { createAuditCollector, type AuditData, type CollectOptions } from './collect.js';
+import { streamHistory } from './history-stream.js';
+import { verifyInBackground } from './verify-worker.js';
 import { renderAuditReport, type ChainVerdict } from './render.js';
 
 export function chainVerdict(result: VerifyResult): ChainVerdict {
@@ -46,52 +49,35 @@ export interface AuditReportResult {
   bytes: number;
 }
 
-/** Follows the chain as records stream past; `intact` stays true only for a flawless, fully chained file. */
-class ChainFollower {
-  intact = true;
-  records = 0;
-  head: string | null = null;
-  private expectSeq = 1;
-  private expectPrev = GENESIS_PREV;
-
-  async *follow(items: AsyncIterable<ReadItem>): AsyncGenerator<ReadItem> {
-    for await (const item of items) {
-      if (this.intact) this.check(item);
-      yield item;
-    }
-  }
-
-  private check({ record, legacy, bytes }: ReadItem): void {
-    // Hashed over the line's own bytes (no re-serialisation): the ledger's single-pass check.
-    if (legacy || record.seq !== this.expectSeq || record.prev !== this.expectPrev || !recordIntact(bytes, record)) {
-      this.intact = false;
-      return;
-    }
-    this.records++;
-    this.head = record.hash;
-    this.expectSeq++;
-    this.expectPrev = record.hash;
-  }
-}
-
 export async function writeAuditReport(request: AuditReportRequest): Promise<AuditReportResult> {
-  const chain = new ChainFollower();
-  let tornTail = false;
-  const lines = readRecords(request.historyFile, {
-    warn: (message) => {
-      tornTail = true;
-      request.warn?.(message);
-    },
-  });
-  const data = await collectAudit(chain.follow(lines), request);
-  const verification: ChainVerdict =
-    chain.intact && !tornTail
-      ? { status: 'verified', records: chain.records, head: chain.head, legacyRecords: 0 }
-      : chainVerdict(await verifyHistory(request.historyFile));
+  const file = request.historyFile;
+  // One size for both passes and the check, so the verdict describes exactly the records reported.
+  const size = await settledSize(file);
+  const verifying = verifyInBackground(file, size).catch(() => null);
+  // Fast pass, beside the chain check: lines in the writer's layout are parsed only as far as the
+  // report reads them. It stands only if the chain verifies, which shows every line is as the writer
+  // wrote it; it stays silent, as the exact pass below warns for anything it would warn about.
+  let data: AuditData | null = null;
+  try {
+    const collector = createAuditCollector(request);
+    await streamHistory(file, size, collector.add, () => undefined, { trustLayout: true });
+    data = collector.finish();
+  } catch {
+    // The exact pass below meets the same problem and reports it as readRecords would.
+  }
+  let result = await verifying;
+  if (data === null || result === null || !result.ok) {
+    // Anything off: collect again from fully parsed lines, exactly as readRecords sees them.
+    const collector = createAuditCollector(request);
+    await streamHistory(file, size, collector.add, (message) => request.warn?.(message));
+    data = collector.finish();
+    result ??= await verifyHistoryRange(file, size);
+  }
+  const verification = chainVerdict(result);
   const markdown = renderAuditReport(data, {
     project: request.project,
     generatedAtMs: request.generatedAtMs,
-    historyFile: path.relative(request.projectDir, request.historyFile) || request.historyFile,
+    historyFile: path.relative(request.projectDir, file) || file,
     verification,
   });
   await writeFileAtomic(request.outFile, markdown);

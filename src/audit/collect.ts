@@ -92,6 +92,20 @@ export async function collectAudit(
   lines: AsyncIterable<RawLine> | Iterable<RawLine>,
   options: CollectOptions = {},
 ): Promise<AuditData> {
+  const collector = createAuditCollector(options);
+  for await (const { line, record } of lines) collector.add(line, record);
+  return collector.finish();
+}
+
+export interface AuditCollector {
+  /** One record, in file order; `line` 0 when unknown (its position is used). */
+  add(line: number, record: unknown): void;
+  /** The data, once every record has been added. */
+  finish(): AuditData;
+}
+
+/** The collector as a push interface, so a batched reader can feed it without an await per record. */
+export function createAuditCollector(options: CollectOptions = {}): AuditCollector {
   const sinceMs = options.sinceMs ?? null;
   const untilMs = options.untilMs ?? null;
   const maxListed = options.maxListed ?? 10_000;
@@ -258,17 +272,17 @@ export async function collectAudit(
   };
 
   let position = 0;
-  for await (const { line, record } of lines) {
+  const add = (line: number, record: unknown): void => {
     position++;
     data.recordsRead++;
     const entry = toAuditEntry(record, line || position);
     if (entry === null) {
       data.unreadable++;
-      continue;
+      return;
     }
     const inPeriod = (sinceMs === null || entry.tsMs >= sinceMs) && (untilMs === null || entry.tsMs <= untilMs);
     if (entry.kind === 'event') onEvent(entry, inPeriod);
-    if (!inPeriod) continue;
+    if (!inPeriod) return;
     data.recordsInPeriod++;
     data.firstMs ??= entry.tsMs;
     data.lastMs = entry.tsMs;
@@ -278,10 +292,14 @@ export async function collectAudit(
       data.statusRecords++;
       onStatus(entry);
     }
-  }
-  if (countedOp !== null) countOperation(countedOp);
-  episodes.closeAll();
-  data.episodes.sort((a, b) => a.firstMs - b.firstMs);
-  data.timeline = timeline.finish();
-  return data;
+  };
+  const finish = (): AuditData => {
+    if (countedOp !== null) countOperation(countedOp);
+    countedOp = null;
+    episodes.closeAll();
+    data.episodes.sort((a, b) => a.firstMs - b.firstMs);
+    data.timeline = timeline.finish();
+    return data;
+  };
+  return { add, finish };
 }

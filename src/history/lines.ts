@@ -5,6 +5,7 @@
  * lock.ts for why).
  */
 import { createReadStream, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { HistoryIntegrityError } from '../errors.js';
 import { MAX_RECORD_BYTES } from './chain.js';
 
@@ -61,6 +62,83 @@ export async function* iterateLines(file: string, size: number): AsyncGenerator<
     stream.destroy();
   }
   if (carryLength > 0) yield { line, start: lineStart, bytes: Buffer.concat(carry), terminated: false };
+}
+
+/** Bytes per read for whole-file passes: large reads cut the per-call cost on a 1.5 GB history. */
+const BATCH_READ_BYTES = 1024 * 1024;
+/** Buffers a recycling reader cycles through: a batch's lines stay valid while RING - 1 more are read. */
+const RING = 4;
+
+export interface BatchOptions {
+  readBytes?: number;
+  /**
+   * Read into a ring of RING buffers instead of a fresh one per read. A batch's lines are then valid
+   * only until RING - 1 further batches have been read: for consumers that finish with (or copy) each
+   * line's bytes by then. Without it, a 1.5 GB pass leaves a GB of dead read buffers for the garbage
+   * collector, which frees them late: peak RSS went from about 70 to 130 MB.
+   */
+  recycle?: boolean;
+}
+
+/**
+ * The lines of bytes [0, size) in batches, one batch per large read: what whole-file passes (verify,
+ * audit) use, so a million lines cost a few thousand awaits instead of a million. The lines are
+ * views into the read buffer (no copy); memory stays bounded by a few read buffers plus
+ * MAX_RECORD_BYTES. Same lines, numbers and `terminated` as iterateLines; any line longer than
+ * MAX_RECORD_BYTES is refused (iterateLines notices one only where a chunk boundary falls inside it).
+ */
+export async function* iterateLineBatches(file: string, size: number, opts: BatchOptions = {}): AsyncGenerator<RawLine[]> {
+  if (size <= 0) return;
+  const readBytes = opts.readBytes ?? BATCH_READ_BYTES;
+  const ring: Buffer[] = [];
+  let turn = 0;
+  const bufferFor = (bytes: number): Buffer => {
+    if (opts.recycle !== true) return Buffer.allocUnsafe(bytes);
+    const slot = turn++ % RING;
+    let buf = ring[slot];
+    if (buf === undefined || buf.length < bytes) ring[slot] = buf = Buffer.allocUnsafe(Math.max(bytes, readBytes + MAX_RECORD_BYTES));
+    return buf.subarray(0, bytes);
+  };
+  const handle = await open(file, 'r');
+  let carry: Buffer | null = null;
+  let line = 1;
+  let offset = 0; // file offset of buf[0]
+  try {
+    while (offset + (carry?.length ?? 0) < size) {
+      const kept: number = carry?.length ?? 0;
+      const want = Math.min(readBytes, size - offset - kept);
+      const buf = bufferFor(kept + want);
+      if (carry !== null) carry.copy(buf, 0);
+      let filled: number = kept;
+      while (filled < buf.length) {
+        const { bytesRead } = await handle.read(buf, filled, buf.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      const batch: RawLine[] = [];
+      let from = 0;
+      for (let nl = buf.indexOf(NL, kept); nl !== -1 && nl < filled; nl = buf.indexOf(NL, nl + 1)) {
+        if (nl - from > MAX_RECORD_BYTES) throw new HistoryIntegrityError(`${file}:${line}: line longer than ${MAX_RECORD_BYTES} bytes`);
+        batch.push({ line, start: offset + from, bytes: buf.subarray(from, nl), terminated: true });
+        line++;
+        from = nl + 1;
+      }
+      const rest: number = filled - from;
+      if (rest > MAX_RECORD_BYTES) throw new HistoryIntegrityError(`${file}:${line}: line longer than ${MAX_RECORD_BYTES} bytes`);
+      // Copy the unfinished line forward: a view would pin this whole buffer.
+      carry = rest > 0 ? Buffer.from(buf.subarray(from, filled)) : null;
+      offset += from;
+      if (filled < buf.length) {
+        // The file shrank under us: what was read is all there is.
+        if (batch.length > 0) yield batch;
+        break;
+      }
+      if (batch.length > 0) yield batch;
+    }
+  } finally {
+    await handle.close();
+  }
+  if (carry !== null && carry.length > 0) yield [{ line, start: offset, bytes: carry, terminated: false }];
 }
 
 /**

@@ -7,48 +7,75 @@
  * records appended by someone who recomputes hashes. Compare the head hash with one kept elsewhere
  * (the audit report prints it) to catch those.
  */
-import { GENESIS_PREV, isLegacyRecord, isPlainObject, legacyAnchor, recordIntact, recordShapeProblem } from './chain.js';
-import { iterateLines, type RawLine } from './lines.js';
+import { GENESIS_PREV, chainedLineHash, isLegacyRecord, isPlainObject, legacyAnchor, recordIntact, recordShapeProblem } from './chain.js';
+import { iterateLineBatches, type RawLine } from './lines.js';
 import { settledSize } from './settled.js';
 import type { HistoryRecord, IntegrityFailure, VerifyResult } from './types.js';
 
 /** How far past an anomaly to look for the missing seq before calling it a deletion. */
 const LOOKAHEAD_LINES = 1_000;
 
-interface Entry {
-  raw: RawLine;
+/** A line, parsed only when someone asks: lines the fast path accepts are never parsed. */
+class Entry {
+  private parsed: { json: boolean; value?: unknown } | undefined;
+  constructor(readonly raw: RawLine) {}
+  private parse(): { json: boolean; value?: unknown } {
+    if (this.parsed === undefined) {
+      try {
+        this.parsed = { json: true, value: JSON.parse(this.raw.bytes.toString('utf8')) };
+      } catch {
+        this.parsed = { json: false };
+      }
+    }
+    return this.parsed;
+  }
+  /** false when the line is not JSON. */
+  get json(): boolean {
+    return this.parse().json;
+  }
   /** undefined when the line is not JSON. */
-  value?: Record<string, unknown> | unknown;
-  json: boolean;
+  get value(): unknown {
+    return this.parse().value;
+  }
 }
 
+/** Lines one at a time over batched reads; `next` and `peek` only await when a batch runs out. */
 class Peekable {
+  private batch: RawLine[] = [];
+  private index = 0;
   private buffered: Entry | null | undefined;
-  constructor(private readonly lines: AsyncGenerator<RawLine>) {}
+  constructor(private readonly batches: AsyncGenerator<RawLine[]>) {}
   async next(): Promise<Entry | null> {
     if (this.buffered !== undefined) {
       const e = this.buffered;
       this.buffered = undefined;
       return e;
     }
-    const r = await this.lines.next();
-    if (r.done) return null;
-    return parse(r.value);
+    while (this.index >= this.batch.length) {
+      const r = await this.batches.next();
+      if (r.done) return null;
+      this.batch = r.value;
+      this.index = 0;
+    }
+    return new Entry(this.batch[this.index++] as RawLine);
   }
   async peek(): Promise<Entry | null> {
     if (this.buffered === undefined) this.buffered = await this.next();
     return this.buffered;
   }
-  async close(): Promise<void> {
-    await this.lines.return(undefined);
+  /** The next line without awaiting, or undefined when that would need a read (or at the end). */
+  nextBuffered(): RawLine | undefined {
+    if (this.buffered !== undefined) {
+      if (this.buffered === null) return undefined;
+      const { raw } = this.buffered;
+      this.buffered = undefined;
+      return raw;
+    }
+    if (this.index >= this.batch.length) return undefined;
+    return this.batch[this.index++];
   }
-}
-
-function parse(raw: RawLine): Entry {
-  try {
-    return { raw, value: JSON.parse(raw.bytes.toString('utf8')), json: true };
-  } catch {
-    return { raw, json: false };
+  async close(): Promise<void> {
+    await this.batches.return(undefined);
   }
 }
 
@@ -58,8 +85,12 @@ function asRecord(e: Entry | null): HistoryRecord | null {
 }
 
 export async function verifyHistory(file: string): Promise<VerifyResult> {
-  const size = await settledSize(file);
-  const it = new Peekable(iterateLines(file, size));
+  return verifyHistoryRange(file, await settledSize(file));
+}
+
+/** verifyHistory over bytes [0, size) only: for a caller that must check exactly what it read. */
+export async function verifyHistoryRange(file: string, size: number): Promise<VerifyResult> {
+  const it = new Peekable(iterateLineBatches(file, size, { recycle: true }));
   let records = 0;
   let legacy = 0;
   let head: string | null = null;
@@ -84,7 +115,24 @@ export async function verifyHistory(file: string): Promise<VerifyResult> {
     return bad(line, reason, detail);
   };
   try {
-    for (let e = await it.next(); e !== null; e = await it.next()) {
+    for (;;) {
+      // Fast path: a line in the writer's layout that continues the chain is accepted without
+      // parsing it (chainedLineHash says why that is sound). It is never the line that names a
+      // problem: anything it is unsure of goes through the full checks below.
+      let raw = it.nextBuffered();
+      while (raw !== undefined) {
+        const hash = raw.terminated ? chainedLineHash(raw.bytes, expectSeq, expectPrev) : null;
+        if (hash === null) break;
+        records++;
+        headBefore = head;
+        headPrev = expectPrev;
+        head = hash;
+        expectSeq++;
+        expectPrev = hash;
+        raw = it.nextBuffered();
+      }
+      const e = raw !== undefined ? new Entry(raw) : await it.next();
+      if (e === null) break;
       const { line } = e.raw;
       const isLast = (await it.peek()) === null;
       if (!e.raw.terminated) return bad(line, 'torn', 'the last line has no newline (an interrupted append)');
