@@ -11,7 +11,7 @@
  * record JSON.parse gives, field for field. Any line it is unsure of is parsed whole.
  */
 import { HistoryIntegrityError } from '../errors.js';
-import { canonicalLayout, isPlainObject } from '../history/chain.js';
+import { bytesAt, canonicalLayout, isPlainObject } from '../history/chain.js';
 import { tornWarning } from '../history/ledger.js';
 import { iterateLineBatches } from '../history/lines.js';
 
@@ -61,11 +61,6 @@ const NULL = Buffer.from('null');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-function bytesAt(line: Buffer, at: number, expected: Buffer): boolean {
-  if (at < 0 || at + expected.length > line.length) return false;
-  for (let i = 0; i < expected.length; i++) if (line[at + i] !== expected[i]) return false;
-  return true;
-}
 
 /**
  * actor, kind, policy_version, ts and the parsed payload of a line in the canonical layout, or null

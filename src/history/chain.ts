@@ -146,7 +146,7 @@ const BACKSLASH = 0x5c;
 
 // Plain loops, not Buffer.compare/indexOf/subarray: each native call costs more than the few bytes
 // it would look at, and this runs a million times per verify.
-function bytesAt(line: Buffer, at: number, expected: Buffer): boolean {
+export function bytesAt(line: Buffer, at: number, expected: Buffer): boolean {
   if (at < 0 || at + expected.length > line.length) return false;
   for (let i = 0; i < expected.length; i++) if (line[at + i] !== expected[i]) return false;
   return true;
