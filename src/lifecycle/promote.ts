@@ -9,7 +9,7 @@ import { canaryWindow } from './canary-window.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, liveMode, manifestLineChange, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { printDecision } from './report.js';
-import { Session, type Operator } from './session.js';
+import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { Stack } from './stack.js';
 
 /**
@@ -19,9 +19,7 @@ import { Stack } from './stack.js';
  */
 export async function promote(manifestPath: string, target: AppMode, operator: Operator, options: LockOptions = {}): Promise<ExitCode> {
   // Refuse early when authorisation is impossible, before sampling a window for nothing.
-  if (!operator.yes && !operator.confirm) {
-    throw new UsageError(`promote ${target}: not on a terminal, so it cannot ask; pass --yes to authorise`);
-  }
+  assertCanAuthorise(operator, `promote ${target}`);
   const session = await Session.open(manifestPath, operator, 'promote');
   return withProjectLock(session, `promote ${target}`, options, async () => {
     const { out } = session;

@@ -2,7 +2,7 @@ import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
 import { deferInterrupts } from './interrupts.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } from './mode-switch.js';
-import { Session, type Operator } from './session.js';
+import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { Stack } from './stack.js';
 
 export interface RollbackOptions extends LockOptions {
@@ -14,9 +14,7 @@ export interface RollbackOptions extends LockOptions {
  * when it is needed), but still locked, authorised and recorded with actor and reason.
  */
 export async function rollback(manifestPath: string, operator: Operator, options: RollbackOptions = {}): Promise<ExitCode> {
-  if (!operator.yes && !operator.confirm) {
-    throw new UsageError('rollback: not on a terminal, so it cannot ask; pass --yes to authorise');
-  }
+  assertCanAuthorise(operator, 'rollback');
   const session = await Session.open(manifestPath, operator, 'rollback');
   return withProjectLock(session, 'rollback', options, async () => {
     const { out } = session;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Output } from '../cli/output.js';
+import { UsageError } from '../errors.js';
 import { createRecorder } from '../history/ledger.js';
 import type { EventPayload, GitInfo, HistoryRecord, LifecycleAction, LifecycleStage, Recorder } from '../history/types.js';
 import { loadManifest, resolveInProject, type LoadedManifest } from '../manifest/load.js';
@@ -31,13 +32,13 @@ export class Session {
   readonly policiesDir: string;
 
   private constructor(
-    readonly loaded: LoadedManifest,
+    private current: LoadedManifest,
     readonly operator: Operator,
     readonly action: LifecycleAction,
     readonly git: GitInfo | undefined,
     private readonly versions: Record<PolicyDomain | 'all', string>,
   ) {
-    const { projectDir, file, manifest } = loaded;
+    const { projectDir, file, manifest } = current;
     this.historyFile = resolveInProject(projectDir, manifest.observability.history_file, 'observability.history_file', file);
     this.recorder = createRecorder(this.historyFile, { warn: (line) => operator.out.warn(line) });
     this.stateDir = path.join(projectDir, '.swiftdeploy');
@@ -53,8 +54,13 @@ export class Session {
     return new Session(loaded, operator, action, await git, versions);
   }
 
+  /** The manifest as this operation last read it (re-read after the operation changed it). */
+  get loaded(): LoadedManifest {
+    return this.current;
+  }
+
   get manifest() {
-    return this.loaded.manifest;
+    return this.current.manifest;
   }
 
   get out(): Output {
@@ -67,7 +73,7 @@ export class Session {
 
   /** Re-read the manifest (after this operation changed it) so later records carry the new sha256. */
   async reload(): Promise<void> {
-    (this as { loaded: LoadedManifest }).loaded = await loadManifest(this.loaded.file);
+    this.current = await loadManifest(this.current.file);
   }
 
   /** Append one lifecycle event to history. */
@@ -105,6 +111,16 @@ export class Session {
     if (this.operator.yes) return '--yes';
     if (!this.operator.confirm) return undefined;
     return (await this.operator.confirm(question)) ? 'interactive confirmation' : undefined;
+  }
+}
+
+/**
+ * Promote, rollback and teardown need an authorisation: refuse at once (exit 2) when it can be
+ * neither given by --yes nor asked for on a terminal, before anything is sampled, locked or written.
+ */
+export function assertCanAuthorise(operator: Operator, command: string): void {
+  if (!operator.yes && !operator.confirm) {
+    throw new UsageError(`${command}: not on a terminal, so it cannot ask; pass --yes to authorise`);
   }
 }
 

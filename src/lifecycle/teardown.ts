@@ -3,7 +3,7 @@ import path from 'node:path';
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
 import { GENERATED } from '../render/render.js';
 import { withProjectLock, type LockOptions } from './locking.js';
-import { Session, type Operator } from './session.js';
+import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { Stack } from './stack.js';
 
 export interface TeardownOptions extends LockOptions {
@@ -13,9 +13,7 @@ export interface TeardownOptions extends LockOptions {
 
 /** teardown: compose down (orphans and the network removed; the log volume is kept), authorised and recorded. */
 export async function teardown(manifestPath: string, operator: Operator, options: TeardownOptions = {}): Promise<ExitCode> {
-  if (!operator.yes && !operator.confirm) {
-    throw new UsageError('teardown: not on a terminal, so it cannot ask; pass --yes to authorise');
-  }
+  assertCanAuthorise(operator, 'teardown');
   const session = await Session.open(manifestPath, operator, 'teardown');
   return withProjectLock(session, 'teardown', options, async () => {
     const { out } = session;

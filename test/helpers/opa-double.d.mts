@@ -1,10 +1,7 @@
 // Types for opa-double.mjs (plain ESM so Node runs it directly as a server); keep in step with its JSDoc.
-export interface Violation {
-  id: string;
-  message: string;
-  observed: unknown;
-  threshold: unknown;
-}
+import type { Violation } from '../../src/policy/types.js';
+
+export type { Violation };
 
 export interface Decision {
   domain: string;
