@@ -5,15 +5,17 @@
  * last line, or a line that is not an object, throws HistoryIntegrityError naming the line).
  *
  * `trustLayout` is the fast mode, for a pass whose file the caller verifies separately and redoes
- * without it unless the chain is intact: a line in the writer's canonical layout is then not parsed
- * whole; only its payload is, and actor, kind, policy_version and ts (all the report reads besides
- * the payload) are taken from their fixed places. For a line the writer wrote this is the same
- * record JSON.parse gives, field for field. Any line it is unsure of is parsed whole.
+ * without it unless the chain is intact (src/audit/audit.ts). Reads are decoded in pieces of whole lines,
+ * and a line in the writer's canonical layout is not parsed whole: actor, kind, policy_version and
+ * ts (all the report reads besides the payload) are taken from their fixed places, and only the
+ * payload is parsed. Anything it is unsure of is parsed whole; anything it cannot read (invalid
+ * JSON, a torn tail) makes it throw NotTrusted, and the caller takes the exact pass. The same pass
+ * on two threads is in parallel-pass.ts.
  */
 import { HistoryIntegrityError } from '../errors.js';
-import { bytesAt, canonicalLayout, isPlainObject } from '../history/chain.js';
+import { isPlainObject } from '../history/chain.js';
 import { tornWarning } from '../history/ledger.js';
-import { iterateLineBatches } from '../history/lines.js';
+import { iterateLineBatches, iterateLineChunks, type LineChunk } from '../history/lines.js';
 
 export interface StreamOptions {
   trustLayout?: boolean;
@@ -27,6 +29,7 @@ export async function streamHistory(
   warn: (message: string) => void,
   opts: StreamOptions = {},
 ): Promise<void> {
+  if (opts.trustLayout === true) return streamTrusted(file, size, onRecord);
   let pendingBad: number | null = null;
   // Lines are used before the next read: the recycled buffers are safe here.
   for await (const batch of iterateLineBatches(file, size, { recycle: true })) {
@@ -36,88 +39,166 @@ export async function streamHistory(
         warn(tornWarning(file));
         return;
       }
-      let value = opts.trustLayout === true ? fromLayout(raw.bytes) : null;
-      if (value === null) {
-        try {
-          value = JSON.parse(raw.bytes.toString('utf8')) as Record<string, unknown>;
-        } catch {
-          // Bad only if another line follows; as the last line it is a torn append.
-          pendingBad = raw.line;
-          continue;
-        }
-        if (!isPlainObject(value)) throw new HistoryIntegrityError(`${file}:${raw.line}: not a history record`);
+      let value: unknown;
+      try {
+        value = JSON.parse(raw.bytes.toString('utf8'));
+      } catch {
+        // Bad only if another line follows; as the last line it is a torn append.
+        pendingBad = raw.line;
+        continue;
       }
+      if (!isPlainObject(value)) throw new HistoryIntegrityError(`${file}:${raw.line}: not a history record`);
       onRecord(raw.line, value);
     }
   }
   if (pendingBad !== null) warn(tornWarning(file));
 }
 
-const MANIFEST_KEY = Buffer.from('","manifest_sha256":');
-const PAYLOAD_KEY = Buffer.from(',"payload":');
-const POLICY_KEY = Buffer.from(',"policy_version":');
-const PREV_KEY_LENGTH = ',"prev":"'.length;
-const NULL = Buffer.from('null');
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+const NL = 0x0a;
+const DECODE_BYTES = 48 * 1024;
 
+/** Thrown by the fast pass for anything the exact pass must look at. */
+export class NotTrusted extends Error {}
+
+async function streamTrusted(file: string, size: number, onRecord: (line: number, record: Record<string, unknown>) => void): Promise<void> {
+  // Each chunk is decoded before the next read: the recycled buffers are safe here.
+  for await (const chunk of iterateLineChunks(file, size, { recycle: true })) forEachTrustedRecord(file, chunk, onRecord);
+}
 
 /**
- * actor, kind, policy_version, ts and the parsed payload of a line in the canonical layout, or null
- * when the line is not exactly that (then it is parsed whole). manifest_sha256 and policy_version
- * must be null or a string without escapes, and the payload must parse to an object.
+ * The records of one chunk for the fast pass, in order: lines in the writer's layout read as far as
+ * the report reads them, others parsed whole. Throws NotTrusted for a torn tail or a line that is
+ * not a JSON object (the exact pass then names it).
  */
-function fromLayout(line: Buffer): Record<string, unknown> | null {
-  const layout = canonicalLayout(line);
+export function forEachTrustedRecord(file: string, chunk: LineChunk, onRecord: (line: number, record: Record<string, unknown>) => void): void {
+  forEachLine(file, chunk, (text, from, to, line) => {
+    let value: unknown = fromLayout(text, from, to);
+    if (value === null) {
+      try {
+        value = JSON.parse(text.slice(from, to));
+      } catch {
+        throw new NotTrusted(`${file}:${line}: invalid JSON`);
+      }
+      if (!isPlainObject(value)) throw new NotTrusted(`${file}:${line}: not a history record`);
+    }
+    onRecord(line, value as Record<string, unknown>);
+  });
+}
+
+/**
+ * Each line of a chunk as text[from, to) with its number, decoded in pieces of whole lines (each
+ * piece ends with `onPiece`). Cutting at newlines never splits a UTF-8 sequence, so this decodes
+ * each line as a per-line decode would. Throws NotTrusted for a torn tail.
+ */
+export function forEachLine(
+  file: string,
+  chunk: LineChunk,
+  onLine: (text: string, from: number, to: number, line: number) => void,
+  onPiece?: () => void,
+): void {
+  if (chunk.unterminated !== null) throw new NotTrusted(`${file}:${chunk.firstLine}: torn last line`);
+  let line = chunk.firstLine;
+  for (const part of chunk.parts) {
+    for (let piece = 0; piece < part.length; ) {
+      // Pieces below V8's large-object size: strings that size die young, while 1 MiB strings live
+      // in large-object space until a full collection (peak RSS went from about 120 to 600 MB, and
+      // time up, when each read was decoded whole).
+      let end = part.length;
+      if (end - piece > DECODE_BYTES) {
+        const nl = part.lastIndexOf(NL, piece + DECODE_BYTES);
+        end = nl >= piece ? nl + 1 : part.indexOf(NL, piece) + 1;
+      }
+      const text = part.toString('utf8', piece, end);
+      piece = end;
+      let from = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', nl + 1)) {
+        onLine(text, from, nl, line);
+        line++;
+        from = nl + 1;
+      }
+      onPiece?.();
+    }
+  }
+}
+
+// The writer's canonical layout: keys sorted, no whitespace, hashes as 64 lowercase hex digits.
+// Strings the report takes from their place must be plain (no escapes, no control characters), so
+// the characters between the quotes are the value.
+const HEAD = /\{"actor":"([^"\\\x00-\x1f]*)","hash":"([0-9a-f]{64})","kind":"([^"\\\x00-\x1f]*)","manifest_sha256":(?:null|"[^"\\\x00-\x1f]*"),"payload":/y;
+const TAIL_KEY = ',"policy_version":';
+const TAIL = /,"policy_version":(?:null|"([^"\\\x00-\x1f]*)"),"prev":"([0-9a-f]{64})","seq":([1-9][0-9]{0,14}),"ts":"([^"\\\x00-\x1f]*)","v":-?[0-9]+\}/y;
+/** `{"actor":"` */
+const ACTOR_AT = 10;
+/** `","hash":"` + 64 hex digits + `"`: the member the record's hash is computed without, after the actor's closing quote. */
+const HASH_MEMBER_LENGTH = ',"hash":"'.length + 64 + 1;
+
+/** Where a canonical line's parts are: the strings the report reads, and the payload's span. */
+export interface Layout {
+  actor: string;
+  kind: string;
+  policyVersion: string | null;
+  ts: string;
+  payloadAt: number;
+  payloadEnd: number;
+  /** The record's own hash, prev and seq as written (for the chain check in parallel-pass.ts). */
+  hash: string;
+  prev: string;
+  seq: string;
+  /** text[from, hashMemberAt) + text[hashMemberAt + HASH_MEMBER_LENGTH, to) is the line without its hash member. */
+  hashMemberAt: number;
+}
+
+/**
+ * The parts of the line text[from, to) when it is in the canonical layout, or null (then it is
+ * parsed whole). The head must match from the line's start and the tail must end exactly at the
+ * line's end; between them is the payload. When the payload parses to an object, the line is exactly
+ * `{` these members `}`, and they are what a full parse gives.
+ */
+export function locateLayout(text: string, from: number, to: number): Layout | null {
+  HEAD.lastIndex = from;
+  const head = HEAD.exec(text);
+  if (head === null) return null;
+  const payloadAt = HEAD.lastIndex;
+  // The last one on the line is the record's own: nothing after the payload can contain the key.
+  const tailAt = text.lastIndexOf(TAIL_KEY, to);
+  if (tailAt <= payloadAt) return null;
+  TAIL.lastIndex = tailAt;
+  const tail = TAIL.exec(text);
+  if (tail === null || TAIL.lastIndex !== to) return null;
+  const actor = head[1] as string;
+  return {
+    actor,
+    kind: head[3] as string,
+    policyVersion: tail[1] ?? null,
+    ts: tail[4] as string,
+    payloadAt,
+    payloadEnd: tailAt,
+    hash: head[2] as string,
+    prev: tail[2] as string,
+    seq: tail[3] as string,
+    hashMemberAt: from + ACTOR_AT + actor.length + 1,
+  };
+}
+
+/** The line text[from, to) without its hash member, as `recordHash` hashes it after `prev` (see chainedLineHash). */
+export function withoutHashMember(text: string, from: number, to: number, layout: Layout): string {
+  return text.slice(from, layout.hashMemberAt) + text.slice(layout.hashMemberAt + HASH_MEMBER_LENGTH, to);
+}
+
+/** The record of a canonical line, as a full parse gives it (the members the report reads), or null. */
+function fromLayout(text: string, from: number, to: number): Record<string, unknown> | null {
+  const layout = locateLayout(text, from, to);
   if (layout === null) return null;
-  // After kind: ,"manifest_sha256":<null | "…">,"payload":
-  let at = layout.kindEnd;
-  if (!bytesAt(line, at, MANIFEST_KEY)) return null;
-  at += MANIFEST_KEY.length;
-  if (bytesAt(line, at, NULL)) at += NULL.length;
-  else {
-    if (line[at] !== QUOTE) return null;
-    at++;
-    while (at < line.length && line[at] !== QUOTE) {
-      if (line[at] === BACKSLASH) return null;
-      at++;
-    }
-    at++;
-  }
-  if (!bytesAt(line, at, PAYLOAD_KEY)) return null;
-  const payloadAt = at + PAYLOAD_KEY.length;
-  // Before prev: ,"policy_version":<null | "…">
-  const policyEnd = layout.prevAt - PREV_KEY_LENGTH;
-  let policyAt: number;
-  let policyVersion: string | null;
-  if (bytesAt(line, policyEnd - NULL.length, NULL)) {
-    policyAt = policyEnd - NULL.length;
-    policyVersion = null;
-  } else {
-    if (line[policyEnd - 1] !== QUOTE) return null;
-    let open = policyEnd - 2;
-    while (open > payloadAt && line[open] !== QUOTE) {
-      if (line[open] === BACKSLASH) return null;
-      open--;
-    }
-    policyAt = open;
-    policyVersion = line.toString('utf8', open + 1, policyEnd - 1);
-  }
-  const payloadEnd = policyAt - POLICY_KEY.length;
-  if (payloadEnd <= payloadAt || !bytesAt(line, payloadEnd, POLICY_KEY)) return null;
   let payload: unknown;
   try {
-    payload = JSON.parse(line.toString('utf8', payloadAt, payloadEnd));
+    payload = JSON.parse(text.slice(layout.payloadAt, layout.payloadEnd));
   } catch {
     return null;
   }
   if (!isPlainObject(payload)) return null;
-  return {
-    actor: line.toString('utf8', 10, layout.actorEnd),
-    kind: line.toString('utf8', layout.kindAt, layout.kindEnd),
-    payload,
-    policy_version: policyVersion,
-    ts: line.toString('utf8', layout.tsAt, layout.tsEnd),
-  };
+  return asRecord(layout, payload);
 }
 
+export function asRecord(layout: Pick<Layout, 'actor' | 'kind' | 'policyVersion' | 'ts'>, payload: Record<string, unknown>): Record<string, unknown> {
+  return { actor: layout.actor, kind: layout.kind, payload, policy_version: layout.policyVersion, ts: layout.ts };
+}

@@ -81,16 +81,29 @@ export interface BatchOptions {
   recycle?: boolean;
 }
 
+/** One read's worth of whole lines (see iterateLineChunks). */
+export interface LineChunk {
+  /** 1-based number of the first line in `parts`. */
+  firstLine: number;
+  /** Byte offset of that line. */
+  start: number;
+  /**
+   * Newline-terminated lines, in file order: the line that straddled the previous read (a copy),
+   * then the whole lines of this read (a view into the read buffer). Empty parts are left out.
+   */
+  parts: Buffer[];
+  /** Last chunk only: the file's last line when it has no newline (an interrupted append). */
+  unterminated: Buffer | null;
+}
+
 /**
- * The lines of bytes [0, size) in batches, one batch per large read: what whole-file passes (verify,
- * audit) use, so a million lines cost a few thousand awaits instead of a million. The next read is
- * issued before a batch is handed out, so reading overlaps the consumer's work. Lines are views into
- * the read buffer (no copy) except one straddling two reads, which is copied; memory stays bounded by
- * a few read buffers plus MAX_RECORD_BYTES. Same lines, numbers and `terminated` as iterateLines;
- * any line longer than MAX_RECORD_BYTES is refused (iterateLines notices one only where a chunk
- * boundary falls inside it).
+ * Bytes [0, size) cut into whole lines, one chunk per large read, for whole-file passes that split
+ * lines themselves (iterateLineBatches; the audit report decodes a chunk as one string). The next
+ * read is issued before a chunk is handed out, so reading overlaps the consumer's work. Memory stays
+ * bounded by a few read buffers plus MAX_RECORD_BYTES: a line still growing past that across reads
+ * is refused. Lines inside one read are not measured here (iterateLineBatches measures each).
  */
-export async function* iterateLineBatches(file: string, size: number, opts: BatchOptions = {}): AsyncGenerator<RawLine[]> {
+export async function* iterateLineChunks(file: string, size: number, opts: BatchOptions = {}): AsyncGenerator<LineChunk> {
   if (size <= 0) return;
   const readBytes = opts.readBytes ?? BATCH_READ_BYTES;
   const ring: Buffer[] = [];
@@ -111,7 +124,6 @@ export async function* iterateLineBatches(file: string, size: number, opts: Batc
     }
     return { chunk: buf.subarray(0, filled), short: filled < want };
   };
-  const tooLong = (line: number) => new HistoryIntegrityError(`${file}:${line}: line longer than ${MAX_RECORD_BYTES} bytes`);
   let next: Promise<{ chunk: Buffer; short: boolean }> | null = readAt(0);
   let pos = 0;
   let line = 1;
@@ -123,32 +135,74 @@ export async function* iterateLineBatches(file: string, size: number, opts: Batc
       const { chunk, short }: { chunk: Buffer; short: boolean } = await next;
       const chunkStart = pos;
       pos += chunk.length;
-      // Read ahead while this batch is consumed; a short read means the file shrank: stop there.
+      // Read ahead while this chunk is consumed; a short read means the file shrank: stop there.
       next = !short && pos < size ? readAt(pos) : null;
-      const batch: RawLine[] = [];
+      const firstNl = chunk.indexOf(NL);
+      if (firstNl === -1) {
+        carry = carry === null ? Buffer.from(chunk) : Buffer.concat([carry, chunk]);
+        if (carry.length > MAX_RECORD_BYTES) throw tooLong(file, line);
+        continue;
+      }
+      const lastNl = chunk.lastIndexOf(NL);
+      const parts: Buffer[] = [];
       let from = 0;
-      for (let nl = chunk.indexOf(NL); nl !== -1; nl = chunk.indexOf(NL, nl + 1)) {
-        const bytes: Buffer = carry === null ? chunk.subarray(from, nl) : Buffer.concat([carry, chunk.subarray(0, nl)]);
+      if (carry !== null) {
+        parts.push(Buffer.concat([carry, chunk.subarray(0, firstNl + 1)]));
+        from = firstNl + 1;
         carry = null;
-        if (bytes.length > MAX_RECORD_BYTES) throw tooLong(line);
-        batch.push({ line, start: lineStart, bytes, terminated: true });
-        line++;
-        from = nl + 1;
-        lineStart = chunkStart + from;
       }
-      if (from < chunk.length) {
-        const rest = chunk.subarray(from);
-        carry = carry === null ? Buffer.from(rest) : Buffer.concat([carry, rest]);
-        if (carry.length > MAX_RECORD_BYTES) throw tooLong(line);
+      if (from <= lastNl) parts.push(chunk.subarray(from, lastNl + 1));
+      let lines = 0;
+      for (const part of parts) for (let nl = part.indexOf(NL); nl !== -1; nl = part.indexOf(NL, nl + 1)) lines++;
+      yield { firstLine: line, start: lineStart, parts, unterminated: null };
+      line += lines;
+      lineStart = chunkStart + lastNl + 1;
+      if (lastNl + 1 < chunk.length) {
+        carry = Buffer.from(chunk.subarray(lastNl + 1));
+        if (carry.length > MAX_RECORD_BYTES) throw tooLong(file, line);
       }
-      if (batch.length > 0) yield batch;
     }
   } finally {
     // A read still in flight must finish before its descriptor is closed.
     await next?.catch(() => undefined);
     await handle.close();
   }
-  if (carry !== null) yield [{ line, start: lineStart, bytes: carry, terminated: false }];
+  if (carry !== null) yield { firstLine: line, start: lineStart, parts: [], unterminated: carry };
+}
+
+/**
+ * The lines of bytes [0, size) in batches, one batch per large read: what whole-file passes (verify,
+ * audit) use, so a million lines cost a few thousand awaits instead of a million. Lines are views
+ * into the read buffer (no copy) except one straddling two reads, which is copied. Same lines,
+ * numbers and `terminated` as iterateLines; any line longer than MAX_RECORD_BYTES is refused
+ * (iterateLines notices one only where a chunk boundary falls inside it).
+ */
+export async function* iterateLineBatches(file: string, size: number, opts: BatchOptions = {}): AsyncGenerator<RawLine[]> {
+  for await (const chunk of iterateLineChunks(file, size, opts)) {
+    let line = chunk.firstLine;
+    let start = chunk.start;
+    if (chunk.unterminated !== null) {
+      if (chunk.unterminated.length > MAX_RECORD_BYTES) throw tooLong(file, line);
+      yield [{ line, start, bytes: chunk.unterminated, terminated: false }];
+      continue;
+    }
+    const batch: RawLine[] = [];
+    for (const part of chunk.parts) {
+      let from = 0;
+      for (let nl = part.indexOf(NL); nl !== -1; nl = part.indexOf(NL, nl + 1)) {
+        if (nl - from > MAX_RECORD_BYTES) throw tooLong(file, line);
+        batch.push({ line, start, bytes: part.subarray(from, nl), terminated: true });
+        line++;
+        start += nl + 1 - from;
+        from = nl + 1;
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+}
+
+function tooLong(file: string, line: number): HistoryIntegrityError {
+  return new HistoryIntegrityError(`${file}:${line}: line longer than ${MAX_RECORD_BYTES} bytes`);
 }
 
 /**

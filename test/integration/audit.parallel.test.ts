@@ -1,0 +1,118 @@
+/**
+ * The report's two-thread pass (src/audit/parallel-pass.ts): a worker reads, checks the chain and
+ * sends lines; this thread parses and collects. It must collect exactly what the one-thread pass
+ * collects, its chain check must be verifyHistoryRange's result whenever it gives one, and anything
+ * it cannot vouch for must end in the full check and the exact pass.
+ *
+ * A worker thread can only load the built JavaScript, so these tests run the modules `npm test`
+ * builds into dist/ (typed as their sources), with the size threshold at 0 so a few MB take the
+ * two-thread path.
+ */
+import { statSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FIXTURE_GENERATED_AT, fixtureHistoryText, fixtureRecords } from '../fixtures/audit/fixture-history.js';
+import { event, type Unhashed } from '../fixtures/audit/records.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const built = <T>(rel: string): Promise<T> => import(pathToFileURL(path.join(ROOT, 'dist', rel)).href) as Promise<T>;
+// No skip: `npm test` builds first; a missing build is a failure.
+const { streamTrustedParallel } = await built<typeof import('../../src/audit/parallel-pass.js')>('audit/parallel-pass.js');
+const { streamHistory } = await built<typeof import('../../src/audit/history-stream.js')>('audit/history-stream.js');
+const { createAuditCollector } = await built<typeof import('../../src/audit/collect.js')>('audit/collect.js');
+const { writeAuditReport } = await built<typeof import('../../src/audit/audit.js')>('audit/audit.js');
+const { verifyHistoryRange } = await built<typeof import('../../src/history/verify.js')>('history/verify.js');
+
+const DAY_MS = 86_400_000;
+
+/** The fixture history repeated `times` times, each copy two days after the last, plus a non-ASCII actor: several MB, many reads. */
+function longRecords(times: number): Unhashed[] {
+  const base = fixtureRecords();
+  const out: Unhashed[] = [];
+  for (let k = 0; k < times; k++) {
+    for (const r of base) out.push({ ...r, ts: new Date(Date.parse(r.ts) + k * 2 * DAY_MS).toISOString() });
+    out.push(event(Date.parse(base.at(-1)!.ts) + k * 2 * DAY_MS + 1_000, 'zoë@exämple.com', { action: 'teardown', stage: 'requested' }));
+  }
+  return out;
+}
+
+let dir: string;
+let file: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-audit-parallel-'));
+  file = path.join(dir, 'history.jsonl');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function onOneThread(): Promise<unknown> {
+  const collector = createAuditCollector({});
+  await streamHistory(file, statSync(file).size, collector.add, () => undefined, { trustLayout: true });
+  return collector.finish();
+}
+
+async function report(parallelFromBytes: number) {
+  const outFile = path.join(dir, `report-${parallelFromBytes}.md`);
+  const result = await writeAuditReport({ historyFile: file, projectDir: dir, project: 'shop-api', outFile, generatedAtMs: FIXTURE_GENERATED_AT, parallelFromBytes });
+  return { markdown: await readFile(outFile, 'utf8'), verification: result.verification };
+}
+
+describe('audit two-thread pass', () => {
+  it('collects exactly what the one-thread pass collects, and its chain check is verifyHistoryRange’s result', async () => {
+    await writeFile(file, fixtureHistoryText(longRecords(14)));
+    const size = statSync(file).size;
+    expect(size).toBeGreaterThan(3 * 1024 * 1024); // several 1 MiB reads, lines straddling them
+    const collector = createAuditCollector({});
+    const chain = await streamTrustedParallel(file, size, collector, 0);
+    expect(chain).not.toBeNull();
+    expect(chain).toEqual(await verifyHistoryRange(file, size));
+    const data = collector.finish();
+    expect(data.recordsRead).toBe(14 * (fixtureRecords().length + 1));
+    expect(data).toEqual(await onOneThread());
+  });
+
+  it('writes the same report as the one-thread path', async () => {
+    await writeFile(file, fixtureHistoryText(longRecords(3)));
+    const parallel = await report(0);
+    const single = await report(Number.MAX_SAFE_INTEGER);
+    expect(parallel.verification).toMatchObject({ status: 'verified' });
+    expect(parallel).toEqual(single);
+  });
+
+  it('a line the writer did not lay out (still verifying on the full path): no chain verdict from the reader, the full check decides', async () => {
+    const lines = fixtureHistoryText(longRecords(2)).trimEnd().split('\n');
+    // Same record, other spacing: the hash is over the canonical form, so the chain still holds.
+    lines[40] = lines[40]!.replace('{"actor":', '{ "actor": ');
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const size = statSync(file).size;
+    expect(await verifyHistoryRange(file, size)).toMatchObject({ ok: true, records: lines.length });
+    const collector = createAuditCollector({});
+    expect(await streamTrustedParallel(file, size, collector, 0)).toBeNull();
+    expect(collector.finish()).toEqual(await onOneThread());
+    expect(await report(0)).toEqual(await report(Number.MAX_SAFE_INTEGER));
+  });
+
+  it('an edited record: the same break in the header as the one-thread path', async () => {
+    const lines = fixtureHistoryText(longRecords(2)).trimEnd().split('\n');
+    lines[100] = lines[100]!.replace('"requests":300', '"requests":301');
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const parallel = await report(0);
+    expect(parallel.verification).toMatchObject({ status: 'broken', line: 101 });
+    expect(parallel).toEqual(await report(Number.MAX_SAFE_INTEGER));
+  });
+
+  it('a line that is not JSON in the middle: refused at that line, nothing written', async () => {
+    const lines = fixtureHistoryText(longRecords(2)).trimEnd().split('\n');
+    lines[200] = '{"actor":"status","hash":';
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const outFile = path.join(dir, 'audit_report.md');
+    const err = await writeAuditReport({ historyFile: file, projectDir: dir, project: 'shop-api', outFile, generatedAtMs: FIXTURE_GENERATED_AT, parallelFromBytes: 0 }).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('HistoryIntegrityError');
+    expect((err as Error).message).toMatch(/history\.jsonl:201: invalid JSON/);
+    await expect(readFile(outFile)).rejects.toThrow(/ENOENT/);
+  });
+});
