@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import Handlebars from 'handlebars';
+import { pathToFileURL } from 'node:url';
+import type Handlebars from 'handlebars';
 import type { Manifest } from '../manifest/schema.js';
 import { packageRoot } from '../util/package-root.js';
+import { COMPILE_OPTIONS } from './compile-options.js';
 import { templateContext, type RenderEnvironment } from './context.js';
 import { withHeader } from './header.js';
 
@@ -37,16 +40,52 @@ export async function renderAll(manifest: Manifest, env: RenderEnvironment, dir 
   return Promise.all(
     GENERATED.map(async ({ relPath, template }) => {
       const source = await readFile(path.join(dir, template), 'utf8');
-      return { relPath, template, content: withHeader(renderTemplate(source, context, template)) };
+      return { relPath, template, content: withHeader(await renderTemplate(source, context, template)) };
     }),
   );
 }
 
 /** Strict (a missing variable throws) and unescaped (this is config, not HTML; values are pre-validated). */
-export function renderTemplate(source: string, context: object, name = 'template'): string {
+export async function renderTemplate(source: string, context: object, name = 'template'): Promise<string> {
   try {
-    return Handlebars.compile(source, { strict: true, noEscape: true })(context);
+    return (await compileTemplate(source, name))(context);
   } catch (err) {
     throw new Error(`templates/${name}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+type TemplateFn = (context: object) => string;
+
+interface PrecompiledTemplates {
+  templates: Record<string, { sha256: string; spec: TemplateSpecification } | undefined>;
+}
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
+
+let precompiled: Promise<PrecompiledTemplates | null> | undefined;
+
+/** dist/templates/precompiled.js (made by `npm run build`), or null when there is none. */
+function loadPrecompiled(): Promise<PrecompiledTemplates | null> {
+  precompiled ??= import(pathToFileURL(path.join(packageRoot(), 'dist/templates/precompiled.js')).href).then(
+    (m) => m as PrecompiledTemplates,
+    () => null,
+  );
+  return precompiled;
+}
+
+/**
+ * The template `name` with text `source`: the build's precompiled version when it was made from
+ * exactly this text (then only the Handlebars runtime is loaded, which is what keeps `init` quick to
+ * start), else compiled now with the full compiler. Same options either way (COMPILE_OPTIONS), so
+ * the same output; templates/ stays the source of truth.
+ */
+export async function compileTemplate(source: string, name: string): Promise<TemplateFn> {
+  const entry = (await loadPrecompiled())?.templates[name];
+  if (entry !== undefined && entry.sha256 === createHash('sha256').update(source).digest('hex')) {
+    // handlebars/runtime ships an empty type declaration; its default export is the runtime
+    // Handlebars namespace, whose `template` has the compiler's signature.
+    const runtime = (await import('handlebars/runtime')) as unknown as { default: Pick<typeof Handlebars, 'template'> };
+    return runtime.default.template(entry.spec);
+  }
+  const { default: compiler } = await import('handlebars');
+  return compiler.compile(source, COMPILE_OPTIONS);
 }

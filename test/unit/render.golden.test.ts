@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { parseManifest } from '../../src/manifest/load.js';
@@ -193,7 +194,27 @@ describe('variants', () => {
 
   it('a template that names a missing field is an error, not an empty string (strict mode)', async () => {
     const { renderTemplate } = await import('../../src/render/render.js');
-    expect(() => renderTemplate('listen {{nginx.prot}};', { nginx: { port: 1 } }, 'x.hbs')).toThrow(/templates\/x\.hbs/);
-    expect(renderTemplate('a {{v}} b', { v: '<&"\'>' })).toBe('a <&"\'> b'); // no HTML escaping
+    await expect(renderTemplate('listen {{nginx.prot}};', { nginx: { port: 1 } }, 'x.hbs')).rejects.toThrow(/templates\/x\.hbs/);
+    expect(await renderTemplate('a {{v}} b', { v: '<&"\'>' })).toBe('a <&"\'> b'); // no HTML escaping
+  });
+
+  it('the build\'s precompiled templates give the same bytes as compiling templates/ now, and an edited template is compiled, not the stale build', async () => {
+    const { compileTemplate, templatesDir } = await import('../../src/render/render.js');
+    const { templateContext } = await import('../../src/render/context.js');
+    const Handlebars = (await import('handlebars')).default;
+    const { COMPILE_OPTIONS } = await import('../../src/render/compile-options.js');
+    const { readFile } = await import('node:fs/promises');
+    const context = templateContext(parseManifest(DEFAULT_MANIFEST, 'manifest.yaml'), ENV);
+    // npm test builds first: the precompiled table must exist and hold every template.
+    const table = (await import(pathToFileURL(path.resolve(import.meta.dirname, '../../dist/templates/precompiled.js')).href)) as { templates: Record<string, { sha256: string }> };
+    for (const name of ['nginx.conf.hbs', 'docker-compose.yml.hbs']) {
+      const source = await readFile(path.join(templatesDir(), name), 'utf8');
+      expect(table.templates[name]?.sha256).toBe(createHash('sha256').update(source).digest('hex'));
+      const fromBuild = (await compileTemplate(source, name))(context);
+      expect(fromBuild).toBe(Handlebars.compile(source, COMPILE_OPTIONS)(context));
+      // The same name with other text: the stale precompiled version must not be used.
+      const edited = `${source}# edited\n`;
+      expect((await compileTemplate(edited, name))(context)).toBe(`${fromBuild}# edited\n`);
+    }
   });
 });
