@@ -57,6 +57,7 @@ export async function renderTemplate(source: string, context: object, name = 'te
 type TemplateFn = (context: object) => string;
 
 interface PrecompiledTemplates {
+  handlebarsVersion: string;
   templates: Record<string, { sha256: string; spec: TemplateSpecification } | undefined>;
 }
 type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
@@ -79,12 +80,14 @@ function loadPrecompiled(): Promise<PrecompiledTemplates | null> {
  * the same output; templates/ stays the source of truth.
  */
 export async function compileTemplate(source: string, name: string): Promise<TemplateFn> {
-  const entry = (await loadPrecompiled())?.templates[name];
+  const table = await loadPrecompiled();
+  const entry = table?.templates[name];
   if (entry !== undefined && entry.sha256 === createHash('sha256').update(source).digest('hex')) {
     // handlebars/runtime ships an empty type declaration; its default export is the runtime
     // Handlebars namespace, whose `template` has the compiler's signature.
-    const runtime = (await import('handlebars/runtime')) as unknown as { default: Pick<typeof Handlebars, 'template'> };
-    return runtime.default.template(entry.spec);
+    const runtime = (await import('handlebars/runtime')) as unknown as { default: Pick<typeof Handlebars, 'template' | 'VERSION'> };
+    // Made by another Handlebars (node_modules changed since the build): the runtime would refuse it.
+    if (runtime.default.VERSION === table?.handlebarsVersion) return runtime.default.template(entry.spec);
   }
   const { default: compiler } = await import('handlebars');
   return compiler.compile(source, COMPILE_OPTIONS);
