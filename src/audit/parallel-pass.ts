@@ -24,7 +24,7 @@
  */
 import { hash } from 'node:crypto';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { GENESIS_PREV, isPlainObject } from '../history/chain.js';
+import { GENESIS_PREV, MAX_RECORD_BYTES, isPlainObject } from '../history/chain.js';
 import type { VerifyResult } from '../history/types.js';
 import { iterateLineChunks } from '../history/lines.js';
 import type { AuditCollector } from './collect.js';
@@ -84,6 +84,8 @@ if (task?.task === TASK && parentPort !== null) {
           const layout = locateLayout(text, from, to);
           if (chainOk) {
             if (layout === null || layout.prev !== expectPrev || layout.seq !== String(records + 1)) chainOk = false;
+            // verifyHistoryRange refuses a line longer than the ledger writes (iterateLineBatches).
+            else if (to - from > MAX_RECORD_BYTES / 3 && Buffer.byteLength(text.slice(from, to)) > MAX_RECORD_BYTES) chainOk = false;
             else if (hash('sha256', expectPrev + withoutHashMember(text, from, to, layout), 'hex') !== layout.hash) chainOk = false;
             else {
               records++;

@@ -105,6 +105,18 @@ describe('audit two-thread pass', () => {
     expect(parallel).toEqual(await report(Number.MAX_SAFE_INTEGER));
   });
 
+  it('a chained record longer than the ledger writes: refused as `audit verify` refuses it, on both paths', async () => {
+    const records = longRecords(1);
+    records.splice(30, 0, event(Date.parse(records[29]!.ts) + 1, 'alice@example.com', { action: 'deploy', stage: 'requested', detail: 'x'.repeat(1024 * 1024) }));
+    await writeFile(file, fixtureHistoryText(records));
+    const outFile = path.join(dir, 'audit_report.md');
+    for (const parallelFromBytes of [0, Number.MAX_SAFE_INTEGER]) {
+      const err = await writeAuditReport({ historyFile: file, projectDir: dir, project: 'shop-api', outFile, generatedAtMs: FIXTURE_GENERATED_AT, parallelFromBytes }).catch((e: unknown) => e);
+      expect((err as Error).message, `parallelFromBytes ${parallelFromBytes}`).toMatch(/history\.jsonl:31: line longer than 1048576 bytes/);
+    }
+    await expect(readFile(outFile)).rejects.toThrow(/ENOENT/);
+  });
+
   it('a line that is not JSON in the middle: refused at that line, nothing written', async () => {
     const lines = fixtureHistoryText(longRecords(2)).trimEnd().split('\n');
     lines[200] = '{"actor":"status","hash":';
