@@ -75,7 +75,7 @@ describe('swiftdeploy audit (CLI)', () => {
     const cases: Array<[string, string[], RegExp]> = [
       ['edited', lines.map((l, i) => (i === 99 ? l.replace('"requests":300', '"requests":3') : l)), /history\.jsonl:100: edited/],
       ['deleted', lines.filter((_, i) => i !== 199), /history\.jsonl:200: deleted/],
-      ['swapped', lines.map((l, i) => (i === 49 ? lines[50]! : i === 50 ? lines[49]! : l)), /history\.jsonl:50: (reordered|inserted)/],
+      ['swapped', lines.map((l, i) => (i === 49 ? lines[50]! : i === 50 ? lines[49]! : l)), /history\.jsonl:50: reordered: seq 51 and seq 50 are swapped/],
       ['inserted', [...lines.slice(0, 10), lines[5]!, ...lines.slice(10)], /history\.jsonl:11: inserted/],
     ];
     for (const [name, tampered, expected] of cases) {
