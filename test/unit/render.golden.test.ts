@@ -210,8 +210,11 @@ describe('variants', () => {
     for (const name of ['nginx.conf.hbs', 'docker-compose.yml.hbs']) {
       const source = await readFile(path.join(templatesDir(), name), 'utf8');
       expect(table.templates[name]?.sha256).toBe(createHash('sha256').update(source).digest('hex'));
-      const fromBuild = (await compileTemplate(source, name))(context);
+      const precompiled = await compileTemplate(source, name);
+      const fromBuild = precompiled(context);
       expect(fromBuild).toBe(Handlebars.compile(source, COMPILE_OPTIONS)(context));
+      // Strict mode survives precompilation: a missing value is an error, not an empty string.
+      expect(() => precompiled({ ...context, nginx: {} })).toThrow(/not defined/);
       // The same name with other text: the stale precompiled version must not be used.
       const edited = `${source}# edited\n`;
       expect((await compileTemplate(edited, name))(context)).toBe(`${fromBuild}# edited\n`);
