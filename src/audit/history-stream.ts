@@ -1,8 +1,9 @@
 /**
  * The report's pass over history.jsonl: reads the file in large batches and hands each record to
- * the collector, with no await per record. What it accepts and refuses is exactly what the ledger's
- * `readRecords` does (a torn last line is skipped with the ledger's warning; invalid JSON before the
- * last line, or a line that is not an object, throws HistoryIntegrityError naming the line).
+ * the collector, with no await per record. What it accepts and refuses is the ledger's rule for
+ * readers, shared with `readRecords` (RecordLines: a torn last line is skipped with the ledger's
+ * warning; invalid JSON before the last line, or a line that is not an object, throws
+ * HistoryIntegrityError naming the line).
  *
  * `trustLayout` is the fast mode, for a pass whose file the caller verifies separately and redoes
  * without it unless the chain is intact (src/audit/audit.ts). Reads are decoded in pieces of whole lines,
@@ -12,9 +13,8 @@
  * JSON, a torn tail) makes it throw NotTrusted, and the caller takes the exact pass. The same pass
  * on two threads is in parallel-pass.ts.
  */
-import { HistoryIntegrityError } from '../errors.js';
 import { isPlainObject } from '../history/chain.js';
-import { tornWarning } from '../history/ledger.js';
+import { RecordLines } from '../history/ledger.js';
 import { iterateLineBatches, iterateLineChunks, type LineChunk } from '../history/lines.js';
 
 export interface StreamOptions {
@@ -30,28 +30,15 @@ export async function streamHistory(
   opts: StreamOptions = {},
 ): Promise<void> {
   if (opts.trustLayout === true) return streamTrusted(file, size, onRecord);
-  let pendingBad: number | null = null;
+  const lines = new RecordLines(file, warn);
   // Lines are used before the next read: the recycled buffers are safe here.
   for await (const batch of iterateLineBatches(file, size, { recycle: true })) {
     for (const raw of batch) {
-      if (pendingBad !== null) throw new HistoryIntegrityError(`${file}:${pendingBad}: invalid JSON`);
-      if (!raw.terminated) {
-        warn(tornWarning(file));
-        return;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(raw.bytes.toString('utf8'));
-      } catch {
-        // Bad only if another line follows; as the last line it is a torn append.
-        pendingBad = raw.line;
-        continue;
-      }
-      if (!isPlainObject(value)) throw new HistoryIntegrityError(`${file}:${raw.line}: not a history record`);
-      onRecord(raw.line, value);
+      const value = lines.parse(raw);
+      if (value !== undefined) onRecord(raw.line, value);
     }
   }
-  if (pendingBad !== null) warn(tornWarning(file));
+  lines.end();
 }
 
 const NL = 0x0a;

@@ -22,7 +22,7 @@ import {
   recordHash,
   recordShapeProblem,
 } from './chain.js';
-import { iterateLines, lineNumberAt, lineStartBefore, readRange } from './lines.js';
+import { iterateLines, lineNumberAt, lineStartBefore, readRange, type RawLine } from './lines.js';
 import { withFileLock } from './lock.js';
 import { lockPathFor, settledSize } from './settled.js';
 import { HISTORY_VERSION, type HistoryRecord, type RecordInput, type Recorder } from './types.js';
@@ -251,32 +251,55 @@ export interface ReadItem {
 }
 
 /**
- * Streams the records in constant memory. It never modifies the file: a torn last line is skipped
- * with the same warning an append gives; invalid JSON or a non-record before the last line throws
- * HistoryIntegrityError naming the line. It does not check hashes (verifyHistory does).
+ * The readers' rule, one line at a time, for every whole-file reader (readRecords, the audit
+ * report's exact pass): a torn last line is skipped with the same warning an append gives; invalid
+ * JSON or a non-record before the last line throws HistoryIntegrityError naming the line.
  */
-export async function* readRecords(file: string, opts: ReadOptions = {}): AsyncGenerator<ReadItem> {
-  const warn = opts.warn ?? stderrOnce;
-  const size = await settledSize(file);
-  let pendingBad: number | null = null;
-  for await (const raw of iterateLines(file, size)) {
-    if (pendingBad !== null) throw new HistoryIntegrityError(`${file}:${pendingBad}: invalid JSON`);
+export class RecordLines {
+  // A line that is not JSON: corruption if another line follows, a torn append if it is the last.
+  private pendingBad: number | null = null;
+  constructor(
+    private readonly file: string,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  /** The record on this line, or undefined when it has none (a torn last line, or one that is bad unless it is the last). */
+  parse(raw: RawLine): Record<string, unknown> | undefined {
+    if (this.pendingBad !== null) throw new HistoryIntegrityError(`${this.file}:${this.pendingBad}: invalid JSON`);
     if (!raw.terminated) {
-      warn(tornWarning(file));
-      return;
+      // Only the last line can lack its newline.
+      this.warn(tornWarning(this.file));
+      return undefined;
     }
     let value: unknown;
     try {
       value = JSON.parse(raw.bytes.toString('utf8'));
     } catch {
-      // Bad only if another line follows; as the last line it is a torn append.
-      pendingBad = raw.line;
-      continue;
+      this.pendingBad = raw.line;
+      return undefined;
     }
-    if (!isPlainObject(value)) throw new HistoryIntegrityError(`${file}:${raw.line}: not a history record`);
-    yield { line: raw.line, record: value as unknown as HistoryRecord, legacy: isLegacyRecord(value), bytes: raw.bytes };
+    if (!isPlainObject(value)) throw new HistoryIntegrityError(`${this.file}:${raw.line}: not a history record`);
+    return value;
   }
-  if (pendingBad !== null) warn(tornWarning(file));
+
+  /** After the last line. */
+  end(): void {
+    if (this.pendingBad !== null) this.warn(tornWarning(this.file));
+  }
+}
+
+/**
+ * Streams the records in constant memory. It never modifies the file: lines are judged by
+ * RecordLines. It does not check hashes (verifyHistory does).
+ */
+export async function* readRecords(file: string, opts: ReadOptions = {}): AsyncGenerator<ReadItem> {
+  const size = await settledSize(file);
+  const lines = new RecordLines(file, opts.warn ?? stderrOnce);
+  for await (const raw of iterateLines(file, size)) {
+    const value = lines.parse(raw);
+    if (value !== undefined) yield { line: raw.line, record: value as unknown as HistoryRecord, legacy: isLegacyRecord(value), bytes: raw.bytes };
+  }
+  lines.end();
 }
 
 /** The Recorder every command writes history through. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { recordIntact } from '../../src/history/chain.js';
 import { GENESIS_PREV, appendRecord, createRecorder, lockPathFor, readRecords, verifyHistory } from '../../src/history/ledger.js';
 import type { RecordInput } from '../../src/history/types.js';
 import { canonicalJson } from '../../src/util/canonical-json.js';
+import { streamHistory } from '../../src/audit/history-stream.js';
 
 let dir: string;
 let file: string;
@@ -120,6 +122,13 @@ describe('torn last record', () => {
     await appendN(2);
     await writeFile(file, Buffer.concat([await readFile(file), Buffer.alloc(40), Buffer.from('\n')]));
     expect(await verifyHistory(file)).toMatchObject({ ok: false, firstBad: { line: 3, reason: 'torn' } });
+    // Readers skip it with the one warning: readRecords, and the audit report's pass (same rule).
+    const readerWarnings: string[] = [];
+    expect((await readAll({ warn: (m) => readerWarnings.push(m) })).map((r) => r.record.seq)).toEqual([1, 2]);
+    const streamed: number[] = [];
+    await streamHistory(file, statSync(file).size, (line) => streamed.push(line), (m) => readerWarnings.push(m));
+    expect(streamed).toEqual([1, 2]);
+    expect(readerWarnings).toEqual([`skipped 1 incomplete trailing record in ${file}`, `skipped 1 incomplete trailing record in ${file}`]);
     const warnings: string[] = [];
     expect((await appendRecord(file, event('3'), { warn: (m) => warnings.push(m) })).seq).toBe(3);
     expect(warnings).toHaveLength(1);
