@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPA_IMAGE } from '../policy/opa-version.js';
 
 // Interpret, do not compile: zod's JIT generates a parser (new Function) for each object schema on
 // its first parse, which pays off for a schema parsed many times; the CLI parses one manifest per
@@ -112,7 +113,8 @@ export const networkSchema = z.strictObject({
 });
 
 export const opaSchema = z.strictObject({
-  image: safeString(IMAGE, IMAGE_WHAT),
+  // The official image of the release the tests run (src/policy/opa-version.ts).
+  image: safeString(IMAGE, IMAGE_WHAT).default(OPA_IMAGE),
   port: integer(1, 65535),
   url: z
     .string({ error: 'expected an http(s) URL such as "http://opa.internal:8181"' })

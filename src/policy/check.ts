@@ -1,3 +1,5 @@
+import { OPA_SETUP_HINT } from '../runtime/opa-binary.js';
+import { OPA_IMAGE, OPA_VERSION } from './opa-version.js';
 import { PolicyUnavailable } from '../errors.js';
 import type { PolicyClient } from './client.js';
 import { evaluatePolicy, type PolicyOutcome } from './gate.js';
@@ -78,13 +80,15 @@ function show(x: unknown): string {
   return x === null || x === undefined ? 'none' : typeof x === 'string' ? x : JSON.stringify(x);
 }
 
-/** What `policy test` prints when there is no opa binary: how to get one, or use the sidecar's image. */
-export function opaInstallHint(policiesDir: string, image: string): string {
+/** What `policy test` prints when there is no opa binary: how to get the pinned one, or use an image. */
+export function opaInstallHint(policiesDir: string, image: string | undefined): string {
+  const explicit = process.env.SWIFTDEPLOY_OPA;
   return [
-    'opa is not on PATH, so the Rego tests were NOT run.',
-    '`swiftdeploy policy test` runs `opa test -v` on the policies and needs the OPA binary:',
-    '  get it from https://www.openpolicyagent.org/docs/latest/#1-download-opa (one static binary), or',
-    '  run the same tests in the sidecar image:',
-    `  docker run --rm -v ${JSON.stringify(`${policiesDir}:/policies:ro`)} ${image} test -v /policies`,
+    explicit
+      ? `SWIFTDEPLOY_OPA=${explicit} is not an executable file, so the Rego tests were NOT run.`
+      : 'No opa binary (SWIFTDEPLOY_OPA, .swiftdeploy/tools/opa, or opa on PATH), so the Rego tests were NOT run.',
+    `Build the pinned OPA ${OPA_VERSION}: ${OPA_SETUP_HINT}, or`,
+    '  run the same tests in an OPA image:',
+    `  docker run --rm -v ${JSON.stringify(`${policiesDir}:/policies:ro`)} ${image ?? OPA_IMAGE} test -v /policies`,
   ].join('\n');
 }

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Argument, type Command } from 'commander';
 import { EXIT } from '../../errors.js';
@@ -76,34 +75,36 @@ export function register(program: Command): void {
 
   policy
     .command('test')
-    .description('run `opa test -v` on the policies (needs opa on PATH; exit 1 without it, never a silent pass)')
+    .description('run `opa test -v` on the policies with the pinned OPA (exit 1 without it, never a silent pass)')
     .addHelpText('after', '\nExample:\n  $ swiftdeploy policy test\n')
     .action(
       action(async (ctx) => {
-        const [{ policiesDirFor }, { opaInstallHint }] = await Promise.all([
+        const [{ policiesDirFor }, { opaInstallHint }, { findOpaBinary }, { runArgv }] = await Promise.all([
           import('../../render/render.js'),
           import('../../policy/check.js'),
+          import('../../runtime/opa-binary.js'),
+          import('../../runtime/run.js'),
         ]);
         const rel = policiesDirFor(ctx.projectDir);
         const dir = path.isAbsolute(rel) ? rel : path.join(ctx.projectDir, rel);
         const out = ctx.out;
-        const probe = spawnSync('opa', ['version'], { encoding: 'utf8' });
-        if (probe.error || probe.status !== 0) {
+        const opa = findOpaBinary();
+        if (!opa) {
           const image = await ctx
             .loadManifest()
             .then((l) => l.manifest.opa.image)
-            .catch(() => 'openpolicyagent/opa:latest');
-          out.emit({ ok: false, ran: false, policies: dir, reason: 'opa is not on PATH' });
+            .catch(() => undefined);
+          out.emit({ ok: false, ran: false, policies: dir, reason: 'no opa binary' });
           out.error(opaInstallHint(dir, image));
           return EXIT.FAILED;
         }
-        const r = spawnSync('opa', ['test', '-v', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-        out.emit({ ok: r.status === 0, ran: true, policies: dir, exit_code: r.status, output: `${r.stdout}${r.stderr}` });
+        const r = await runArgv([opa.path, 'test', '-v', dir]);
+        out.emit({ ok: r.exitCode === 0, ran: true, policies: dir, opa: opa.path, exit_code: r.exitCode, output: `${r.stdout}${r.stderr}` });
         if (!out.json) {
-          out.stdout.write(r.stdout);
-          out.stderr.write(r.stderr);
+          out.stdout.write(r.stdout ? `${r.stdout}\n` : '');
+          out.stderr.write(r.stderr ? `${r.stderr}\n` : '');
         }
-        return r.status === 0 ? EXIT.OK : EXIT.FAILED;
+        return r.exitCode === 0 ? EXIT.OK : EXIT.FAILED;
       }),
     );
 }
