@@ -38,5 +38,6 @@ USER 65532:65532
 ENTRYPOINT ["/opa"]
 CMD ["run", "--server"]
 DOCKERFILE
-docker build -q -t "swiftdeploy-opa:$version" -t swiftdeploy-opa:local "$ctx" >/dev/null
+docker build -q -t "swiftdeploy-opa:$version" -t swiftdeploy-opa:local "$ctx" >"$ctx/build.log" 2>&1 \
+  || { cat "$ctx/build.log" >&2; die "docker build of the OPA image failed"; }
 say "built swiftdeploy-opa:local and swiftdeploy-opa:$version (FROM scratch, OPA $version)"

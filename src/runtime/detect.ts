@@ -39,6 +39,20 @@ async function composeVersion(run: Runner, command: string[], options: RunOption
   return { command, version: `${v.major}.${v.minor}.${v.patch}` };
 }
 
+/** SWIFTDEPLOY_COMPOSE's values and the compose each one means. */
+export const COMPOSE_CHOICES = { plugin: ['docker', 'compose'], standalone: ['docker-compose'] } as const;
+
+/**
+ * The compose commands to try, in order: the v2 plugin, then the standalone `docker-compose` (v1, or
+ * a v2 installed standalone); SWIFTDEPLOY_COMPOSE=plugin|standalone names exactly one.
+ */
+export function composeCandidates(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Array<readonly string[]> {
+  const choice = env.SWIFTDEPLOY_COMPOSE;
+  if (choice === undefined || choice === '') return [COMPOSE_CHOICES.plugin, COMPOSE_CHOICES.standalone];
+  if (choice === 'plugin' || choice === 'standalone') return [COMPOSE_CHOICES[choice]];
+  throw new RuntimeError(`SWIFTDEPLOY_COMPOSE=${JSON.stringify(choice)}: expected "plugin" (docker compose) or "standalone" (docker-compose)`);
+}
+
 export async function detectDockerEnvironment(options: DetectOptions = {}): Promise<DockerEnvironment> {
   const run = options.run ?? runArgv;
   const runOptions: RunOptions = { timeoutMs: options.timeoutMs ?? 15_000, ...(options.env ? { env: options.env } : {}) };
@@ -57,13 +71,18 @@ export async function detectDockerEnvironment(options: DetectOptions = {}): Prom
         'Start dockerd (as root: scripts/docker/ensure-engine.sh) or point DOCKER_HOST at a running engine.',
     );
   }
-  const flavour =
-    (await composeVersion(run, ['docker', 'compose'], runOptions)) ??
-    (await composeVersion(run, ['docker-compose'], runOptions));
+  const candidates = composeCandidates({ ...process.env, ...options.env });
+  let flavour: ComposeFlavour | undefined;
+  for (const command of candidates) {
+    flavour = await composeVersion(run, [...command], runOptions);
+    if (flavour) break;
+  }
   if (!flavour) {
+    const tried = candidates.map((c) => `\`${c.join(' ')}\``).join(' nor ');
     throw new RuntimeError(
-      'no Docker Compose: neither the `docker compose` plugin nor `docker-compose` answered `version --short`. ' +
-        'Install one (Debian: apt-get install docker-compose).',
+      `no Docker Compose: ${candidates.length > 1 ? 'neither ' : ''}${tried} answered \`version --short\`` +
+        `${process.env.SWIFTDEPLOY_COMPOSE || options.env?.SWIFTDEPLOY_COMPOSE ? ' (SWIFTDEPLOY_COMPOSE chose it)' : ''}. ` +
+        'Install one (npm run setup builds the v2 plugin; Debian: apt-get install docker-compose).',
     );
   }
   return { flavour, engineVersion: engine.out };

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { composeCandidates } from '../runtime/detect.js';
 import { portFree, type ValidateProbes } from './checks.js';
 
 /** The real probes: processes via execa (no shell), ports via a real bind attempt. */
@@ -19,11 +20,17 @@ export function systemProbes(): ValidateProbes {
   return {
     run,
     compose: async () => {
-      const v2 = await run(['docker', 'compose', 'version', '--short'], { timeoutMs: 10_000 });
-      if (v2.exitCode === 0) return { command: ['docker', 'compose'] };
-      const v1 = await run(['docker-compose', 'version', '--short'], { timeoutMs: 10_000 });
-      if (v1.exitCode === 0) return { command: ['docker-compose'] };
-      return { missing: 'neither `docker compose` (v2 plugin) nor `docker-compose` (v1) is installed' };
+      let candidates: Array<readonly string[]>;
+      try {
+        candidates = composeCandidates();
+      } catch (e) {
+        return { missing: (e as Error).message };
+      }
+      for (const command of candidates) {
+        const r = await run([...command, 'version', '--short'], { timeoutMs: 10_000 });
+        if (r.exitCode === 0) return { command: [...command] };
+      }
+      return { missing: `${candidates.map((c) => `\`${c.join(' ')}\``).join(' nor ')} answered \`version --short\`` };
     },
     portFree,
   };

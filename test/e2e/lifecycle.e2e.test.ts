@@ -1,14 +1,15 @@
 /**
- * The whole lifecycle on a real Docker engine, driven through the CLI as a user would: validate,
- * a denied deploy, deploy, status, promote, chaos, a denied promote, rollback, promote again, audit,
- * a concurrent promote refused by the lock, teardown --clean, and init restoring identical bytes.
+ * The whole lifecycle on a real Docker engine, driven through the CLI as a user would, with the OPA
+ * sidecar the generated docker-compose.yml starts (the locally built swiftdeploy-opa:local image: the
+ * pinned OPA, no external opa.url). The same steps run under docker compose v2 (the plugin) and then
+ * v1 (the standalone docker-compose), one stack per flavour shared by its steps: validate, a denied
+ * deploy, a shadow deploy, status, promote, chaos, a denied promote, rollback, promote again, audit, a
+ * concurrent promote refused by the lock, Ctrl-C during a promote, teardown --clean, and init
+ * restoring identical bytes. Each step is its own test, so the first failure does not hide the rest.
  *
- * Needs: a Docker engine, compose (v2 plugin or v1), and the local base images
- * (scripts/docker/build-base-images.sh). The OPA image cannot be pulled here, so the CLI talks to an
- * external opa.url: a real `opa run --server` when `opa` is on PATH, else the contract-faithful OPA
- * double (test/helpers/opa-double.mjs). The suite says which.
+ * Needs: a Docker engine, both composes, the local base images and the OPA image (npm run setup).
+ * In CI a missing piece fails the suite; elsewhere it skips and says so.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -16,25 +17,36 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectDockerEnvironment } from '../../src/runtime/detect.js';
 import { runArgv } from '../../src/runtime/run.js';
+import { engineOrSkip } from '../helpers/engines.js';
 import { localStackChanges, testManifest } from '../helpers/manifest.js';
-import { dockerForTests, removeComposeProject, skipReason, uniqueProjectName } from './helpers/docker.js';
+import { BASE_IMAGES, dockerForTests, uniqueProjectName } from './helpers/docker.js';
 import { makeTempProject, type TempProject } from './helpers/project.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'bin/swiftdeploy');
 const APP_IMAGE = 'swiftdeploy-app:e2e';
 const ACTOR = 'alice@example.com';
+const SETUP = 'npm run setup (as root)';
 
-const docker = await dockerForTests();
-const opaOnPath = (() => {
+const docker = await dockerForTests([...BASE_IMAGES, 'swiftdeploy-opa:local']);
+const dockerEngine = engineOrSkip('a Docker engine with the local images', docker.available ? 'docker' : null, `${docker.available ? '' : docker.reason}; ${SETUP}`);
+
+/** The compose flavours the lifecycle must work under, v2 first; each must be the major it claims. */
+const FLAVOURS = [
+  { choice: 'plugin', name: 'docker compose v2 (plugin)', major: '2' },
+  { choice: 'standalone', name: 'docker-compose v1', major: '1' },
+] as const;
+
+async function composeVersion(choice: string): Promise<string | null> {
   try {
-    execFileSync('opa', ['version'], { stdio: 'ignore' });
-    return true;
+    const env = await detectDockerEnvironment({ env: { SWIFTDEPLOY_COMPOSE: choice }, timeoutMs: 10_000 });
+    return env.flavour.version;
   } catch {
-    return false;
+    return null;
   }
-})();
+}
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -51,19 +63,43 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)}`, () => {
+let appImageBuilt: Promise<void> | undefined;
+/** The app image, staged on the host (nothing in a container reaches npm here), built once per run. */
+function buildAppImage(): Promise<void> {
+  appImageBuilt ??= (async () => {
+    await execa('bash', [path.join(repo, 'scripts/stage-app.sh')], { cwd: repo });
+    await execa('docker', ['build', '-q', '--target', 'prebuilt', '--build-arg', 'NODE_IMAGE=swiftdeploy-node:local', '-t', APP_IMAGE, '.'], { cwd: repo });
+  })();
+  return appImageBuilt;
+}
+
+for (const flavour of FLAVOURS) {
+  const version = dockerEngine.path ? await composeVersion(flavour.choice) : null;
+  const compose = dockerEngine.path
+    ? engineOrSkip(
+        flavour.name,
+        version?.startsWith(`${flavour.major}.`) ? version : null,
+        `SWIFTDEPLOY_COMPOSE=${flavour.choice} found ${version ?? 'nothing'}; ${SETUP}`,
+      )
+    : dockerEngine;
+  describe.skipIf(!compose.path)(`lifecycle on real Docker, ${flavour.name} ${version ?? ''}${compose.skipNote}`, () => {
+    lifecycleSteps(flavour.choice);
+  });
+}
+
+function lifecycleSteps(composeChoice: string): void {
   let project: TempProject;
   let manifest: string;
+  let historyFile: string;
   let nginxPort: number;
-  let stopOpa: () => Promise<void> = async () => undefined;
-  let opaUrl: string;
+  let opaPort: number;
 
   const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
     execa(bin, args, {
       cwd: project.dir,
       reject: false,
       stdin: 'ignore',
-      env: { SWIFTDEPLOY_ACTOR: ACTOR, NO_COLOR: '1', ...extraEnv },
+      env: { SWIFTDEPLOY_ACTOR: ACTOR, NO_COLOR: '1', SWIFTDEPLOY_COMPOSE: composeChoice, ...extraEnv },
       timeout: 240_000,
     });
 
@@ -96,7 +132,7 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
   }
 
   function writeManifest(overrides: { minDiskFreeGb?: number; infrastructureMode?: 'shadow' } = {}): void {
-    const changes = localStackChanges({ projectName: project.projectName, appImage: APP_IMAGE, nginxPort, opaUrl });
+    const changes = localStackChanges({ projectName: project.projectName, appImage: APP_IMAGE, nginxPort, opaPort });
     if (overrides.minDiskFreeGb !== undefined) changes['policy.infrastructure.min_disk_free_gb'] = overrides.minDiskFreeGb;
     if (overrides.infrastructureMode) changes['policy.infrastructure.mode'] = overrides.infrastructureMode;
     writeFileSync(manifest, testManifest(changes));
@@ -113,127 +149,126 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     return { mode: body.mode, xMode: res.headers.get('x-mode'), deployedBy: res.headers.get('x-deployed-by') };
   }
 
+  function records(): Array<{ kind: string; actor: string; payload: Record<string, unknown> & { action?: string; stage?: string; detail?: string } }> {
+    return readFileSync(historyFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  }
+
   beforeAll(async () => {
-    project = await makeTempProject(uniqueProjectName('sde2e'));
+    project = await makeTempProject(uniqueProjectName(`sde2e-${composeChoice}`));
     manifest = path.join(project.dir, 'manifest.yaml');
+    historyFile = path.join(project.dir, 'history.jsonl');
     nginxPort = await freePort();
-    if (opaOnPath) {
-      const port = await freePort();
-      const proc = execa('opa', ['run', '--server', '--addr', `127.0.0.1:${port}`, path.join(repo, 'policies')], { reject: false });
-      opaUrl = `http://127.0.0.1:${port}`;
-      stopOpa = async () => {
-        proc.kill();
-        await proc;
-      };
-      console.info(`e2e: policy engine is a real OPA (opa run --server) at ${opaUrl}`);
-    } else {
-      const { startOpaDouble } = await import('../helpers/opa-double.mjs');
-      const double = await startOpaDouble({ host: '127.0.0.1', port: 0 });
-      opaUrl = double.url;
-      stopOpa = double.close;
-      console.info(`e2e: no opa binary on PATH; policy engine is the OPA double (reference model of policies/) at ${opaUrl}`);
-    }
-    // Nothing inside a container can reach the npm registry here: stage on the host, COPY it in.
-    await execa('bash', [path.join(repo, 'scripts/stage-app.sh')], { cwd: repo });
-    await execa('docker', ['build', '-q', '--target', 'prebuilt', '--build-arg', 'NODE_IMAGE=swiftdeploy-node:local', '-t', APP_IMAGE, '.'], {
-      cwd: repo,
-    });
+    opaPort = await freePort();
+    await buildAppImage();
   }, 300_000);
 
   afterAll(async () => {
     await traffic?.stop();
     await project?.cleanup();
-    await stopOpa();
   }, 120_000);
 
-  it('runs the whole scenario', { timeout: 840_000 }, async () => {
-    // init + validate
+  const step = (name: string, fn: () => Promise<void>, timeout = 240_000) => it(name, { timeout }, fn);
+
+  step('init renders the files and validate passes every check under this compose', async () => {
     writeManifest();
     let r = await cli(['init']);
     expect(r.exitCode, r.stderr).toBe(0);
+    const composeFile = readFileSync(path.join(project.dir, 'docker-compose.yml'), 'utf8');
+    expect(composeFile).toMatch(/^ {2}opa:\n {4}image: "swiftdeploy-opa:local"/m);
     r = await cli(['validate']);
     expect(r.stdout).toMatch(/\[PASS\] manifest:/);
     expect(r.stdout).toMatch(/\[PASS\] nginx-config:/);
-    expect(r.stdout).toMatch(/\[PASS\] compose-config:/);
+    expect(r.stdout).toMatch(new RegExp(`\\[PASS\\] compose-config: ${composeChoice === 'plugin' ? 'docker compose' : 'docker-compose'} config`));
     expect(r.stdout).toMatch(/\[PASS\] app-image:/);
     expect(r.exitCode, r.stdout).toBe(0);
+  });
 
-    // deploy denied by an impossible disk threshold: app and nginx never created
+  step('a deploy denied by the sidecar (impossible disk threshold) creates neither app nor nginx', async () => {
     writeManifest({ minDiskFreeGb: 1_000_000 });
-    r = await cli(['deploy']);
+    const r = await cli(['deploy']);
     expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain('starting the OPA sidecar (swiftdeploy-opa:local)');
     expect(r.stderr).toContain('disk_free_too_low');
     expect(r.stderr).toContain('deploy stopped before the app and nginx were created');
-    expect(await containers()).toEqual([]);
+    expect(await containers()).toEqual(['opa']);
+    // The sidecar is the real OPA: it answers on the loopback port only, with the pinned version.
+    const health = await fetch(`http://127.0.0.1:${opaPort}/health`);
+    expect(health.status).toBe(200);
+    const last = records().at(-1)!;
+    expect(last.payload).toMatchObject({ action: 'deploy', decision: { domain: 'infrastructure', allowed: false } });
+  });
 
-    // the same impossible threshold in shadow mode: evaluated, printed, recorded, not enforced
+  step('the same threshold in shadow mode: evaluated, printed, recorded, not enforced', async () => {
     writeManifest({ minDiskFreeGb: 1_000_000, infrastructureMode: 'shadow' });
-    r = await cli(['deploy']);
+    const r = await cli(['deploy']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain('[SHADOW] would have blocked: disk_free_too_low');
-    expect(await containers()).toEqual(['app', 'nginx']);
-    const shadowRecord = readFileSync(path.join(project.dir, 'history.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .find((rec) => rec.payload.decision?.enforcement === 'shadow');
+    expect(await containers()).toEqual(['app', 'nginx', 'opa']);
+    const shadowRecord = records().find((rec) => (rec.payload.decision as { enforcement?: string } | undefined)?.enforcement === 'shadow');
     expect(shadowRecord).toMatchObject({
       actor: 'shadow',
       payload: { action: 'deploy', operator: ACTOR, decision: { allowed: false, would_have_blocked: ['disk_free_too_low'] } },
     });
     writeManifest();
-    let root = await getRoot();
-    expect(root).toEqual({ mode: 'stable', xMode: null, deployedBy: 'swiftdeploy' });
+    expect(await getRoot()).toEqual({ mode: 'stable', xMode: null, deployedBy: 'swiftdeploy' });
     startTraffic();
+  });
 
-    // status once: a record appended, exit 0 (allowed) or 3 (a policy denies); never 1 or 4
-    const historyFile = path.join(project.dir, 'history.jsonl');
-    const linesBefore = readFileSync(historyFile, 'utf8').trim().split('\n').length;
-    r = await cli(['status', '--once']);
+  step('status --once: one reading judged by the sidecar, one record appended', async () => {
+    const before = records().length;
+    const r = await cli(['status', '--once', '--json']);
+    // 0 allowed or 3 denied (a noisy host may deny); never 1 (scrape) or 4 (engine unavailable).
     expect([0, 3], r.stderr + r.stdout).toContain(r.exitCode);
-    const lines = readFileSync(historyFile, 'utf8').trim().split('\n');
-    expect(lines.length).toBe(linesBefore + 1);
-    expect(JSON.parse(lines.at(-1)!).kind).toBe('status');
+    const after = records();
+    expect(after.length).toBe(before + 1);
+    expect(after.at(-1)!.kind).toBe('status');
+    const decisions = (after.at(-1)!.payload as { decisions: Record<string, { allowed?: boolean; unavailable?: string }> }).decisions;
+    expect(decisions.infrastructure?.unavailable).toBeUndefined();
+    expect(typeof decisions.infrastructure?.allowed).toBe('boolean');
+  });
 
-    // promote canary: exactly one manifest line changes, X-Mode: canary confirmed
+  step('promote canary: exactly one manifest line changes, X-Mode: canary confirmed', async () => {
     const beforePromote = readFileSync(manifest, 'utf8').split('\n');
-    r = await cli(['promote', 'canary', '--yes']);
+    const r = await cli(['promote', 'canary', '--yes']);
     expect(r.exitCode, r.stderr).toBe(0);
     const afterPromote = readFileSync(manifest, 'utf8').split('\n');
     expect(afterPromote.filter((l, i) => l !== beforePromote[i])).toEqual([afterPromote.find((l) => /^ {2}mode: canary/.test(l))]);
-    root = await getRoot();
-    expect(root.mode).toBe('canary');
-    expect(root.xMode).toBe('canary');
+    const root = await getRoot();
+    expect([root.mode, root.xMode]).toEqual(['canary', 'canary']);
+  });
 
-    // chaos: every ordinary request fails
-    r = await cli(['chaos', 'error', '--rate', '1.0']);
+  step('with chaos on the canary, promote stable is denied and the manifest bytes are untouched', async () => {
+    let r = await cli(['chaos', 'error', '--rate', '1.0']);
     expect(r.exitCode, r.stderr).toBe(0);
-
-    // promote stable is denied, the manifest's bytes are untouched
     const shaBefore = sha256(manifest);
     r = await cli(['promote', 'stable', '--yes']);
     expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr).toContain('error_rate_too_high');
     expect(r.stderr).toContain('manifest.yaml was not changed');
     expect(sha256(manifest)).toBe(shaBefore);
+  });
 
-    // rollback works although the canary is failing (it is not gated)
-    r = await cli(['rollback', '--yes', '--reason', 'canary returns 500s']);
+  step('rollback works although the canary is failing (it is not gated)', async () => {
+    const r = await cli(['rollback', '--yes', '--reason', 'canary returns 500s']);
     expect(r.exitCode, r.stderr).toBe(0);
-    root = await getRoot();
-    expect(root).toEqual({ mode: 'stable', xMode: null, deployedBy: 'swiftdeploy' });
+    expect(await getRoot()).toEqual({ mode: 'stable', xMode: null, deployedBy: 'swiftdeploy' });
+  });
 
-    // promote canary again, recover, promote stable allowed
-    r = await cli(['promote', 'canary', '--yes']);
+  step('promote canary again, recover, promote stable allowed', async () => {
+    let r = await cli(['promote', 'canary', '--yes']);
     expect(r.exitCode, r.stderr).toBe(0);
     r = await cli(['chaos', 'recover']);
     expect(r.exitCode, r.stderr).toBe(0);
     r = await cli(['promote', 'stable', '--yes']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect((await getRoot()).mode).toBe('stable');
+  });
 
-    // audit: a report and a verified chain
-    r = await cli(['audit']);
+  step('audit writes a report and verify finds the chain intact', async () => {
+    let r = await cli(['audit']);
     expect(r.exitCode, r.stderr).toBe(0);
     const report = readFileSync(path.join(project.dir, 'audit_report.md'), 'utf8');
     expect(report).toContain('error\\_rate\\_too\\_high');
@@ -241,8 +276,9 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     expect(report).toContain('canary returns 500s');
     r = await cli(['audit', 'verify']);
     expect(r.exitCode, r.stderr).toBe(0);
+  });
 
-    // a second promote while one holds the lock: exit 5 naming the holder
+  step('a second promote while one holds the lock exits 5 naming the holder', async () => {
     const first: ResultPromise = cli(['promote', 'canary', '--yes']);
     const lockFile = path.join(project.dir, '.swiftdeploy', 'lock');
     const deadline = Date.now() + 20_000;
@@ -251,8 +287,9 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     expect(second.exitCode, second.stderr).toBe(5);
     expect(second.stderr).toMatch(new RegExp(`locked by ${ACTOR} on .+ \\(pid \\d+\\) since .+: promote canary`));
     expect((await first).exitCode).toBe(0);
+  });
 
-    // Ctrl-C after the manifest changed: the switch is undone, not left half way (exit 130)
+  step('Ctrl-C after the manifest changed: the switch is undone, not left half way (exit 130)', async () => {
     const canaryBytes = readFileSync(manifest);
     const interrupted = cli(['promote', 'stable', '--yes']);
     const changeDeadline = Date.now() + 60_000;
@@ -263,21 +300,21 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     expect(aborted.exitCode, aborted.stderr).toBe(130);
     expect(aborted.stderr).toContain('SIGINT received: finishing the current step, then rolling back to canary');
     expect(readFileSync(manifest).equals(canaryBytes)).toBe(true);
-    root = await getRoot();
+    const root = await getRoot();
     expect([root.mode, root.xMode]).toEqual(['canary', 'canary']);
-    const lastRecord = JSON.parse(readFileSync(historyFile, 'utf8').trim().split('\n').at(-1)!);
-    expect(lastRecord.payload).toMatchObject({ action: 'promote', stage: 'rolled_back' });
-    expect(lastRecord.payload.detail).toContain('interrupted by SIGINT');
+    const last = records().at(-1)!;
+    expect(last.payload).toMatchObject({ action: 'promote', stage: 'rolled_back' });
+    expect(last.payload.detail).toContain('interrupted by SIGINT');
     expect(existsSync(path.join(project.dir, '.swiftdeploy', 'lock'))).toBe(false);
-
     const stats = await traffic!.stop();
     traffic = undefined;
-    console.info(`e2e: client traffic during the scenario: ${stats.ok} ok, ${stats.failed} failed (chaos made some fail on purpose)`);
+    console.info(`e2e (${composeChoice}): client traffic during the scenario: ${stats.ok} ok, ${stats.failed} failed (chaos made some fail on purpose)`);
+  });
 
-    // teardown --clean; init restores byte-identical files
+  step('teardown --clean removes every container; init restores byte-identical files', async () => {
     const generated = ['docker-compose.yml', 'nginx/nginx.conf'].map((f) => path.join(project.dir, f));
     const bytes = generated.map((f) => readFileSync(f));
-    r = await cli(['teardown', '--clean', '--yes']);
+    let r = await cli(['teardown', '--clean', '--yes']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await containers()).toEqual([]);
     for (const f of generated) expect(existsSync(f)).toBe(false);
@@ -285,6 +322,7 @@ describe.skipIf(!docker.available)(`lifecycle on real Docker${skipReason(docker)
     r = await cli(['init']);
     expect(r.exitCode, r.stderr).toBe(0);
     generated.forEach((f, i) => expect(readFileSync(f).equals(bytes[i]!)).toBe(true));
-    expect(await removeComposeProject(project.projectName)).toEqual([]);
+    const network = await runArgv(['docker', 'network', 'ls', '-q', '--filter', `name=^${project.projectName}-net$`]);
+    expect(network.stdout.trim()).toBe('');
   });
-});
+}

@@ -22,8 +22,14 @@ export function testManifest(changes: ManifestChanges = {}): string {
   return doc.toString();
 }
 
-/** A stack of local images talking to an external policy engine: what the Docker tests deploy. */
-export function localStackChanges(o: { projectName: string; appImage: string; nginxPort: number; opaUrl: string }): ManifestChanges {
+/**
+ * A stack of local images, what the Docker tests deploy: with `opaUrl`, talking to an external policy
+ * engine; with `opaPort`, running the OPA sidecar from the locally built image (scripts/setup.sh).
+ */
+export function localStackChanges(
+  o: { projectName: string; appImage: string; nginxPort: number } & ({ opaUrl: string } | { opaPort: number }),
+): ManifestChanges {
+  const opa = 'opaUrl' in o ? { 'opa.url': o.opaUrl } : { 'opa.port': o.opaPort, 'opa.image': 'swiftdeploy-opa:local' };
   return {
     'project.name': o.projectName,
     'services.image': o.appImage,
@@ -32,7 +38,7 @@ export function localStackChanges(o: { projectName: string; appImage: string; ng
     'nginx.image': 'swiftdeploy-nginx:local',
     'nginx.port': o.nginxPort,
     'network.name': `${o.projectName}-net`,
-    'opa.url': o.opaUrl,
+    ...opa,
     // The machines are shared and noisy; these suites are about the lifecycle, not the load gate.
     'policy.infrastructure.min_disk_free_gb': 1,
     'policy.infrastructure.max_cpu_load': 1000,
