@@ -78,9 +78,9 @@ export async function detectDockerEnvironment(options: DetectOptions = {}): Prom
     if (flavour) break;
   }
   if (!flavour) {
-    const tried = candidates.map((c) => `\`${c.join(' ')}\``).join(' nor ');
+    const tried = candidates.map((c) => (c.length > 1 ? `the \`${c.join(' ')}\` plugin` : `\`${c.join(' ')}\``)).join(' nor ');
     throw new RuntimeError(
-      `no Docker Compose: ${candidates.length > 1 ? 'neither ' : ''}${tried} answered \`version --short\`` +
+      `no Docker Compose: ${candidates.length > 1 ? `neither ${tried} answered` : `${tried} did not answer`} \`version --short\`` +
         `${process.env.SWIFTDEPLOY_COMPOSE || options.env?.SWIFTDEPLOY_COMPOSE ? ' (SWIFTDEPLOY_COMPOSE chose it)' : ''}. ` +
         'Install one (npm run setup builds the v2 plugin; Debian: apt-get install docker-compose).',
     );

@@ -71,6 +71,27 @@ describe('detectDockerEnvironment names what is missing', () => {
     });
   });
 
+  it('SWIFTDEPLOY_COMPOSE=standalone uses docker-compose although the plugin answers', async () => {
+    const p = await pathWith('both', { docker: FAKE_DOCKER, 'docker-compose': FAKE_COMPOSE_V1 });
+    expect(await detectDockerEnvironment({ env: { PATH: p, ENGINE: '1', PLUGIN: '1', SWIFTDEPLOY_COMPOSE: 'standalone' } })).toEqual({
+      flavour: { command: ['docker-compose'], version: '1.29.2' },
+      engineVersion: '20.10.24',
+    });
+  });
+
+  it('SWIFTDEPLOY_COMPOSE=plugin never falls back to docker-compose', async () => {
+    const p = await pathWith('both', { docker: FAKE_DOCKER, 'docker-compose': FAKE_COMPOSE_V1 });
+    const err = await detectDockerEnvironment({ env: { PATH: p, ENGINE: '1', PLUGIN: '0', SWIFTDEPLOY_COMPOSE: 'plugin' } }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^no Docker Compose: the `docker compose` plugin did not answer `version --short` \(SWIFTDEPLOY_COMPOSE chose it\)\./);
+    expect((err as Error).message).toContain('(SWIFTDEPLOY_COMPOSE chose it)');
+  });
+
+  it('an unknown SWIFTDEPLOY_COMPOSE is refused by name', async () => {
+    const p = await pathWith('both', { docker: FAKE_DOCKER, 'docker-compose': FAKE_COMPOSE_V1 });
+    const err = await detectDockerEnvironment({ env: { PATH: p, ENGINE: '1', PLUGIN: '1', SWIFTDEPLOY_COMPOSE: 'v3' } }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('SWIFTDEPLOY_COMPOSE="v3": expected "plugin" (docker compose) or "standalone" (docker-compose)');
+  });
+
   it('falls back to docker-compose v1', async () => {
     const p = await pathWith('both', { docker: FAKE_DOCKER, 'docker-compose': FAKE_COMPOSE_V1 });
     expect(await detectDockerEnvironment({ env: { PATH: p, ENGINE: '1', PLUGIN: '0' } })).toEqual({

@@ -6,6 +6,7 @@
 import { detectDockerEnvironment, type DockerEnvironment } from '../../../src/runtime/detect.js';
 import { dockerIdsByProject, dockerImageId, dockerRemove } from '../../../src/runtime/docker-argv.js';
 import { runArgv } from '../../../src/runtime/run.js';
+import { engineOrSkip } from '../../helpers/engines.js';
 
 export const BASE_IMAGES = ['swiftdeploy-node:local', 'swiftdeploy-nginx:local'] as const;
 
@@ -38,9 +39,12 @@ export function dockerForTests(images: readonly string[] = BASE_IMAGES): Promise
   return cached;
 }
 
-/** The skip reason as a describe() title suffix, so a skipped suite says why in the report. */
+/**
+ * The skip reason as a describe() title suffix, so a skipped suite says why in the report. In CI a
+ * missing engine throws instead (test/helpers/engines.ts): there it is a failure, never a skip.
+ */
 export function skipReason(d: DockerForTests): string {
-  return d.available ? '' : ` (skipped: ${d.reason})`;
+  return engineOrSkip('Docker', d.available ? 'docker' : null, d.available ? '' : `${d.reason} (npm run setup, as root)`).skipNote;
 }
 
 /** A compose project name no other test run on this engine uses. */
