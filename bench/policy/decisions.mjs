@@ -1,18 +1,17 @@
 // Policy path latency: p50/p99 of 1,000 sequential decisions over one keep-alive connection to a
-// local OPA (the double by default, a real one with --url), against two baselines measured in the
-// same run: GET /health on the same connection (the transport floor) and the same decision with a
-// new connection each time. Plus the cost of gathering host facts.
+// local OPA (a real `opa run --server` on policies/ started here, see bench/opa.mjs; or the one at
+// --url), against two baselines measured in the same run: GET /health on the same connection (the
+// transport floor) and the same decision with a new connection each time. Plus the cost of gathering
+// host facts.
 //
 //   npm run build && node bench/policy/decisions.mjs [--url http://127.0.0.1:8181] [--rounds 5]
 //
 // Target (issue 4): p99 < 5 ms on loopback.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import os from 'node:os';
-import path from 'node:path';
 import { Agent, request } from 'undici';
 import { OpaClient } from '../../dist/policy/client.js';
 import { gatherHostFacts } from '../../dist/policy/host-facts.js';
+import { startBenchOpa } from '../opa.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -21,7 +20,6 @@ const flag = (name, fallback) => {
 };
 const ROUNDS = Number(flag('--rounds', '5'));
 const N = 1000;
-const here = path.dirname(new URL(import.meta.url).pathname);
 
 const input = {
   question: 'pre_deploy',
@@ -58,14 +56,10 @@ async function rounds(label, n, fn) {
 }
 
 let url = flag('--url', null);
-let child;
-if (!url) {
-  // The double runs in its own process, as OPA would: the client's event loop is not the server's.
-  child = spawn(process.execPath, [path.join(here, '../../test/helpers/opa-double.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [chunk] = await once(child.stdout, 'data');
-  url = chunk.toString().trim();
-}
-console.log(`policy bench against ${url}${child ? ' (OPA double, separate process)' : ''}; node ${process.version}`);
+const opa = url ? null : await startBenchOpa();
+url ??= opa.url;
+const engine = opa ? `opa run --server ${opa.version} (${opa.binary}), loaded with policies/` : 'the OPA given by --url';
+console.log(`policy bench against ${url}: ${engine}; node ${process.version}`);
 console.log(`host: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start`);
 
 const client = new OpaClient({ url });
@@ -92,5 +86,5 @@ try {
 } finally {
   await client.close();
   await floorAgent.close();
-  child?.kill('SIGTERM');
+  await opa?.close();
 }

@@ -6,9 +6,11 @@
 // Needs what the e2e suite needs: a Docker engine, compose, the local base images, and the app
 // image swiftdeploy-app:e2e (built by the e2e suite or: scripts/stage-app.sh && docker build
 // --target prebuilt --build-arg NODE_IMAGE=swiftdeploy-node:local -t swiftdeploy-app:e2e .).
-// Deploys a throw-away project against the OPA double, then alternates promote canary / stable
-// while `concurrency` clients loop GET / through nginx, and prints failures per promote (median
-// and each round) next to the total requests in the same interval. Tears the project down after.
+// Deploys a throw-away project against a real `opa run --server` on policies/ (bench/opa.mjs: the
+// pinned OPA from `npm run setup`; exits 1 naming it when absent), then alternates promote canary /
+// stable while `concurrency` clients loop GET / through nginx, and prints failures per promote
+// (median and each round) next to the total requests in the same interval. Tears the project down
+// after.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { startBenchOpa } from '../opa.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'bin/swiftdeploy');
@@ -32,8 +35,8 @@ const freePort = () =>
     });
   });
 
-const { startOpaDouble } = await import(path.join(repo, 'test/helpers/opa-double.mjs'));
-const opa = await startOpaDouble({ port: 0 });
+const opa = await startBenchOpa();
+console.log(`policy engine: opa run --server ${opa.version} (${opa.binary}) at ${opa.url}`);
 const nginxPort = await freePort();
 const name = `sdbench-${process.pid}`;
 const dir = mkdtempSync(path.join(os.tmpdir(), `${name}-`));
@@ -52,7 +55,7 @@ const manifest = readFileSync(path.join(repo, 'manifest.yaml'), 'utf8')
   .replace(/^( {4}min_requests:) 20/m, '$1 5');
 writeFileSync(path.join(dir, 'manifest.yaml'), manifest);
 
-// Asynchronous on purpose: the OPA double answers from this process's event loop.
+// Asynchronous on purpose: the load clients run on this process's event loop.
 const cli = async (...args) => {
   const r = await execa(bin, args, { cwd: dir, reject: false, env: { NO_COLOR: '1', SWIFTDEPLOY_ACTOR: 'bench' } });
   if (r.exitCode !== 0) throw new Error(`swiftdeploy ${args.join(' ')} exited ${r.exitCode}:\n${r.stderr}`);

@@ -1,39 +1,33 @@
 /**
  * `promote` up to and including its policy gate, without Docker: the real app (dist/app/main.js)
- * listens where nginx would, the OPA double judges, and the CLI runs as a process. A denied or
- * unavailable gate must leave the manifest, the generated files and the running mode exactly as
- * they were, and say so.
+ * listens where nginx would, a real `opa run --server` loaded with policies/ judges, and the CLI runs
+ * as a process. A denied or unavailable gate must leave the manifest, the generated files and the
+ * running mode exactly as they were, and say so.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireOpa } from '../helpers/engines.js';
 import { testManifest } from '../helpers/manifest.js';
+import { deadOpaUrl, freePort, startOpa, type OpaServer } from '../helpers/opa.js';
+
+const engine = requireOpa();
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'bin/swiftdeploy');
 const TOKEN = 'test-chaos-token-0123456789';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-describe('promote: the gate comes before any change', () => {
+describe.skipIf(!engine.path)(`promote: the gate comes before any change${engine.skipNote}`, () => {
   let dir: string;
   let appPort: number;
   let app: ResultPromise;
-  let opa: { url: string; close: () => Promise<void> };
+  let opa: OpaServer;
   let traffic: Promise<void>;
   let trafficOn = true;
 
@@ -67,8 +61,7 @@ describe('promote: the gate comes before any change', () => {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    const { startOpaDouble } = await import('../helpers/opa-double.mjs');
-    opa = await startOpaDouble({ port: 0 });
+    opa = await startOpa();
     traffic = (async () => {
       for (let i = 0; trafficOn && i < 5000; i++) {
         await fetch(`http://127.0.0.1:${appPort}/`).then((r) => r.arrayBuffer()).catch(() => undefined);
@@ -85,7 +78,7 @@ describe('promote: the gate comes before any change', () => {
     await traffic;
     app.kill('SIGTERM');
     await app;
-    await opa.close();
+    await opa?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -132,8 +125,7 @@ describe('promote: the gate comes before any change', () => {
   }, 30_000);
 
   it('an unreachable policy engine fails closed with exit 4 and changes nothing', async () => {
-    const deadUrl = `http://127.0.0.1:${await freePort()}`;
-    writeManifest(deadUrl);
+    writeManifest(await deadOpaUrl());
     const before = sha(path.join(dir, 'manifest.yaml'));
     const r = await cli(['promote', 'stable', '--yes']);
     expect(r.exitCode, r.stderr).toBe(4);

@@ -3,9 +3,12 @@ import { EXIT } from '../../src/errors.js';
 import { OpaClient, waitReady } from '../../src/policy/client.js';
 import { PolicyEngineUnavailable, type EngineFailure } from '../../src/policy/errors.js';
 import type { PolicyDomain } from '../../src/policy/types.js';
-import { startOpaDouble } from '../helpers/opa-double.mjs';
+import { requireOpa } from '../helpers/engines.js';
+import { errorBody, resultBody, startFaultStub, type FaultStub, type FaultStubAnswers } from '../helpers/opa-fault-stub.js';
+import { deadOpaUrl, startOpa, type OpaServer } from '../helpers/opa.js';
 import { canaryThresholds, healthyCanary, healthyHost, infraThresholds } from '../unit/policy.cases.js';
-import { NO_OPA_REASON, closedPort, opaBinary, policiesDir, startRealOpa } from './policy.backends.js';
+
+const engine = requireOpa();
 
 async function failureOf(promise: Promise<unknown>): Promise<PolicyEngineUnavailable> {
   const err = await promise.then(
@@ -19,149 +22,153 @@ async function failureOf(promise: Promise<unknown>): Promise<PolicyEngineUnavail
   return err as PolicyEngineUnavailable;
 }
 
-/**
- * The same assertions for every backend: what swiftdeploy relies on from any OPA serving
- * policies/, be it the double or `opa run --server`.
- */
-const backends = [
-  { name: 'OPA double', skip: false, start: async () => startOpaDouble(), startEmpty: async () => startOpaDouble({ undefinedDecision: true }) },
-  { name: `real opa${opaBinary ? '' : ` (skipped: ${NO_OPA_REASON})`}`, skip: !opaBinary,
-    start: async () => startRealOpa([policiesDir]), startEmpty: async () => startRealOpa([]) },
-];
+const input = { question: 'pre_promote', facts: healthyCanary, thresholds: canaryThresholds };
 
-for (const backend of backends) {
-  describe.skipIf(backend.skip)(`OPA REST contract and client: ${backend.name}`, () => {
-    let server: { url: string; close: () => Promise<void> };
-    let client: OpaClient;
-    beforeAll(async () => {
-      server = await backend.start();
-      client = new OpaClient({ url: server.url });
-    });
-    afterAll(async () => {
-      await client?.close();
-      await server?.close();
-    });
-
-    it('is healthy and waitReady returns at once', async () => {
-      expect(await client.health()).toEqual({ ok: true, detail: 'healthy' });
-      await waitReady(client, { timeoutMs: 1_000 });
-    });
-
-    it.each([
-      ['infrastructure', { question: 'pre_deploy', facts: healthyHost, thresholds: infraThresholds }],
-      ['canary', { question: 'pre_promote', facts: healthyCanary, thresholds: canaryThresholds }],
-    ] as const)('allows a healthy %s input', async (domain, input) => {
-      const d = await client.decide(domain as PolicyDomain, input);
-      expect(d).toMatchObject({ domain, allowed: true, violations: [] });
-    });
-
-    it('returns a deny as a decision with ids, observed and threshold', async () => {
-      const d = await client.decide('infrastructure', {
-        question: 'pre_deploy', facts: { ...healthyHost, disk_free_gb: 3, cpu_load_per_core: null }, thresholds: infraThresholds,
-      });
-      expect(d.allowed).toBe(false);
-      expect(d.violations).toEqual([
-        { id: 'disk_free_too_low', message: 'disk free 3 GB is below the minimum 10 GB', observed: 3, threshold: 10 },
-        { id: 'facts_unavailable', message: 'cpu_load_per_core could not be measured', observed: null, threshold: 2 },
-      ]);
-      expect(d.reason).toBe('disk free 3 GB is below the minimum 10 GB; cpu_load_per_core could not be measured');
-    });
-
-    it('answers {} for an undefined document', async () => {
-      const res = await fetch(`${server.url}/v1/data/swiftdeploy/nonexistent`, { method: 'POST', body: '{"input":{}}' });
-      expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({});
-    });
-
-    it('warns api_usage_warning when input is missing, and the client refuses such an answer', async () => {
-      const res = await fetch(`${server.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{}' });
-      expect(res.status).toBe(200);
-      const body = (await res.json()) as { warning?: { code: string } };
-      expect(body.warning?.code).toBe('api_usage_warning');
-    });
-
-    it('answers 400 invalid_parameter to a body that is not JSON', async () => {
-      const res = await fetch(`${server.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{"input":' });
-      expect(res.status).toBe(400);
-      expect(((await res.json()) as { code: string }).code).toBe('invalid_parameter');
-    });
-
-    it('fails closed with undefined_decision when the policies are not loaded', async () => {
-      const empty = await backend.startEmpty();
-      const c = new OpaClient({ url: empty.url });
-      try {
-        const err = await failureOf(c.decide('canary', { question: 'pre_promote', facts: healthyCanary, thresholds: canaryThresholds }));
-        expect(err.failure).toBe('undefined_decision');
-      } finally {
-        await c.close();
-        await empty.close();
-      }
-    });
-  });
-}
-
-describe('OPA client failure modes (against the double)', () => {
-  let double: Awaited<ReturnType<typeof startOpaDouble>>;
+/** What swiftdeploy relies on from an OPA serving policies/: `opa run --server`, as the sidecar runs it. */
+describe.skipIf(!engine.path)(`OPA REST contract and client: real OPA${engine.skipNote}`, () => {
+  let opa: OpaServer;
   let client: OpaClient;
-  const input = { question: 'pre_promote', facts: healthyCanary, thresholds: canaryThresholds };
   beforeAll(async () => {
-    double = await startOpaDouble();
-    client = new OpaClient({ url: double.url, timeoutMs: 200 });
+    opa = await startOpa();
+    client = new OpaClient({ url: opa.url });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await opa?.close();
+  });
+
+  it('is healthy and waitReady returns at once', async () => {
+    expect(await client.health()).toEqual({ ok: true, detail: 'healthy' });
+    await waitReady(client, { timeoutMs: 1_000 });
+  });
+
+  it.each([
+    ['infrastructure', { question: 'pre_deploy', facts: healthyHost, thresholds: infraThresholds }],
+    ['canary', input],
+  ] as const)('allows a healthy %s input', async (domain, body) => {
+    const d = await client.decide(domain as PolicyDomain, body);
+    expect(d).toMatchObject({ domain, allowed: true, violations: [] });
+  });
+
+  it('returns a deny as a decision with ids, observed and threshold', async () => {
+    const d = await client.decide('infrastructure', {
+      question: 'pre_deploy', facts: { ...healthyHost, disk_free_gb: 3, cpu_load_per_core: null }, thresholds: infraThresholds,
+    });
+    expect(d.allowed).toBe(false);
+    expect(d.violations).toEqual([
+      { id: 'disk_free_too_low', message: 'disk free 3 GB is below the minimum 10 GB', observed: 3, threshold: 10 },
+      { id: 'facts_unavailable', message: 'cpu_load_per_core could not be measured', observed: null, threshold: 2 },
+    ]);
+    expect(d.reason).toBe('disk free 3 GB is below the minimum 10 GB; cpu_load_per_core could not be measured');
+  });
+
+  it('answers {} for an undefined document', async () => {
+    const res = await fetch(`${opa.url}/v1/data/swiftdeploy/nonexistent`, { method: 'POST', body: '{"input":{}}' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({});
+  });
+
+  it('warns api_usage_warning when input is missing, and the client refuses that very answer', async () => {
+    const res = await fetch(`${opa.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(200);
+    const answer = await res.text();
+    expect((JSON.parse(answer) as { warning?: { code: string } }).warning?.code).toBe('api_usage_warning');
+    // The client always sends input, so OPA never warns it; replay OPA's own bytes to it instead.
+    const stub = await startFaultStub({ data: { status: 200, body: answer } });
+    const c = new OpaClient({ url: stub.url });
+    try {
+      expect((await failureOf(c.decide('canary', input))).failure).toBe('api_usage_warning');
+    } finally {
+      await c.close();
+      await stub.close();
+    }
+  });
+
+  it('answers 400 invalid_parameter to a body that is not JSON', async () => {
+    const res = await fetch(`${opa.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{"input":' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { code: string }).code).toBe('invalid_parameter');
+  });
+
+  it('fails closed with undefined_decision when the policies are not loaded', async () => {
+    const empty = await startOpa([]);
+    const c = new OpaClient({ url: empty.url });
+    try {
+      const err = await failureOf(c.decide('canary', input));
+      expect(err.failure).toBe('undefined_decision');
+      expect(err.message).toMatch(/data\.swiftdeploy\.canary\.decision is undefined/);
+    } finally {
+      await c.close();
+      await empty.close();
+    }
+  });
+});
+
+/** A decision-shaped document for the stub to send back: canned here, never computed from the input. */
+const CANNED_ALLOW = { domain: 'canary', question: 'pre_promote', allowed: true, reason: 'canned by the test', violations: [], observed: {} };
+
+describe('OPA client transport and failure modes (fault stub)', () => {
+  let stub: FaultStub;
+  let client: OpaClient;
+  beforeAll(async () => {
+    stub = await startFaultStub({ data: { status: 200, body: resultBody(CANNED_ALLOW) } });
+    client = new OpaClient({ url: stub.url, timeoutMs: 200 });
   });
   afterAll(async () => {
     await client.close();
-    await double.close();
+    await stub.close();
   });
 
   it('reuses one keep-alive connection across decisions', async () => {
-    double.reset();
-    const before = double.stats.connections;
+    stub.set({ data: { status: 200, body: resultBody(CANNED_ALLOW) } });
+    const before = stub.connections();
     for (let i = 0; i < 20; i += 1) await client.decide('canary', input);
     // One connection normally; once, on a machine at load average 13, a second one appeared (cause not
     // found). Without keep-alive this is 20, so <= 2 still proves reuse.
-    expect(double.stats.connections - before).toBeGreaterThanOrEqual(1);
-    expect(double.stats.connections - before).toBeLessThanOrEqual(2);
+    expect(stub.connections() - before).toBeGreaterThanOrEqual(1);
+    expect(stub.connections() - before).toBeLessThanOrEqual(2);
   });
 
   it('sends exactly {"input": ...} to /v1/data/swiftdeploy/<domain>/decision', async () => {
-    double.reset();
+    stub.set({ data: { status: 200, body: resultBody(CANNED_ALLOW) } });
     await client.decide('canary', input);
-    expect(double.lastInput()).toEqual(input);
-    expect(client.decisionUrl('infrastructure')).toBe(`${double.url}/v1/data/swiftdeploy/infrastructure/decision`);
+    const last = stub.requests.at(-1)!;
+    expect(last).toMatchObject({ method: 'POST', path: '/v1/data/swiftdeploy/canary/decision' });
+    expect(JSON.parse(last.body)).toEqual({ input });
+    expect(client.decisionUrl('infrastructure')).toBe(`${stub.url}/v1/data/swiftdeploy/infrastructure/decision`);
   });
 
   it('times out a slow answer at the deadline, not when the answer finally comes', async () => {
-    double.set({ delayMs: 1_000 });
+    stub.set({ data: { status: 200, body: resultBody(CANNED_ALLOW), delayMs: 1_000 } });
     const started = Date.now();
     const err = await failureOf(client.decide('canary', input));
     const elapsed = Date.now() - started;
-    double.reset();
     expect(err.failure).toBe('timeout');
     expect(err.message).toMatch(/no answer within 200 ms/);
     expect(elapsed).toBeGreaterThanOrEqual(190);
     expect(elapsed).toBeLessThan(800);
   });
 
-  it.each<[string, Parameters<typeof double.set>[0], EngineFailure, RegExp]>([
-    ['HTTP 500', { status: 500 }, 'http_status', /HTTP 500: internal_error/],
-    ['HTTP 503', { status: 503 }, 'http_status', /HTTP 503/],
-    ['invalid JSON', { rawBody: '{"result": ' }, 'invalid_json', /not valid JSON/],
-    ['undefined decision', { undefinedDecision: true }, 'undefined_decision', /undefined/],
-    ['api_usage_warning', { forceWarning: true }, 'api_usage_warning', /api_usage_warning/],
-    ['decision without allowed', { transform: (d) => ({ ...d, allowed: undefined }) }, 'malformed_decision', /`allowed`/],
-    ['decision without reason', { transform: (d) => ({ ...d, reason: null }) }, 'malformed_decision', /`reason`/],
-    ['bare boolean decision', { transform: () => true }, 'malformed_decision', /not a document/],
-  ])('fails closed on %s', async (_name, behaviour, failure, message) => {
-    double.reset();
-    double.set(behaviour);
+  it.each<[string, FaultStubAnswers['data'], EngineFailure, RegExp]>([
+    ['HTTP 500', { status: 500, body: errorBody('internal_error', 'canned by the test') }, 'http_status', /HTTP 500: internal_error: canned by the test/],
+    ['HTTP 503 without a body', { status: 503, body: '' }, 'http_status', /HTTP 503$/],
+    ['invalid JSON', { status: 200, body: '{"result": ' }, 'invalid_json', /not valid JSON: "\{\\"result\\":"$/],
+    ['a JSON array', { status: 200, body: '[]' }, 'invalid_json', /not a JSON object/],
+    ['api_usage_warning', { status: 200, body: JSON.stringify({ result: CANNED_ALLOW, warning: { code: 'api_usage_warning', message: "'input' key missing from the request" } }) },
+      'api_usage_warning', /OPA warned api_usage_warning: 'input' key missing/],
+    ['decision without allowed', { status: 200, body: resultBody({ ...CANNED_ALLOW, allowed: undefined }) }, 'malformed_decision', /`allowed`/],
+    ['decision without reason', { status: 200, body: resultBody({ ...CANNED_ALLOW, reason: null }) }, 'malformed_decision', /`reason`/],
+    ['decision for another domain', { status: 200, body: resultBody({ ...CANNED_ALLOW, domain: 'infrastructure' }) }, 'malformed_decision', /for domain "infrastructure", not "canary"/],
+    ['bare boolean decision', { status: 200, body: resultBody(true) }, 'malformed_decision', /not a document/],
+  ])('fails closed on %s', async (_name, data, failure, message) => {
+    stub.set({ data });
     const err = await failureOf(client.decide('canary', input));
-    double.reset();
     expect(err.failure).toBe(failure);
     expect(err.message).toMatch(message);
   });
 
   it('fails closed with "connection refused" when nothing listens', async () => {
-    const c = new OpaClient({ url: `http://127.0.0.1:${await closedPort()}` });
+    const c = new OpaClient({ url: await deadOpaUrl() });
     const err = await failureOf(c.decide('canary', input));
     await c.close();
     expect(err.failure).toBe('refused');
@@ -171,24 +178,24 @@ describe('OPA client failure modes (against the double)', () => {
 
 describe('waitReady', () => {
   it('polls /health until healthy, reporting each unhealthy probe', async () => {
-    const double = await startOpaDouble({ healthStatus: 500 });
-    const client = new OpaClient({ url: double.url });
+    const stub = await startFaultStub({ health: { status: 500, body: errorBody('internal_error', 'canned: not ready') } });
+    const client = new OpaClient({ url: stub.url });
     const progress: string[] = [];
-    const flip = setTimeout(() => double.set({ healthStatus: 200 }), 300);
+    const flip = setTimeout(() => stub.set({ health: { status: 200, body: '{}' } }), 300);
     try {
       await waitReady(client, { timeoutMs: 5_000, intervalMs: 50, onProgress: (p) => progress.push(p.detail) });
       expect(progress.length).toBeGreaterThanOrEqual(2);
       expect(progress[0]).toBe('HTTP 500');
-      expect(double.stats.healthRequests).toBe(progress.length + 1);
+      expect(stub.requests.filter((r) => r.method === 'GET' && r.path === '/health')).toHaveLength(progress.length + 1);
     } finally {
       clearTimeout(flip);
       await client.close();
-      await double.close();
+      await stub.close();
     }
   });
 
   it('gives up after its bound with not_ready and the last reason', async () => {
-    const client = new OpaClient({ url: `http://127.0.0.1:${await closedPort()}`, timeoutMs: 200 });
+    const client = new OpaClient({ url: await deadOpaUrl(), timeoutMs: 200 });
     const started = Date.now();
     const err = await failureOf(waitReady(client, { timeoutMs: 400, intervalMs: 50 }));
     await client.close();

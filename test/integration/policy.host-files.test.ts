@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatherHostFacts } from '../../src/policy/host-facts.js';
 import { policyVersion, policyVersionOfDir, readPolicyFiles } from '../../src/policy/version.js';
-import { policiesDir } from './policy.backends.js';
+import { policiesDir } from '../helpers/opa.js';
 
 let dir: string;
 beforeAll(async () => {

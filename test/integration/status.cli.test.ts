@@ -1,6 +1,6 @@
 /**
  * `swiftdeploy status --once` as a user runs it: the built CLI against a scripted /metrics server
- * on 127.0.0.1 (standing in for nginx) and the OPA double named by `opa.url`.
+ * on 127.0.0.1 (standing in for nginx) and a real `opa run --server` named by `opa.url`.
  */
 import { execa } from 'execa';
 import http from 'node:http';
@@ -8,9 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { requireOpa } from '../helpers/engines.js';
 import { testManifest } from '../helpers/manifest.js';
-import { startOpaDouble } from '../helpers/opa-double.mjs';
+import { startOpa, type OpaServer } from '../helpers/opa.js';
+
+const engine = requireOpa();
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // SWIFTDEPLOY_BIN runs the suite against another build of the CLI.
@@ -34,42 +37,47 @@ function manifest(nginxPort: number, opaUrl: string): string {
 let dir: string;
 let server: http.Server;
 let port: number;
-let opa: { url: string; close: () => Promise<void> };
+let opa: OpaServer;
 const started = Date.now();
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-status-cli-'));
-  // 40 requests a second, all fast and successful, counted from when the server started.
-  server = http.createServer((req, res) => {
-    const n = Math.floor(((Date.now() - started) / 1000) * 40);
-    res.end(
-      [
-        `http_requests_total{method="GET",path="/",status_code="200"} ${n}`,
-        `http_request_duration_seconds_bucket{le="0.1",method="GET",path="/"} ${n}`,
-        `http_request_duration_seconds_bucket{le="+Inf",method="GET",path="/"} ${n}`,
-        'app_mode 1',
-        'chaos_active 0',
-        'app_uptime_seconds 10',
-        '',
-      ].join('\n'),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-  opa = await startOpaDouble();
-  await writeFile(path.join(dir, 'manifest.yaml'), manifest(port, opa.url));
-});
-
-afterEach(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await opa.close();
-  await rm(dir, { recursive: true, force: true });
-});
 
 const run = (args: string[]) => execa(BIN, args, { cwd: dir, reject: false, env: { NO_COLOR: '1' }, timeout: 30_000 });
 
-describe('swiftdeploy status --once (CLI)', () => {
+describe.skipIf(!engine.path)(`swiftdeploy status --once (CLI)${engine.skipNote}`, () => {
+  beforeAll(async () => {
+    opa = await startOpa();
+  });
+  afterAll(async () => {
+    await opa?.close();
+  });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-status-cli-'));
+    // 40 requests a second, all fast and successful, counted from when the server started.
+    server = http.createServer((req, res) => {
+      const n = Math.floor(((Date.now() - started) / 1000) * 40);
+      res.end(
+        [
+          `http_requests_total{method="GET",path="/",status_code="200"} ${n}`,
+          `http_request_duration_seconds_bucket{le="0.1",method="GET",path="/"} ${n}`,
+          `http_request_duration_seconds_bucket{le="+Inf",method="GET",path="/"} ${n}`,
+          'app_mode 1',
+          'chaos_active 0',
+          'app_uptime_seconds 10',
+          '',
+        ].join('\n'),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest(port, opa.url));
+  });
+
+  afterEach(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('healthy stack: samples one window, both policies allow, exit 0, one record', async () => {
     const r = await run(['--json', 'status', '--once']);
     expect(r.exitCode, r.stderr).toBe(0);

@@ -1,20 +1,24 @@
 /**
  * Status ticks against real local servers: a scripted /metrics endpoint on 127.0.0.1 (standing in
- * for nginx in front of the app), the OPA double, and a real history file in a temp dir.
+ * for nginx in front of the app), a real `opa run --server` loaded with policies/ (a closed port for
+ * an engine that is down), and a real history file in a temp dir.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readRecords, verifyHistory } from '../../src/history/ledger.js';
 import type { HistoryRecord, StatusPayload } from '../../src/history/types.js';
 import { OpaClient } from '../../src/policy/client.js';
 import { createStatusDeps } from '../../src/status/deps.js';
 import { runStatusLoop } from '../../src/status/loop.js';
 import { StatusMonitor } from '../../src/status/tick.js';
-import { startOpaDouble } from '../helpers/opa-double.mjs';
+import { requireOpa } from '../helpers/engines.js';
+import { deadOpaUrl, startOpa, type OpaServer } from '../helpers/opa.js';
+
+const engine = requireOpa();
 
 interface Traffic {
   ok: number;
@@ -52,7 +56,15 @@ let dir: string;
 let traffic: Traffic;
 let metrics: http.Server;
 let metricsUrl: string;
-let opa: { url: string; close: () => Promise<void> };
+let opa: OpaServer;
+
+// One OPA for the file, for the describes that need it (they skip, or in CI fail, without one).
+beforeAll(async () => {
+  if (engine.path) opa = await startOpa();
+});
+afterAll(async () => {
+  await opa?.close();
+});
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-status-'));
@@ -63,19 +75,17 @@ beforeEach(async () => {
   });
   await new Promise<void>((resolve) => metrics.listen(0, '127.0.0.1', resolve));
   metricsUrl = `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics`;
-  opa = await startOpaDouble();
 });
 
 afterEach(async () => {
   metrics.closeAllConnections();
   await new Promise((resolve) => metrics.close(resolve));
-  await opa.close().catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 });
 
 const WINDOW_S = 0.05;
 
-function monitor(opaUrl = opa.url, canaryMode: 'enforce' | 'shadow' = 'enforce'): { monitor: StatusMonitor; historyFile: string } {
+function monitor(opaUrl: string, canaryMode: 'enforce' | 'shadow' = 'enforce'): { monitor: StatusMonitor; historyFile: string } {
   const historyFile = path.join(dir, 'history.jsonl');
   const deps = createStatusDeps({
     metricsUrl,
@@ -103,9 +113,9 @@ async function records(file: string): Promise<HistoryRecord[]> {
   return out;
 }
 
-describe('status tick', () => {
+describe.skipIf(!engine.path)(`status tick${engine.skipNote}`, () => {
   it('healthy canary: both policies allow, exit 0, one complete record', async () => {
-    const { monitor: m, historyFile } = monitor();
+    const { monitor: m, historyFile } = monitor(opa.url);
     await m.prime();
     traffic = { ok: 200, errors: 0, fast: 200, slow: 0 };
     await pause(80);
@@ -120,7 +130,7 @@ describe('status tick', () => {
   });
 
   it('100% errors at low latency is a deny (each signal judged on its own), recorded, exit 3', async () => {
-    const { monitor: m, historyFile } = monitor();
+    const { monitor: m, historyFile } = monitor(opa.url);
     await m.prime();
     traffic = { ok: 0, errors: 100, fast: 100, slow: 0 };
     await pause(80);
@@ -133,21 +143,8 @@ describe('status tick', () => {
     expect((await verifyHistory(historyFile)).ok).toBe(true);
   });
 
-  it('engine unavailable is shown per domain and exits 4, never read as an allow', async () => {
-    await opa.close();
-    const { monitor: m, historyFile } = monitor();
-    await m.prime();
-    traffic = { ok: 100, errors: 0, fast: 100, slow: 0 };
-    await pause(80);
-    const tick = await m.tick();
-    expect(tick.exit).toBe(4);
-    expect(tick.payload.decisions.infrastructure).toHaveProperty('unavailable');
-    expect(tick.payload.decisions.canary).toHaveProperty('unavailable');
-    expect(await records(historyFile)).toHaveLength(1);
-  });
-
   it('metrics that cannot be scraped: exit 1, and the record says why', async () => {
-    const { monitor: m, historyFile } = monitor();
+    const { monitor: m, historyFile } = monitor(opa.url);
     await m.prime();
     metrics.closeAllConnections();
     await new Promise((resolve) => metrics.close(resolve));
@@ -161,9 +158,23 @@ describe('status tick', () => {
   });
 });
 
-describe('status loop', () => {
+describe('status tick: policy engine down', () => {
+  it('engine unavailable is shown per domain and exits 4, never read as an allow', async () => {
+    const { monitor: m, historyFile } = monitor(await deadOpaUrl());
+    await m.prime();
+    traffic = { ok: 100, errors: 0, fast: 100, slow: 0 };
+    await pause(80);
+    const tick = await m.tick();
+    expect(tick.exit).toBe(4);
+    expect(tick.payload.decisions.infrastructure).toHaveProperty('unavailable');
+    expect(tick.payload.decisions.canary).toHaveProperty('unavailable');
+    expect(await records(historyFile)).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!engine.path)(`status loop${engine.skipNote}`, () => {
   it('--once samples a whole window, then exits with the tick code', async () => {
-    const { monitor: m } = monitor();
+    const { monitor: m } = monitor(opa.url);
     const started = Date.now();
     traffic = { ok: 50, errors: 0, fast: 50, slow: 0 };
     setTimeout(() => (traffic = { ok: 150, errors: 0, fast: 150, slow: 0 }), 20);
@@ -174,7 +185,7 @@ describe('status loop', () => {
   });
 
   it('an interrupt ends the loop between ticks: exit 130, every record complete', async () => {
-    const { monitor: m, historyFile } = monitor();
+    const { monitor: m, historyFile } = monitor(opa.url);
     const abort = new AbortController();
     let ticks = 0;
     const code = await runStatusLoop({

@@ -1,8 +1,8 @@
 /**
  * Inputs and the decisions policies/*.rego must give for them: the same cases the *_test.rego files
- * prove, as data. The unit suite checks the OPA double's model against `expect`; where opa is on
- * PATH the integration suite sends every `input` to both real OPA and the double and requires
- * identical documents.
+ * prove, as data. test/integration/policy.decisions.test.ts sends every `input` to a real
+ * `opa run --server` loaded with policies/ and checks the decision against `expect`; the healthy
+ * facts and thresholds are reused by the other policy tests.
  */
 import type { PolicyDomain } from '../../src/policy/types.js';
 
