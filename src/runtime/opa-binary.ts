@@ -27,10 +27,11 @@ function executable(file: string): boolean {
   }
 }
 
-export function findOpaBinary(env: NodeJS.ProcessEnv = process.env): OpaBinary | null {
+/** `toolsDir` is where set-up links its tools; a parameter so the search order can be tested. */
+export function findOpaBinary(env: NodeJS.ProcessEnv = process.env, toolsDir = path.join(packageRoot(), '.swiftdeploy', 'tools')): OpaBinary | null {
   const explicit = env.SWIFTDEPLOY_OPA;
   if (explicit) return executable(explicit) ? { path: path.resolve(explicit), source: 'SWIFTDEPLOY_OPA' } : null;
-  const fromSetup = path.join(packageRoot(), '.swiftdeploy', 'tools', 'opa');
+  const fromSetup = path.join(toolsDir, 'opa');
   if (executable(fromSetup)) return { path: fromSetup, source: 'setup' };
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (dir === '') continue;
