@@ -54,6 +54,8 @@ function exposition(t: Traffic): string {
 
 let dir: string;
 let traffic: Traffic;
+/** Called after each /metrics answer, for tests that change the traffic between two scrapes. */
+let afterScrape: (() => void) | undefined;
 let metrics: http.Server;
 let metricsUrl: string;
 let opa: OpaServer;
@@ -69,9 +71,11 @@ afterAll(async () => {
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-status-'));
   traffic = { ok: 0, errors: 0, fast: 0, slow: 0 };
+  afterScrape = undefined;
   metrics = http.createServer((req, res) => {
     if (req.url !== '/metrics') return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(exposition(traffic));
+    afterScrape?.();
   });
   await new Promise<void>((resolve) => metrics.listen(0, '127.0.0.1', resolve));
   metricsUrl = `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics`;
@@ -177,7 +181,12 @@ describe.skipIf(!engine.path)(`status loop${engine.skipNote}`, () => {
     const { monitor: m } = monitor(opa.url);
     const started = Date.now();
     traffic = { ok: 50, errors: 0, fast: 50, slow: 0 };
-    setTimeout(() => (traffic = { ok: 150, errors: 0, fast: 150, slow: 0 }), 20);
+    // The second scrape sees 100 more requests, however late the scheduler runs it (a timer here
+    // raced the window's second scrape on a loaded machine).
+    afterScrape = () => {
+      traffic = { ok: 150, errors: 0, fast: 150, slow: 0 };
+      afterScrape = undefined;
+    };
     const code = await runStatusLoop({ monitor: m, intervalMs: 10_000, windowMs: 100, once: true, signal: new AbortController().signal, onTick: () => undefined });
     expect(code).toBe(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(95);
