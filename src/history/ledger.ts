@@ -20,6 +20,7 @@ import {
   isPlainObject,
   legacyAnchor,
   recordHash,
+  recordIntact,
   recordShapeProblem,
 } from './chain.js';
 import { iterateLines, lineNumberAt, lineStartBefore, readRange, type RawLine } from './lines.js';
@@ -215,9 +216,10 @@ async function continuation(file: string, last: LastLine): Promise<{ seq: number
     throw new HistoryIntegrityError(`${file}:${await lineNumberAt(file, last.start)}: invalid record: ${problem}`);
   }
   const record = last.value as unknown as HistoryRecord;
-  if (recordHash(record) !== record.hash) {
+  // Its bytes too: a member given twice can hide an edit from the hash (see recordIntact).
+  if (!recordIntact(last.bytes, record)) {
     throw new HistoryIntegrityError(
-      `${file}:${await lineNumberAt(file, last.start)}: the last record does not match its hash (edited); run \`swiftdeploy audit verify\``,
+      `${file}:${await lineNumberAt(file, last.start)}: the last record is not exactly as written (edited, or not its canonical JSON); run \`swiftdeploy audit verify\``,
     );
   }
   return { seq: record.seq + 1, prev: record.hash };
