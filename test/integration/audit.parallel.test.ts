@@ -83,13 +83,13 @@ describe('audit two-thread pass', () => {
     expect(parallel).toEqual(single);
   });
 
-  it('a line the writer did not lay out (still verifying on the full path): no chain verdict from the reader, the full check decides', async () => {
+  it('a line the writer did not lay out: no chain verdict from the reader, the full check decides', async () => {
     const lines = fixtureHistoryText(longRecords(2)).trimEnd().split('\n');
-    // Same record, other spacing: the hash is over the canonical form, so the chain still holds.
+    // Same record, other spacing: the content still matches its hash, but the line is not its canonical JSON.
     lines[40] = lines[40]!.replace('{"actor":', '{ "actor": ');
     await writeFile(file, `${lines.join('\n')}\n`);
     const size = statSync(file).size;
-    expect(await verifyHistoryRange(file, size)).toMatchObject({ ok: true, records: lines.length });
+    expect(await verifyHistoryRange(file, size)).toMatchObject({ ok: false, records: 40, firstBad: { line: 41, reason: 'not canonical' } });
     const collector = createAuditCollector({});
     expect(await streamTrustedParallel(file, size, collector, 0)).toBeNull();
     expect(collector.finish()).toEqual(await onOneThread());
