@@ -264,7 +264,7 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
  * pass only where someone computed the hashes themselves, from that line to the end of the file: a
  * rewritten suffix, which no check of the file alone can tell from the original and which changes
  * the head (compare it with a copy kept elsewhere). Checking the form here as well would cost more
- * than the hash (canonicalJsonProblem, about 1.5x this function's time) for no evidence the hash does
+ * than the hash (canonicalJsonProblem: two to three times this function's time on the bench's status records) for no evidence the hash does
  * not already give. Every line that does not pass here is checked in full, form included.
  */
 export function chainedLineHash(line: Buffer, expectSeq: number, expectPrev: string): string | null {
