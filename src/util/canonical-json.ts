@@ -99,7 +99,6 @@ function scan(bytes: Uint8Array, mode: number): CanonicalProblem | null {
   problem = null;
   sawNonAscii = false;
   numbers = 0;
-  base = from;
   const b = bytes;
   let i = from;
   let depth = 0;
@@ -172,7 +171,6 @@ const NULL = Buffer.from('null');
 
 // The scan's state, kept here so a scan allocates nothing for a canonical line.
 let problem: CanonicalProblem | null = null;
-let base = 0;
 let sawNonAscii = false;
 /** Per depth: `{` or `[`; for an object the previous member name's token [prevNameAt, prevNameEnd). */
 const kinds = new Uint8Array(MAX_DEPTH);
@@ -187,7 +185,7 @@ let numberEnd = new Int32Array(64);
 let scratch = Buffer.allocUnsafe(4096);
 
 function fail(at: number, why: string, duplicate?: string): CanonicalProblem {
-  problem ??= { at: at - base, why, ...(duplicate !== undefined ? { duplicate } : {}) };
+  problem ??= { at, why, ...(duplicate !== undefined ? { duplicate } : {}) };
   return problem;
 }
 
@@ -367,7 +365,6 @@ function number(b: Uint8Array, i: number, to: number, lenient: boolean): number 
     }
     while (i < to && isDigit(b[i])) i++;
   }
-  if (i > to) i = to;
   if (lenient) return i;
   const negative = b[at] === 0x2d;
   // Up to 15 digits an integer is exact and is its own canonical form, except -0.
