@@ -190,6 +190,7 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
           : bad(line, 'inserted', `the next record chains to line ${line - 1}, skipping this one`);
       }
       if (!intact) return bad(line, 'edited', 'the content does not match its hash');
+      if (rec.seq === expectSeq && line === 1) return bad(line, 'edited', 'the first record\'s prev is not the genesis value (64 zeros)');
       if (rec.seq === expectSeq) {
         // Intact and in sequence, but chained to a different hash than line - 1's. Either line - 1
         // was rewritten and rehashed (its own hash checks out, but this record remembers the

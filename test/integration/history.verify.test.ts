@@ -213,6 +213,13 @@ describe('verifyHistory blames the line whose content does not fit', () => {
     expect(await verifyLines('foreign-seq', lines)).toMatchObject({ ok: false, records: 2, firstBad: { line: 3, reason: 'edited', detail: expect.stringMatching(/replaced.*seq 5.*where seq 3 belongs/) as unknown } });
   });
 
+  it('a first line that does not start from genesis -> line 1 (there is no line before it to blame)', async () => {
+    const lines = [...pristine];
+    const first = { ...parsed(0), prev: 'a'.repeat(64) };
+    lines[0] = canonicalJson({ ...first, hash: recordHash(first) });
+    expect(await verifyLines('no-genesis', lines)).toMatchObject({ ok: false, records: 0, head: null, firstBad: { line: 1, reason: 'edited', detail: expect.stringMatching(/genesis/) as unknown } });
+  });
+
   it('a line rewritten and rehashed is still named itself: the rest of the chain vouches for the original', async () => {
     const rec = { ...parsed(3), actor: 'mallory@example.com' };
     const lines = [...pristine];
