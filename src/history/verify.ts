@@ -166,7 +166,7 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
       const form = canonicalJsonProblem(e.raw.bytes);
       if (form !== null) {
         const why = form.duplicate !== undefined ? '; JSON readers disagree on its value' : '';
-        return bad(line, 'not canonical', `at byte ${form.at}: ${form.why}${why} (the ledger writes each record as its canonical JSON, RFC 8785)`);
+        return bad(line, 'not canonical', `at byte ${form.at}: ${form.why}${why}; the ledger writes each record as its canonical JSON, RFC 8785`);
       }
       const problem = recordShapeProblem(e.value);
       if (problem !== null) return bad(line, 'invalid record', problem);
