@@ -1,7 +1,9 @@
 /**
  * The full integrity check of history.jsonl: streams every line once (constant memory) and walks the
  * hash chain. On the first anomaly it reads a bounded number of further lines to name what happened
- * (a line edited, deleted, inserted or moved) and stops.
+ * (a line edited, replaced, deleted, inserted or moved, naming the line that does not fit) and stops.
+ * A chained record's line must be exactly its canonical JSON (RFC 8785): a line that is not, even one
+ * whose content matches its hash, is `not canonical` (see chain.ts, recordIntact, for why).
  *
  * What the chain cannot show, by construction: removal of records from the END of the file, or
  * records appended by someone who recomputes hashes. Compare the head hash with one kept elsewhere
