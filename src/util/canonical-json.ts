@@ -11,7 +11,7 @@
  *   refused (RFC 8785 requires I-JSON, RFC 7493, which forbids them);
  * - `undefined` members dropped (JavaScript has them, JSON does not).
  *
- * Checked against the RFC's reference implementation (the `canonicalize` package) in
+ * Checked against `canonicalize` (the JavaScript implementation by one of the RFC's authors, listed in it) in
  * test/unit/canonical-json.test.ts. Hand-written because the two things hashed with it (history
  * records and policy thresholds) are plain JSON data, and a dependency for twenty lines would be a
  * liability in the one function whose output must never change between releases.
