@@ -88,7 +88,12 @@ export async function writeAuditReport(request: AuditReportRequest): Promise<Aud
   if (data === null || result === null || !result.ok) {
     // Anything off: collect again from fully parsed lines, exactly as readRecords sees them.
     const collector = createAuditCollector(request);
-    await streamHistory(file, size, collector.add, (message) => request.warn?.(message));
+    await streamHistory(file, size, collector.add, (message) => request.warn?.(message), {
+      onAmbiguous: (line, why) => {
+        collector.ambiguous(line, why);
+        request.warn?.(`${file}:${line}: ${why}: left out of the report (JSON readers disagree on this record)`);
+      },
+    });
     data = collector.finish();
     result ??= await verifyHistoryRange(file, size);
   }

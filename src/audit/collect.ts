@@ -58,6 +58,10 @@ export interface AuditData {
   eventRecords: number;
   /** Lines that were not records (no usable time); counted, never guessed at. */
   unreadable: number;
+  /** Records in the period written before the hash chain (no `hash`), and the lines of the first and last. */
+  legacy: { records: number; firstLine: number; lastLine: number } | null;
+  /** Lines left out because they give a member name twice (readers disagree on them): how many, and the first few. */
+  ambiguous: { count: number; first: Array<{ line: number; why: string }> };
   policyVersions: Map<string, { firstMs: number; lastMs: number; records: number }>;
   policyVersionsOverflow: number;
   operations: Operation[];
@@ -100,6 +104,8 @@ export async function collectAudit(
 export interface AuditCollector {
   /** One record, in file order; `line` 0 when unknown (its position is used). */
   add(line: number, record: unknown): void;
+  /** A line left out because it gives a member name twice (see RecordLines). */
+  ambiguous(line: number, why: string): void;
   /** The data, once every record has been added. */
   finish(): AuditData;
 }
@@ -123,6 +129,8 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     statusRecords: 0,
     eventRecords: 0,
     unreadable: 0,
+    legacy: null,
+    ambiguous: { count: 0, first: [] },
     policyVersions: new Map(),
     policyVersionsOverflow: 0,
     operations: [],
@@ -195,7 +203,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
         if (!verdict.allowed || verdict.violations.length > 0) {
           gateRecorded.add(op);
           for (const v of verdict.violations) {
-            keepEpisode(newEpisode(verdict.domain, v, verdict.enforcement, `${op.action} gate`, entry.tsMs, correlate(entry.tsMs, lastChange)));
+            keepEpisode(newEpisode(verdict.domain, v, verdict.enforcement, `${op.action} gate${entry.legacy ? ' (legacy record)' : ''}`, entry.tsMs, correlate(entry.tsMs, lastChange)));
           }
         }
       }
@@ -251,7 +259,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
       if (!verdict.allowed && verdict.enforcement === 'shadow') shadowBlock = true;
       const suffix = verdict.enforcement === 'shadow' ? ' (shadow)' : '';
       for (const v of verdict.violations) violations.push(`${verdict.domain}/${v.id}${suffix}`);
-      episodes.judged(verdict.domain, verdict.allowed ? [] : verdict.violations, verdict.enforcement, entry.tsMs, lastChange);
+      episodes.judged(verdict.domain, verdict.allowed ? [] : verdict.violations, verdict.enforcement, entry.tsMs, lastChange, entry.legacy ? 'status (legacy record)' : 'status');
     }
     for (const domain of episodes.domains()) if (!judged.has(domain)) episodes.notJudged(domain);
     if (denied) data.ticksDenied++;
@@ -268,6 +276,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
       violations,
       unavailable,
       scrapeFailed,
+      legacy: entry.legacy,
     });
   };
 
@@ -284,6 +293,13 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     if (entry.kind === 'event') onEvent(entry, inPeriod);
     if (!inPeriod) return;
     data.recordsInPeriod++;
+    if (entry.legacy) {
+      if (data.legacy === null) data.legacy = { records: 1, firstLine: entry.line, lastLine: entry.line };
+      else {
+        data.legacy.records++;
+        data.legacy.lastLine = entry.line;
+      }
+    }
     data.firstMs ??= entry.tsMs;
     data.lastMs = entry.tsMs;
     notePolicyVersion(entry.policyVersion, entry.tsMs);
@@ -301,5 +317,9 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     data.timeline = timeline.finish();
     return data;
   };
-  return { add, finish };
+  const ambiguous = (line: number, why: string): void => {
+    data.ambiguous.count++;
+    if (data.ambiguous.first.length < 10) data.ambiguous.first.push({ line, why });
+  };
+  return { add, ambiguous, finish };
 }

@@ -3,7 +3,8 @@
  * the collector, with no await per record. What it accepts and refuses is the ledger's rule for
  * readers, shared with `readRecords` (RecordLines: a torn last line is skipped with the ledger's
  * warning; invalid JSON before the last line, or a line that is not an object, throws
- * HistoryIntegrityError naming the line).
+ * HistoryIntegrityError naming the line; a line giving a member name twice is skipped and named,
+ * as `audit verify` refuses it).
  *
  * `trustLayout` is the fast mode, for a pass whose file the caller verifies separately and redoes
  * without it unless the chain is intact (src/audit/audit.ts). Reads are decoded in pieces of whole lines,
@@ -16,9 +17,15 @@
 import { isPlainObject } from '../history/chain.js';
 import { RecordLines } from '../history/ledger.js';
 import { iterateLineBatches, iterateLineChunks, type LineChunk } from '../history/lines.js';
+import { duplicateMember } from '../util/canonical-json.js';
 
 export interface StreamOptions {
   trustLayout?: boolean;
+  /**
+   * Exact pass: a line skipped because it gives a member name twice (RecordLines), so the report can
+   * say so. Default: the `warn` callback.
+   */
+  onAmbiguous?: (line: number, why: string) => void;
 }
 
 /** Streams bytes [0, size) of `file` into `onRecord`, in file order. */
@@ -30,7 +37,7 @@ export async function streamHistory(
   opts: StreamOptions = {},
 ): Promise<void> {
   if (opts.trustLayout === true) return streamTrusted(file, size, onRecord);
-  const lines = new RecordLines(file, warn);
+  const lines = new RecordLines(file, warn, opts.onAmbiguous);
   // Lines are used before the next read: the recycled buffers are safe here.
   for await (const batch of iterateLineBatches(file, size, { recycle: true })) {
     for (const raw of batch) {
@@ -39,6 +46,11 @@ export async function streamHistory(
     }
   }
   lines.end();
+}
+
+/** Whether the JSON text[from, to) gives a member name twice in one object (see duplicateMember). */
+export function hasDuplicateMember(text: string, from: number, to: number): boolean {
+  return duplicateMember(Buffer.from(text.slice(from, to), 'utf8')) !== null;
 }
 
 const NL = 0x0a;
@@ -67,6 +79,8 @@ export function forEachTrustedRecord(file: string, chunk: LineChunk, onRecord: (
         throw new NotTrusted(`${file}:${line}: invalid JSON`);
       }
       if (!isPlainObject(value)) throw new NotTrusted(`${file}:${line}: not a history record`);
+      // Not in the writer's layout, so nothing vouches for its bytes: the exact pass decides about a member given twice.
+      if (hasDuplicateMember(text, from, to)) throw new NotTrusted(`${file}:${line}: a member name given twice`);
     }
     onRecord(line, value as Record<string, unknown>);
   });
@@ -186,6 +200,13 @@ function fromLayout(text: string, from: number, to: number): Record<string, unkn
   return asRecord(layout, payload);
 }
 
-export function asRecord(layout: Pick<Layout, 'actor' | 'kind' | 'policyVersion' | 'ts'>, payload: Record<string, unknown>): Record<string, unknown> {
-  return { actor: layout.actor, kind: layout.kind, payload, policy_version: layout.policyVersion, ts: layout.ts };
+/**
+ * The members the report reads, as a full parse gives them. `hash` only tells the report the record
+ * is chained (not legacy): the two-thread pass does not send it, and passes HASH_NOT_SENT.
+ */
+export function asRecord(layout: Pick<Layout, 'actor' | 'kind' | 'policyVersion' | 'ts' | 'hash'>, payload: Record<string, unknown>): Record<string, unknown> {
+  return { actor: layout.actor, hash: layout.hash, kind: layout.kind, payload, policy_version: layout.policyVersion, ts: layout.ts };
 }
+
+/** Stands for the hash of a line in the writer's layout (which always has one) where it is not sent. */
+export const HASH_NOT_SENT = 'not sent (the line is in the writer\'s layout)';

@@ -24,6 +24,8 @@ export interface Operation {
   decisionUnavailable: string | null;
   git: { sha: string; dirty: boolean } | null;
   detail: string | null;
+  /** Some of its records were written before the hash chain (nothing vouches for them). */
+  legacy: boolean;
 }
 
 const TERMINAL = new Set(['confirmed', 'rolled_back', 'failed']);
@@ -109,11 +111,13 @@ export class OperationTracker {
         decisionUnavailable: null,
         git: null,
         detail: null,
+        legacy: false,
       };
       this.open = op;
       isNew = true;
     }
     op.lastMs = entry.tsMs;
+    if (entry.legacy) op.legacy = true;
     if (op.stages.at(-1) !== stage) op.stages.push(stage);
     if (op.stages.length > 12) op.stages.splice(1, op.stages.length - 12); // keep first + recent
     // The first modes named are the operation's intent; an automatic rollback records them reversed.

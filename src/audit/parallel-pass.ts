@@ -28,7 +28,7 @@ import { GENESIS_PREV, MAX_RECORD_BYTES, isPlainObject } from '../history/chain.
 import type { VerifyResult } from '../history/types.js';
 import { iterateLineChunks } from '../history/lines.js';
 import type { AuditCollector } from './collect.js';
-import { NotTrusted, asRecord, forEachLine, locateLayout, streamHistory, withoutHashMember } from './history-stream.js';
+import { HASH_NOT_SENT, NotTrusted, asRecord, forEachLine, hasDuplicateMember, locateLayout, streamHistory, withoutHashMember } from './history-stream.js';
 
 const TASK = 'swiftdeploy:audit-read';
 /** Reads the worker may be ahead of this thread: bounds the texts waiting here (about 1 MB each). */
@@ -94,7 +94,11 @@ if (task?.task === TASK && parentPort !== null) {
           }
           // The strings are plain (locateLayout's patterns exclude escapes and control characters),
           // so quoting them gives their JSON text back.
-          if (layout === null) items.push(`[${line},${text.slice(from, to)}]`);
+          if (layout === null) {
+            // Nothing vouches for these bytes; a member given twice would read as its last value here.
+            if (hasDuplicateMember(text, from, to)) throw new NotTrusted(`${file}:${line}: a member name given twice`);
+            items.push(`[${line},${text.slice(from, to)}]`);
+          }
           else {
             const policy = layout.policyVersion === null ? 'null' : `"${layout.policyVersion}"`;
             const payload = text.slice(layout.payloadAt, layout.payloadEnd);
@@ -221,7 +225,7 @@ function feed(file: string, text: string, count: number, firstLine: number, coll
       }
       // A payload that is not an object: the single-thread pass parses such a line whole; leave it to the exact pass.
       if (!isPlainObject(payload)) throw new NotTrusted(`${file}:${line}: payload is not an object`);
-      collector.add(line, asRecord({ actor, kind, ts, policyVersion }, payload));
+      collector.add(line, asRecord({ actor, kind, ts, policyVersion, hash: HASH_NOT_SENT }, payload));
     } else if (item.length === 2) {
       if (!isPlainObject(item[1])) throw new NotTrusted(`${file}:${line}: not a history record`);
       collector.add(line, item[1]);

@@ -16,8 +16,8 @@ import { describeAction, describeChange, outcomeOf, type Operation } from './ope
 import type { TimelineRow } from './timeline.js';
 import type { Correlation, ViolationEpisode } from './violations.js';
 
-function commitOf(op: Pick<Operation, 'git'>): string {
-  if (op.git === null) return 'no commit recorded';
+function commitOf(op: Pick<Operation, 'git' | 'legacy'>): string {
+  if (op.git === null) return op.legacy ? 'no commit recorded (legacy record, unverifiable)' : 'no commit recorded';
   return `${escapeMarkdown(op.git.sha.slice(0, 7))}${op.git.dirty ? ' (dirty)' : ''}`;
 }
 
@@ -42,7 +42,7 @@ function timelineRow(row: TimelineRow): string {
   if (row.unavailable.size > 0) policy.push(`engine unavailable: ${countsText(row.unavailable)}`);
   if (row.scrapeFailures > 0) policy.push(`scrape failed ×${formatCount(row.scrapeFailures)}`);
   return tableRow([
-    timeRange(row.fromMs, row.toMs),
+    `${timeRange(row.fromMs, row.toMs)}${row.legacyTicks === 0 ? '' : row.legacyTicks === row.ticks ? ' (legacy)' : ` (${formatCount(row.legacyTicks)} legacy)`}`,
     formatCount(row.ticks),
     row.modes.length === 0 ? 'unknown' : row.modes.map(escapeMarkdown).join(' → '),
     row.chaos.length === 0 ? 'unknown' : row.chaos.map(escapeMarkdown).join(', '),

@@ -78,12 +78,27 @@ function renderHeader(data: AuditData, meta: ReportMeta): string {
       'Records',
       `${formatCount(data.recordsInPeriod)} in period (${formatCount(data.statusRecords)} status, ${formatCount(data.eventRecords)} event) of ${formatCount(data.recordsRead)} in the history`,
     ],
+    ...(data.legacy === null
+      ? []
+      : [
+          [
+            'Legacy records',
+            `${formatCount(data.legacy.records)} (lines ${data.legacy.firstLine}–${data.legacy.lastLine}) written before hash chaining, e.g. by the original swiftdeploy: read into this report and marked *legacy*; nothing vouches for them (unverifiable, not evidence of tampering)`,
+          ],
+        ]),
     ['Chain head', head],
     ['Verification', result],
     ['Policy versions seen', versions.length === 0 ? 'none recorded' : versions.join('<br>')],
   ];
   const warnings: string[] = [];
   if (data.unreadable > 0) warnings.push(`${formatCount(data.unreadable)} lines had no usable timestamp and are not in this report.`);
+  if (data.ambiguous.count > 0) {
+    const listed = data.ambiguous.first.map((a) => `line ${a.line} (${escapeMarkdown(a.why)})`).join(', ');
+    const more = data.ambiguous.count > data.ambiguous.first.length ? ` and ${formatCount(data.ambiguous.count - data.ambiguous.first.length)} more` : '';
+    warnings.push(
+      `${plural(data.ambiguous.count, 'line')} left out of this report because ${data.ambiguous.count === 1 ? 'it gives' : 'they give'} a member name twice, so JSON readers disagree on what ${data.ambiguous.count === 1 ? 'it says' : 'they say'}: ${listed}${more}.`,
+    );
+  }
   if (data.operationsOverflow !== null) {
     const o = data.operationsOverflow;
     warnings.push(

@@ -21,6 +21,8 @@ export interface TimelineSample {
   /** Domains whose policy engine was unavailable in this tick. */
   unavailable: readonly string[];
   scrapeFailed: boolean;
+  /** Written before the hash chain. */
+  legacy: boolean;
 }
 
 export interface TimelineRow {
@@ -40,6 +42,8 @@ export interface TimelineRow {
   violations: Map<string, number>;
   unavailable: Map<string, number>;
   scrapeFailures: number;
+  /** Records in the row written before the hash chain. */
+  legacyTicks: number;
 }
 
 const MAX_DISTINCT_PER_ROW = 16;
@@ -72,6 +76,7 @@ function rowFrom(sample: TimelineSample): TimelineRow {
     violations: new Map(),
     unavailable: new Map(),
     scrapeFailures: sample.scrapeFailed ? 1 : 0,
+    legacyTicks: sample.legacy ? 1 : 0,
   };
   pushDistinct(row.modes, sample.mode);
   pushDistinct(row.chaos, sample.chaos);
@@ -104,6 +109,7 @@ function addSample(row: TimelineRow, sample: TimelineSample): void {
   if (sample.violations.length > 0) addCounts(row.violations, sample.violations);
   if (sample.unavailable.length > 0) addCounts(row.unavailable, sample.unavailable);
   if (sample.scrapeFailed) row.scrapeFailures++;
+  if (sample.legacy) row.legacyTicks++;
 }
 
 /** Folds `later` into `into` (which covers the earlier time span). */
@@ -124,6 +130,7 @@ function mergeInto(into: TimelineRow, later: TimelineRow): void {
   addCounts(into.violations, later.violations);
   addCounts(into.unavailable, later.unavailable);
   into.scrapeFailures += later.scrapeFailures;
+  into.legacyTicks += later.legacyTicks;
 }
 
 export class DownsampledTimeline {

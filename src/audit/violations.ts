@@ -90,6 +90,7 @@ export class EpisodeTracker {
     enforcement: 'enforce' | 'shadow',
     atMs: number,
     lastChange: Operation | null,
+    source = 'status',
   ): void {
     const current = this.open.get(domain) ?? new Map<string, ViolationEpisode>();
     const next = new Map<string, ViolationEpisode>();
@@ -102,7 +103,7 @@ export class EpisodeTracker {
         next.set(key, existing);
         current.delete(key);
       } else {
-        next.set(key, newEpisode(domain, v, enforcement, 'status', atMs, correlate(atMs, lastChange)));
+        next.set(key, newEpisode(domain, v, enforcement, source, atMs, correlate(atMs, lastChange)));
       }
     }
     for (const ended of current.values()) this.onClose(ended);

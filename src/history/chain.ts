@@ -1,5 +1,5 @@
 import { createHash, hash } from 'node:crypto';
-import { canonicalJson } from '../util/canonical-json.js';
+import { canonicalJson, canonicalJsonProblem } from '../util/canonical-json.js';
 import type { HistoryRecord } from './types.js';
 
 /**
@@ -62,14 +62,10 @@ function inCanonicalOrder(value: unknown): boolean {
 
 /**
  * The record hash computed over the line's own bytes with the top-level `hash` member cut out, or
- * null when that member cannot be located. The writer writes canonical JSON, so for every line it
- * wrote these bytes ARE the canonical JSON of the record without `hash`, and this equals recordHash
- * while skipping both re-serialisation and a UTF-8 round trip: it is what lets verify walk a
- * million records in seconds. Callers fall back to recordHash when this does not match, so a line
- * re-serialised non-canonically (keys reordered, spaces) still verifies on its content. The one
- * line this accepts that recordHash alone would not is a forged line whose hash was computed over
- * non-canonical bytes; a forger able to do that can as easily write canonical bytes, so the chain's
- * evidence is the same either way.
+ * null when that member cannot be located. For a line that is the canonical JSON of its record
+ * (the only lines verify accepts; see recordIntact), these bytes ARE the canonical JSON of the record
+ * without `hash`, so this equals recordHash while skipping both re-serialisation and a UTF-8 round
+ * trip: it is what lets verify walk a million records in seconds.
  */
 export function recordHashFromLine(line: Buffer, record: Pick<HistoryRecord, 'prev' | 'hash'>): string | null {
   const member = `"hash":"${record.hash}"`;
@@ -93,17 +89,29 @@ export function recordHashFromLine(line: Buffer, record: Pick<HistoryRecord, 'pr
 }
 
 /**
- * Whether a record read from `line` matches its hash: the fast path over the line's bytes, then the
- * canonical re-serialisation. Content canonical JSON cannot express (1e999 parses to Infinity) is not
- * intact.
+ * Whether the record read from `line` matches its hash: over the line's bytes, else (when the
+ * `hash` member is not where the fast way looks for it) by canonical re-serialisation. Content
+ * canonical JSON cannot express (1e999 parses to Infinity) does not match. Says nothing about the
+ * line's form: recordIntact is the whole check.
  */
-export function recordIntact(line: Buffer, record: HistoryRecord): boolean {
+export function recordHashMatches(line: Buffer, record: HistoryRecord): boolean {
   if (recordHashFromLine(line, record) === record.hash) return true;
   try {
     return recordHash(record) === record.hash;
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether `line` is exactly the canonical JSON of `record` (parsed from it) and that record matches
+ * its hash. The first half matters as much as the second: a line with a member given twice, e.g.
+ * `{"actor":"forged","actor":"<original>",…}`, parses (last wins) to the original record, whose hash
+ * matches, while a first-wins reader sees the forged value. Only canonical bytes mean one thing to
+ * every reader.
+ */
+export function recordIntact(line: Buffer, record: HistoryRecord): boolean {
+  return canonicalJsonProblem(line) === null && recordHashMatches(line, record);
 }
 
 /** Anchor for the first hashed record after records written before hashing existed. */
@@ -249,12 +257,15 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
  * computes after a full parse. Anything else returns null and the caller takes the full path
  * (parse, shape check, canonical re-serialisation), which names the problem.
  *
- * What this does not do is check that the rest of the line is valid JSON. It need not: a line
- * passes only if its bytes hash to the value the next record chains to (or, for the last line, the
- * head the caller reports), so a line passing here has exactly the bytes its hash was computed over.
- * For lines the writer wrote those are canonical JSON; a forger able to compute sha256 over other
- * bytes could as easily write a valid record, so the chain's evidence is the same either way (see
- * recordHashFromLine).
+ * What this does not do is check the rest of the line (that it is JSON, and canonical JSON). It need
+ * not: a line passes only if its bytes hash to the value the next record chains to (or, for the last
+ * line, the head the caller reports), so a line passing here has exactly the bytes its hash was
+ * computed over, and the writer computes hashes over canonical JSON only. Bytes of any other form can
+ * pass only where someone computed the hashes themselves, from that line to the end of the file: a
+ * rewritten suffix, which no check of the file alone can tell from the original and which changes
+ * the head (compare it with a copy kept elsewhere). Checking the form here as well would cost more
+ * than the hash (canonicalJsonProblem: two to three times this function's time on the bench's status records) for no evidence the hash does
+ * not already give. Every line that does not pass here is checked in full, form included.
  */
 export function chainedLineHash(line: Buffer, expectSeq: number, expectPrev: string): string | null {
   const layout = canonicalLayout(line);

@@ -12,7 +12,7 @@ import { closeSync, constants as fsc, fstatSync, fsync, fsyncSync, ftruncateSync
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import { HistoryIntegrityError } from '../errors.js';
-import { canonicalJson } from '../util/canonical-json.js';
+import { canonicalJson, duplicateMember } from '../util/canonical-json.js';
 import {
   GENESIS_PREV,
   MAX_RECORD_BYTES,
@@ -20,6 +20,7 @@ import {
   isPlainObject,
   legacyAnchor,
   recordHash,
+  recordIntact,
   recordShapeProblem,
 } from './chain.js';
 import { iterateLines, lineNumberAt, lineStartBefore, readRange, type RawLine } from './lines.js';
@@ -215,9 +216,10 @@ async function continuation(file: string, last: LastLine): Promise<{ seq: number
     throw new HistoryIntegrityError(`${file}:${await lineNumberAt(file, last.start)}: invalid record: ${problem}`);
   }
   const record = last.value as unknown as HistoryRecord;
-  if (recordHash(record) !== record.hash) {
+  // Its bytes too: a member given twice can hide an edit from the hash (see recordIntact).
+  if (!recordIntact(last.bytes, record)) {
     throw new HistoryIntegrityError(
-      `${file}:${await lineNumberAt(file, last.start)}: the last record does not match its hash (edited); run \`swiftdeploy audit verify\``,
+      `${file}:${await lineNumberAt(file, last.start)}: the last record is not exactly as written (edited, or not its canonical JSON); run \`swiftdeploy audit verify\``,
     );
   }
   return { seq: record.seq + 1, prev: record.hash };
@@ -253,17 +255,24 @@ export interface ReadItem {
 /**
  * The readers' rule, one line at a time, for every whole-file reader (readRecords, the audit
  * report's exact pass): a torn last line is skipped with the same warning an append gives; invalid
- * JSON or a non-record before the last line throws HistoryIntegrityError naming the line.
+ * JSON or a non-record before the last line throws HistoryIntegrityError naming the line. A line
+ * that gives a member name twice in one object is skipped, and `onAmbiguous` (default: a warning)
+ * names it: JSON readers disagree on such a record (JSON.parse keeps the last value, others the
+ * first), so no reader here picks one. `audit verify` refuses the same lines.
  */
 export class RecordLines {
   // A line that is not JSON: corruption if another line follows, a torn append if it is the last.
   private pendingBad: number | null = null;
+  private readonly onAmbiguous: (line: number, why: string) => void;
   constructor(
     private readonly file: string,
     private readonly warn: (message: string) => void,
-  ) {}
+    onAmbiguous?: (line: number, why: string) => void,
+  ) {
+    this.onAmbiguous = onAmbiguous ?? ((line, why) => warn(`${file}:${line}: ${why}: skipped (JSON readers disagree on this record)`));
+  }
 
-  /** The record on this line, or undefined when it has none (a torn last line, or one that is bad unless it is the last). */
+  /** The record on this line, or undefined when it has none (a torn last line, one that is bad unless it is the last, an ambiguous one). */
   parse(raw: RawLine): Record<string, unknown> | undefined {
     if (this.pendingBad !== null) throw new HistoryIntegrityError(`${this.file}:${this.pendingBad}: invalid JSON`);
     if (!raw.terminated) {
@@ -279,6 +288,11 @@ export class RecordLines {
       return undefined;
     }
     if (!isPlainObject(value)) throw new HistoryIntegrityError(`${this.file}:${raw.line}: not a history record`);
+    const twice = duplicateMember(raw.bytes);
+    if (twice !== null) {
+      this.onAmbiguous(raw.line, twice.why);
+      return undefined;
+    }
     return value;
   }
 
@@ -290,7 +304,8 @@ export class RecordLines {
 
 /**
  * Streams the records in constant memory. It never modifies the file: lines are judged by
- * RecordLines. It does not check hashes (verifyHistory does).
+ * RecordLines (so a line with a member name given twice is skipped with a warning). It does not
+ * check hashes (verifyHistory does).
  */
 export async function* readRecords(file: string, opts: ReadOptions = {}): AsyncGenerator<ReadItem> {
   const size = await settledSize(file);

@@ -92,8 +92,10 @@ export type IntegrityFailure =
   | 'torn'
   /** A line before the last is not JSON. */
   | 'invalid JSON'
-  /** A line is JSON but not a history record (wrong type or missing fields). */
-  | 'invalid record';
+  /** A line is JSON but not a history record (wrong type or missing fields, or a member given twice in a record from before the chain). */
+  | 'invalid record'
+  /** A chained record's line is not exactly its canonical JSON (RFC 8785): spaced, reordered, a number or escape written another way, a member given twice. */
+  | 'not canonical';
 
 export interface VerifyResult {
   /** true when no corruption was found; see `unverifiable` for records that predate the chain. */

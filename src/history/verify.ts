@@ -1,13 +1,16 @@
 /**
  * The full integrity check of history.jsonl: streams every line once (constant memory) and walks the
  * hash chain. On the first anomaly it reads a bounded number of further lines to name what happened
- * (a line edited, deleted, inserted or moved) and stops.
+ * (a line edited, replaced, deleted, inserted or moved, naming the line that does not fit) and stops.
+ * A chained record's line must be exactly its canonical JSON (RFC 8785): a line that is not, even one
+ * whose content matches its hash, is `not canonical` (see chain.ts, recordIntact, for why).
  *
  * What the chain cannot show, by construction: removal of records from the END of the file, or
  * records appended by someone who recomputes hashes. Compare the head hash with one kept elsewhere
  * (the audit report prints it) to catch those.
  */
-import { GENESIS_PREV, chainedLineHash, isLegacyRecord, isPlainObject, legacyAnchor, recordIntact, recordShapeProblem } from './chain.js';
+import { GENESIS_PREV, chainedLineHash, isLegacyRecord, isPlainObject, legacyAnchor, recordHashMatches, recordIntact, recordShapeProblem } from './chain.js';
+import { canonicalJsonProblem, duplicateMember } from '../util/canonical-json.js';
 import { iterateLineBatches, type RawLine } from './lines.js';
 import { settledSize } from './settled.js';
 import type { HistoryRecord, IntegrityFailure, VerifyResult } from './types.js';
@@ -84,6 +87,12 @@ function asRecord(e: Entry | null): HistoryRecord | null {
   return e.value as unknown as HistoryRecord;
 }
 
+/** The record on a line when it is a chained record exactly as the writer writes them (canonical, matching its hash). */
+function intactRecord(e: Entry): HistoryRecord | null {
+  const rec = asRecord(e);
+  return rec !== null && recordIntact(e.raw.bytes, rec) ? rec : null;
+}
+
 export async function verifyHistory(file: string): Promise<VerifyResult> {
   return verifyHistoryRange(file, await settledSize(file));
 }
@@ -144,16 +153,27 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
       if (!isPlainObject(e.value)) return bad(line, 'invalid record', 'the line is JSON but not an object');
       if (isLegacyRecord(e.value)) {
         if (head !== null) return bad(line, 'inserted', 'a record without a hash inside the hash chain');
+        // Not canonical (whoever wrote it spaced it as they liked) and not verifiable, but it must
+        // mean one thing: the report reads it.
+        const twice = duplicateMember(e.raw.bytes);
+        if (twice !== null) return bad(line, 'invalid record', `at byte ${twice.at}: ${twice.why}; JSON readers disagree on this record`);
         legacy++;
         records++;
         expectSeq = line + 1;
         expectPrev = legacyAnchor(e.raw.bytes);
         continue;
       }
+      // Only the canonical JSON of a record is a line the writer wrote, and only it means the same to
+      // every reader (a member given twice hides a second value from JSON.parse, which keeps the last).
+      const form = canonicalJsonProblem(e.raw.bytes);
+      if (form !== null) {
+        const why = form.duplicate !== undefined ? '; JSON readers disagree on its value' : '';
+        return bad(line, 'not canonical', `at byte ${form.at}: ${form.why}${why}; the ledger writes each record as its canonical JSON, RFC 8785`);
+      }
       const problem = recordShapeProblem(e.value);
       if (problem !== null) return bad(line, 'invalid record', problem);
       const rec = e.value as unknown as HistoryRecord;
-      const intact = recordIntact(e.raw.bytes, rec);
+      const intact = recordHashMatches(e.raw.bytes, rec);
       if (intact && rec.seq === expectSeq && rec.prev === expectPrev) {
         records++;
         headBefore = head;
@@ -172,10 +192,52 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
           : bad(line, 'inserted', `the next record chains to line ${line - 1}, skipping this one`);
       }
       if (!intact) return bad(line, 'edited', 'the content does not match its hash');
+      if (rec.seq === expectSeq && line === 1) return bad(line, 'edited', 'the first record\'s prev is not the genesis value (64 zeros)');
       if (rec.seq === expectSeq) {
-        // Intact and in sequence but chained to a different hash: the line before was rewritten and
-        // rehashed (its own hash checks out, but this record remembers the original).
-        return badBefore(line - 1, 'edited', `rewritten and rehashed: line ${line} chains to a different hash`);
+        // Intact and in sequence, but chained to a different hash than line - 1's. Either line - 1
+        // was rewritten and rehashed (its own hash checks out, but this record remembers the
+        // original), or this line was replaced by a self-consistent record of another chain. The
+        // lines after it decide: a chain that goes on from this line to the end vouches for it; one
+        // that breaks again, right after it or a few lines on, shows these lines do not belong.
+        let run = 1;
+        let last = rec;
+        let after: HistoryRecord | null = null;
+        let end = false;
+        while (run < LOOKAHEAD_LINES) {
+          const following = await it.next();
+          if (following === null) {
+            end = true;
+            break;
+          }
+          after = intactRecord(following);
+          if (after === null || after.seq !== last.seq + 1 || after.prev !== last.hash) break;
+          last = after;
+          run++;
+        }
+        // A line from before the chain has no hash to recompute: it was simply edited.
+        const previousLegacy = head === null;
+        const rewritten = previousLegacy ? 'edited' : 'rewritten and rehashed';
+        if (run > 1 && (end || run === LOOKAHEAD_LINES)) {
+          const agree = run === 2 ? 'the record after it agrees' : `the ${run - 1} records after it agree`;
+          if (previousLegacy) {
+            // Take line - 1 back from the records counted as from before the chain.
+            records--;
+            legacy--;
+          }
+          return previousLegacy
+            ? bad(line - 1, 'edited', `line ${line} chains to the hash of different bytes for this line, and ${agree}`)
+            : badBefore(line - 1, 'edited', `rewritten and rehashed: line ${line} chains to a different hash, and ${agree}`);
+        }
+        if (end) {
+          return bad(line, 'edited', `its prev is not the hash of line ${line - 1}: this line was replaced, or line ${line - 1} ${rewritten} (no later line tells which)`);
+        }
+        const lines = run === 1 ? `line ${line} was` : `lines ${line}-${line + run - 1} were`;
+        const into = after !== null && after.seq === last.seq + 1 ? `, nor does line ${line + run} chain to ${run === 1 ? 'it' : 'them'}` : '';
+        return bad(line, 'edited', `${lines} replaced: self-consistent, but ${run === 1 ? 'it does' : 'they do'} not chain to line ${line - 1}${into}`);
+      }
+      if (next && next.seq === expectSeq + 1 && next.prev !== rec.hash) {
+        // Line + 1 carries on the chain's numbering but not from this line: this one was replaced.
+        return bad(line, 'edited', `line ${line} was replaced: a self-consistent record (seq ${rec.seq}) where seq ${expectSeq} belongs, and line ${line + 1} does not chain to it`);
       }
       if (rec.seq === expectSeq - 1 && rec.prev === headPrev) {
         // Two records claim the same place in the chain; the genuine one is the one the next line follows.

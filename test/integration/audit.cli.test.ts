@@ -114,6 +114,28 @@ describe('swiftdeploy audit (CLI)', () => {
     expect(existsSync(path.join(dir, 'audit_report.md'))).toBe(false);
   });
 
+  it('verify and audit over the original swiftdeploy\'s history: unverifiable, not corrupt, exit 0', async () => {
+    await writeFile(path.join(dir, 'history.jsonl'), await readFile(path.join(ROOT, 'test/fixtures/audit/legacy-history.jsonl')));
+    const verify = await run(['audit', 'verify']);
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    expect(verify.stdout).toContain('UNVERIFIABLE history.jsonl: 14 records written before hash chaining; nothing to verify (not evidence of tampering)');
+    const json = await run(['--json', 'audit', 'verify']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, records: 14, head: null, unverifiable: true, legacy_records: 14, first_bad: null });
+    const audit = await run(['audit']);
+    expect(audit.exitCode, audit.stderr).toBe(0);
+    expect(audit.stdout).toContain('(14 records in period)');
+    expect(await readFile(path.join(dir, 'audit_report.md'), 'utf8')).toContain('| **Legacy records** | 14 (lines 1–14)');
+  });
+
+  it('verify over a forged value hidden before the original (a member given twice): exit 6, naming the line', async () => {
+    const lines = fixtureHistoryText().trimEnd().split('\n');
+    lines[2] = lines[2]!.replace('{"actor":', '{"actor":"forged@example.com","actor":');
+    await writeFile(path.join(dir, 'history.jsonl'), `${lines.join('\n')}\n`);
+    const r = await run(['audit', 'verify']);
+    expect(r.exitCode).toBe(6);
+    expect(r.stderr).toMatch(/FAILED history\.jsonl:3: not canonical: at byte 30: member "actor" appears twice/);
+  });
+
   it('audit over a tampered history: the report names the break, exit 6', async () => {
     const lines = fixtureHistoryText().split('\n');
     lines[20] = lines[20]!.replace('"stable"', '"canary"');

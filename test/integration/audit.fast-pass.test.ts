@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeAuditReport } from '../../src/audit/audit.js';
 import { createAuditCollector } from '../../src/audit/collect.js';
-import { streamHistory } from '../../src/audit/history-stream.js';
+import { NotTrusted, streamHistory } from '../../src/audit/history-stream.js';
 import { HistoryIntegrityError } from '../../src/errors.js';
 import { FIXTURE_GENERATED_AT, fixtureHistoryText } from '../fixtures/audit/fixture-history.js';
 
@@ -64,5 +64,19 @@ describe('audit fast pass', () => {
     expect(warnings).toEqual([`skipped 1 incomplete trailing record in ${historyFile}`]);
     expect(result.verification).toMatchObject({ status: 'broken', reason: expect.stringMatching(/^torn/) });
     expect(result.data.recordsRead).toBe(text.trimEnd().split('\n').length);
+  });
+});
+
+describe('audit fast pass and lines outside the writer\'s layout', () => {
+  it('refuses (NotTrusted) a line it parses whole that gives a member twice, and reads the seed\'s records as the exact pass does', async () => {
+    const legacy = await readFile(path.resolve(import.meta.dirname, '../fixtures/audit/legacy-history.jsonl'), 'utf8');
+    const file = path.join(dir, 'history.jsonl');
+    await writeFile(file, legacy);
+    expect((await collected(file, true)).data).toEqual((await collected(file, false)).data);
+    await writeFile(file, legacy.replace('"event": "deploy"', '"event": "rollback", "event": "deploy"'));
+    await expect(collected(file, true)).rejects.toBeInstanceOf(NotTrusted);
+    const exact = await collected(file, false);
+    expect(exact.warnings).toEqual([`${file}:2: member "event" appears twice: skipped (JSON readers disagree on this record)`]);
+    expect(exact.data.recordsRead).toBe(13);
   });
 });

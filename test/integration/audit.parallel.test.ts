@@ -83,17 +83,60 @@ describe('audit two-thread pass', () => {
     expect(parallel).toEqual(single);
   });
 
-  it('a line the writer did not lay out (still verifying on the full path): no chain verdict from the reader, the full check decides', async () => {
+  it('a line the writer did not lay out: no chain verdict from the reader, the full check decides', async () => {
     const lines = fixtureHistoryText(longRecords(2)).trimEnd().split('\n');
-    // Same record, other spacing: the hash is over the canonical form, so the chain still holds.
+    // Same record, other spacing: the content still matches its hash, but the line is not its canonical JSON.
     lines[40] = lines[40]!.replace('{"actor":', '{ "actor": ');
     await writeFile(file, `${lines.join('\n')}\n`);
     const size = statSync(file).size;
-    expect(await verifyHistoryRange(file, size)).toMatchObject({ ok: true, records: lines.length });
+    expect(await verifyHistoryRange(file, size)).toMatchObject({ ok: false, records: 40, firstBad: { line: 41, reason: 'not canonical' } });
     const collector = createAuditCollector({});
     expect(await streamTrustedParallel(file, size, collector, 0)).toBeNull();
     expect(collector.finish()).toEqual(await onOneThread());
     expect(await report(0)).toEqual(await report(Number.MAX_SAFE_INTEGER));
+  });
+
+  it('the original swiftdeploy\'s records before the chain: the same report as the one-thread path, marked legacy', async () => {
+    const legacy = await readFile(path.join(ROOT, 'test/fixtures/audit/legacy-history.jsonl'), 'utf8');
+    const chained = fixtureHistoryText(longRecords(2));
+    // Chained after the legacy lines as the ledger would: seq from line 15, prev from the bytes of line 14.
+    const { legacyAnchor } = await built<typeof import('../../src/history/chain.js')>('history/chain.js');
+    const { recordHash } = await built<typeof import('../../src/history/chain.js')>('history/chain.js');
+    const { canonicalJson } = await built<typeof import('../../src/util/canonical-json.js')>('util/canonical-json.js');
+    const legacyLines = legacy.trimEnd().split('\n');
+    let prev = legacyAnchor(Buffer.from(legacyLines.at(-1)!));
+    const out: string[] = [];
+    for (const [i, text] of chained.trimEnd().split('\n').entries()) {
+      const { hash: _h, ...rest } = JSON.parse(text) as Record<string, unknown>;
+      const unsigned = { ...rest, seq: legacyLines.length + i + 1, prev } as unknown as Parameters<typeof recordHash>[0];
+      prev = recordHash(unsigned);
+      out.push(canonicalJson({ ...unsigned, hash: prev }));
+    }
+    await writeFile(file, `${legacy}${out.join('\n')}\n`);
+    expect(await verifyHistoryRange(file, statSync(file).size)).toMatchObject({ ok: true, legacy_records: 14, records: 14 + out.length });
+    const parallel = await report(0);
+    expect(parallel.verification).toMatchObject({ status: 'verified', legacyRecords: 14 });
+    expect(parallel.markdown).toContain('| **Legacy records** | 14 (lines 1–14)');
+    expect(parallel.markdown).toContain('| canary | error\\_rate | 0.1213 vs 0.05 | enforced | status (legacy record) |');
+    expect(parallel).toEqual(await report(Number.MAX_SAFE_INTEGER));
+  });
+
+  it('a member given twice, in a chained line or a legacy one: the same report as the one-thread path, the line left out', async () => {
+    const lines = fixtureHistoryText(longRecords(2)).trimEnd().split('\n');
+    lines[60] = lines[60]!.replace('{"actor":', '{"actor":"forged@example.com","actor":');
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const parallel = await report(0);
+    expect(parallel.verification).toMatchObject({ status: 'broken', line: 61 });
+    expect(parallel.markdown).toContain('line 61 (member "actor" appears twice)');
+    expect(parallel.markdown).not.toContain('forged@example.com');
+    expect(parallel).toEqual(await report(Number.MAX_SAFE_INTEGER));
+    const legacy = (await readFile(path.join(ROOT, 'test/fixtures/audit/legacy-history.jsonl'), 'utf8')).replace('"mode": "canary"', '"mode": "stable", "mode": "canary"');
+    await writeFile(file, legacy);
+    const collector = createAuditCollector({});
+    await expect(streamTrustedParallel(file, statSync(file).size, collector, 0)).rejects.toThrow(/member name given twice/);
+    const legacyReport = await report(0);
+    expect(legacyReport.markdown).toContain('member "mode" appears twice');
+    expect(legacyReport).toEqual(await report(Number.MAX_SAFE_INTEGER));
   });
 
   it('an edited record: the same break in the header as the one-thread path', async () => {

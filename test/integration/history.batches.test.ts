@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 /** A chain of `n` status records as the writer lays them out (about 700 bytes each). */
-function chainLines(n: number): string[] {
+function chainLines(n: number, actor: (seq: number) => string = () => 'status'): string[] {
   const out: string[] = [];
   let prev = GENESIS_PREV;
   for (let seq = 1; seq <= n; seq++) {
@@ -32,7 +32,7 @@ function chainLines(n: number): string[] {
       seq,
       ts: new Date(Date.UTC(2026, 0, 1) + seq * 5_000).toISOString(),
       kind: 'status' as const,
-      actor: 'status',
+      actor: actor(seq),
       policy_version: 'c0ffee',
       manifest_sha256: 'd'.repeat(64),
       // A payload carrying its own "hash" key and text that looks like the member: the fast path must not care.
@@ -124,9 +124,13 @@ describe('verifyHistory across many reads (about 3 MB, several 1 MiB batches)', 
     lines[i] = canonicalJson({ ...unsigned, hash: recordHash(unsigned) });
     // Rehashed with the escaped actor: its successor remembers the original hash.
     expect(await verify('escaped', lines)).toMatchObject({ ok: false, firstBad: { line: i + 1, reason: 'edited' } });
-    // The same record written non-canonically (member order changed) but unaltered: still intact.
+    // Written that way by the writer (its successors chain to it): the full path accepts it and the walk goes on.
+    const escaped = chainLines(N, (seq) => (seq === i + 1 ? 'eve "quoted"' : 'status'));
+    const last = JSON.parse(escaped[N - 1] as string) as HistoryRecord;
+    expect(await verify('escaped-written', escaped)).toEqual({ ok: true, records: N, head: last.hash });
+    // The same record as written, with one member moved: unaltered content, but not its canonical JSON.
     const moved = [...pristine];
     moved[i] = (moved[i] as string).replace(`"hash":"${rec.hash}",`, '').replace(/}$/, `,"hash":"${rec.hash}"}`);
-    expect(await verify('moved', moved)).toEqual({ ok: true, records: N, head: hashOf(N - 1) });
+    expect(await verify('moved', moved)).toMatchObject({ ok: false, records: i, head: hashOf(i - 1), firstBad: { line: i + 1, reason: 'not canonical' } });
   });
 });

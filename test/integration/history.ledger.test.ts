@@ -86,6 +86,17 @@ describe('appendRecord', () => {
     expect((err as Error).message).toMatch(/history\.jsonl:3: .*edited/);
     expect(await readFile(file, 'utf8')).toBe(tampered);
   });
+
+  it('refuses to chain onto a last record with a forged member hidden before the original (exit 6)', async () => {
+    await appendN(3);
+    // JSON.parse keeps the last "actor", so the record still matches its hash; the bytes are not what the writer wrote.
+    const tampered = (await readFile(file, 'utf8')).replace(/\n\{"actor":([^\n]*)\n$/, '\n{"actor":"forged@example.com","actor":$1\n');
+    await writeFile(file, tampered);
+    const err = await appendRecord(file, event('4')).catch((e: unknown) => e);
+    expect(exitCodeOf(err)).toBe(6);
+    expect((err as Error).message).toMatch(/history\.jsonl:3: .*not its canonical JSON/);
+    expect(await readFile(file, 'utf8')).toBe(tampered);
+  });
 });
 
 describe('torn last record', () => {
@@ -229,7 +240,20 @@ describe('old history without hashes', () => {
   it('an edit to the last legacy line breaks the first hashed record', async () => {
     await writeFile(file, `${legacyLines.join('\n')}\n`);
     await appendRecord(file, event('first hashed'));
+    await appendRecord(file, event('second hashed'));
     await writeFile(file, (await readFile(file, 'utf8')).replace('"canary"', '"stable"'));
-    expect(await verifyHistory(file)).toMatchObject({ ok: false, firstBad: { line: 2, reason: 'edited' } });
+    // The two hashed records agree with each other and with the original of line 2: line 2 was edited.
+    expect(await verifyHistory(file)).toMatchObject({ ok: false, records: 1, firstBad: { line: 2, reason: 'edited' } });
+  });
+
+  it('with one hashed record after it, the break is named at that record, and both candidates in the detail', async () => {
+    await writeFile(file, `${legacyLines.join('\n')}\n`);
+    await appendRecord(file, event('first hashed'));
+    await writeFile(file, (await readFile(file, 'utf8')).replace('"canary"', '"stable"'));
+    expect(await verifyHistory(file)).toMatchObject({
+      ok: false,
+      records: 2,
+      firstBad: { line: 3, reason: 'edited', detail: expect.stringMatching(/this line was replaced, or line 2 edited/) as unknown },
+    });
   });
 });

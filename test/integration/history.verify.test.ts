@@ -9,6 +9,8 @@ import { canonicalJson } from '../../src/util/canonical-json.js';
 
 let dir: string;
 let pristine: string[];
+/** Another history of the same length: its lines are self-consistent records of a different chain. */
+let foreign: string[];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'swiftdeploy-verify-'));
@@ -23,6 +25,17 @@ beforeAll(async () => {
     });
   }
   pristine = (await readFile(file, 'utf8')).trimEnd().split('\n');
+  const other = join(dir, 'other.jsonl');
+  for (let i = 1; i <= 6; i++) {
+    await appendRecord(other, {
+      kind: 'event',
+      actor: 'mallory@example.com',
+      policy_version: 'pv-1',
+      manifest_sha256: null,
+      payload: { action: 'promote', stage: 'confirmed', detail: `other ${i}` },
+    });
+  }
+  foreign = (await readFile(other, 'utf8')).trimEnd().split('\n');
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -116,16 +129,101 @@ describe('verifyHistory names what was done to the file', () => {
     expect(await verifyLines('legacy-inside', lines)).toMatchObject({ firstBad: { line: 4, reason: 'inserted' } });
   });
 
-  it('a line re-serialised non-canonically but with the same content still verifies', async () => {
-    const lines = [...pristine];
-    const { hash, ...rest } = parsed(2);
-    lines[2] = JSON.stringify({ hash, ...rest }, null, 0).replace('{', '{ ');
-    expect(await verifyLines('reserialised', lines)).toMatchObject({ ok: true, records: 6 });
-  });
-
   it('an empty file is an empty, valid history', async () => {
     const file = join(dir, 'empty.jsonl');
     await writeFile(file, '');
     expect(await verifyHistory(file)).toEqual({ ok: true, records: 0, head: null });
+  });
+});
+
+describe('verifyHistory accepts only lines that are exactly the canonical JSON of their record', () => {
+  it('a forged value before the original under the same name (duplicate member) -> not canonical at that line', async () => {
+    // A first-wins reader sees the forged actor; JSON.parse (last wins) sees the original, which matches the hash.
+    const lines = [...pristine];
+    lines[2] = at(2).replace('{"actor":', '{"actor":"forged@example.com","actor":');
+    expect(JSON.parse(lines[2] as string)).toEqual(parsed(2));
+    expect(await verifyLines('duplicate-actor', lines)).toMatchObject({
+      ok: false,
+      records: 2,
+      head: parsed(1).hash,
+      firstBad: { line: 3, reason: 'not canonical', detail: expect.stringMatching(/member "actor" appears twice/) as unknown },
+    });
+  });
+
+  it('a duplicate member deep in the payload, on the last line -> not canonical there', async () => {
+    const lines = [...pristine];
+    lines[5] = at(5).replace('"payload":{"action":"deploy"', '"payload":{"action":"rollback","action":"deploy"');
+    expect(await verifyLines('duplicate-payload', lines)).toMatchObject({ ok: false, records: 5, firstBad: { line: 6, reason: 'not canonical' } });
+  });
+
+  it('a line re-serialised with the same content but not canonically -> not canonical, naming the place', async () => {
+    const respaced = [...pristine];
+    respaced[2] = JSON.stringify(parsed(2), null, 1).replace(/\n */g, ' ');
+    expect(await verifyLines('respaced', respaced)).toMatchObject({
+      ok: false,
+      records: 2,
+      firstBad: { line: 3, reason: 'not canonical', detail: expect.stringMatching(/^at byte 1: whitespace\b/) as unknown },
+    });
+    const reordered = [...pristine];
+    const { hash, ...rest } = parsed(2);
+    reordered[2] = JSON.stringify({ hash, ...rest });
+    expect(await verifyLines('keys-reordered', reordered)).toMatchObject({
+      firstBad: { line: 3, reason: 'not canonical', detail: expect.stringMatching(/member "actor" is out of order/) as unknown },
+    });
+    const number = [...pristine];
+    number[2] = at(2).replace('"error_rate":0.03', '"error_rate":3e-2');
+    expect(await verifyLines('number-form', number)).toMatchObject({
+      firstBad: { line: 3, reason: 'not canonical', detail: expect.stringMatching(/number 3e-2 \(canonical JSON writes 0.03\)/) as unknown },
+    });
+  });
+
+  it('the canonical line still verifies when its hash is checked by re-serialising (not only over its bytes)', async () => {
+    expect(await verifyLines('canonical-again', pristine.map((l) => canonicalJson(JSON.parse(l))))).toMatchObject({ ok: true, records: 6 });
+  });
+});
+
+describe('verifyHistory blames the line whose content does not fit', () => {
+  it('a line replaced by a self-consistent record of another chain -> that line, not the intact one before it', async () => {
+    const lines = [...pristine];
+    lines[2] = foreign[2] as string;
+    expect(await verifyLines('foreign-3', lines)).toMatchObject({
+      ok: false,
+      records: 2,
+      head: parsed(1).hash,
+      firstBad: { line: 3, reason: 'edited', detail: expect.stringMatching(/replaced/) as unknown },
+    });
+  });
+
+  it('two consecutive lines replaced from another chain -> the first of them', async () => {
+    const lines = [...pristine];
+    lines[2] = foreign[2] as string;
+    lines[3] = foreign[3] as string;
+    expect(await verifyLines('foreign-3-4', lines)).toMatchObject({ ok: false, records: 2, firstBad: { line: 3, reason: 'edited', detail: expect.stringMatching(/lines 3-4 .*replaced/) as unknown } });
+  });
+
+  it('the last line replaced from another chain -> the last line (nothing after it vouches for it)', async () => {
+    const lines = [...pristine];
+    lines[5] = foreign[5] as string;
+    expect(await verifyLines('foreign-last', lines)).toMatchObject({ ok: false, records: 5, head: parsed(4).hash, firstBad: { line: 6, reason: 'edited' } });
+  });
+
+  it('a line replaced by one of another chain with another seq -> that line', async () => {
+    const lines = [...pristine];
+    lines[2] = foreign[4] as string;
+    expect(await verifyLines('foreign-seq', lines)).toMatchObject({ ok: false, records: 2, firstBad: { line: 3, reason: 'edited', detail: expect.stringMatching(/replaced.*seq 5.*where seq 3 belongs/) as unknown } });
+  });
+
+  it('a first line that does not start from genesis -> line 1 (there is no line before it to blame)', async () => {
+    const lines = [...pristine];
+    const first = { ...parsed(0), prev: 'a'.repeat(64) };
+    lines[0] = canonicalJson({ ...first, hash: recordHash(first) });
+    expect(await verifyLines('no-genesis', lines)).toMatchObject({ ok: false, records: 0, head: null, firstBad: { line: 1, reason: 'edited', detail: expect.stringMatching(/genesis/) as unknown } });
+  });
+
+  it('a line rewritten and rehashed is still named itself: the rest of the chain vouches for the original', async () => {
+    const rec = { ...parsed(3), actor: 'mallory@example.com' };
+    const lines = [...pristine];
+    lines[3] = canonicalJson({ ...rec, hash: recordHash(rec) });
+    expect(await verifyLines('rehash-4', lines)).toMatchObject({ ok: false, records: 3, firstBad: { line: 4, reason: 'edited', detail: expect.stringMatching(/rewritten and rehashed/) as unknown } });
   });
 });

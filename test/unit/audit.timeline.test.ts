@@ -13,6 +13,7 @@ function sample(i: number, over: Partial<TimelineSample> = {}): TimelineSample {
     violations: [],
     unavailable: [],
     scrapeFailed: false,
+    legacy: false,
     ...over,
   };
 }
