@@ -139,14 +139,6 @@ export function composeLogs(t: ComposeTarget, options: LogsOptions): string[] {
   return [...composeBase(t), 'logs', '--no-color', '--tail', String(options.tail), ...(options.services ?? []).map(service)];
 }
 
-/** The host address a service's container port is published on, printed as "127.0.0.1:49153". */
-export function composePort(t: ComposeTarget, name: string, containerPort: number): string[] {
-  if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) {
-    throw new UsageError(`composePort: not a port: ${containerPort}`);
-  }
-  return [...composeBase(t), 'port', service(name), String(containerPort)];
-}
-
 /** Validate the compose file the way compose reads it, printing nothing on success. */
 export function composeConfigCheck(t: ComposeTarget): string[] {
   return [...composeBase(t), 'config', '--quiet'];

@@ -7,7 +7,6 @@ import {
   composeLogs,
   composeNginxConfigTest,
   composeNginxReload,
-  composePort,
   composePs,
   composeRecreateService,
   composeScaleService,
@@ -95,11 +94,6 @@ describe('composeLogs', () => {
     expect(composeLogs(v1, { tail: 50, services: ['app', 'nginx'] })).toEqual([...V1, 'logs', '--no-color', '--tail', '50', 'app', 'nginx']));
   it('all services', () => expect(composeLogs(v2, { tail: 5 })).toEqual([...V2, 'logs', '--no-color', '--tail', '5']));
   it('refuses a negative tail', () => expect(() => composeLogs(v2, { tail: -1 })).toThrow(UsageError));
-});
-
-describe('composePort', () => {
-  it('published address of a container port', () => expect(composePort(v1, 'nginx', 80)).toEqual([...V1, 'port', 'nginx', '80']));
-  it('refuses port 0', () => expect(() => composePort(v2, 'nginx', 0)).toThrow(UsageError));
 });
 
 describe('config, nginx and build', () => {
