@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { Argument, type Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import type { PolicyDomain } from '../../policy/types.js';
@@ -79,14 +78,13 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ swiftdeploy policy test\n')
     .action(
       action(async (ctx) => {
-        const [{ policiesDirFor }, { opaInstallHint }, { findOpaBinary }, { runArgv }] = await Promise.all([
+        const [{ policiesPathFor }, { opaInstallHint }, { findOpaBinary }, { runArgv }] = await Promise.all([
           import('../../render/render.js'),
           import('../../policy/check.js'),
           import('../../runtime/opa-binary.js'),
           import('../../runtime/run.js'),
         ]);
-        const rel = policiesDirFor(ctx.projectDir);
-        const dir = path.isAbsolute(rel) ? rel : path.join(ctx.projectDir, rel);
+        const dir = policiesPathFor(ctx.projectDir);
         const out = ctx.out;
         const opa = findOpaBinary();
         if (!opa) {
