@@ -1,0 +1,52 @@
+/** Engine-level docker and nginx commands, as exact argv (each builder is pure; see compose-argv's tests). */
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
+import {
+  dockerDataRootInfo,
+  dockerIdsByProject,
+  dockerImageId,
+  dockerPublishedPorts,
+  dockerRemove,
+  dockerRunOnce,
+  dockerServerVersion,
+  dockerStop,
+} from '../../src/runtime/docker-argv.js';
+import { nginxConfigTest } from '../../src/runtime/nginx-argv.js';
+
+describe('engine questions', () => {
+  it('server version', () => expect(dockerServerVersion()).toEqual(['docker', 'version', '--format', '{{.Server.Version}}']));
+  it('data root', () => expect(dockerDataRootInfo()).toEqual(['docker', 'info', '--format', '{{.DockerRootDir}}']));
+  it('image id, never pulling', () => expect(dockerImageId('shop:1')).toEqual(['docker', 'image', 'inspect', '--format', '{{.Id}}', 'shop:1']));
+  it('refuses an image that would read as a flag', () => expect(() => dockerImageId('--all')).toThrow(UsageError));
+});
+
+describe('by compose project label', () => {
+  it('published ports of running containers', () =>
+    expect(dockerPublishedPorts('shop')).toEqual(['docker', 'ps', '--filter', 'label=com.docker.compose.project=shop', '--format', '{{.Ports}}']));
+  it('refuses a project name compose would rewrite', () => expect(() => dockerPublishedPorts('Shop')).toThrow(UsageError));
+  it('ids of containers, networks, volumes', () => {
+    expect(dockerIdsByProject('container', 'shop')).toEqual(['docker', 'ps', '--all', '--quiet', '--no-trunc', '--filter', 'label=com.docker.compose.project=shop']);
+    expect(dockerIdsByProject('network', 'shop')).toEqual(['docker', 'network', 'ls', '--quiet', '--no-trunc', '--filter', 'label=com.docker.compose.project=shop']);
+    expect(dockerIdsByProject('volume', 'shop')).toEqual(['docker', 'volume', 'ls', '--quiet', '--filter', 'label=com.docker.compose.project=shop']);
+  });
+  it('removal and graceful stop', () => {
+    expect(dockerRemove('container', ['a', 'b'])).toEqual(['docker', 'rm', '--force', '--volumes', 'a', 'b']);
+    expect(dockerStop(['a'], 10)).toEqual(['docker', 'stop', '--time', '10', 'a']);
+    expect(() => dockerRemove('network', [])).toThrow(UsageError);
+  });
+});
+
+describe('dockerRunOnce', () => {
+  it('a throwaway container of a local image with read-only mounts', () =>
+    expect(dockerRunOnce('swiftdeploy-nginx:local', nginxConfigTest('/etc/swiftdeploy/nginx/nginx.conf'), [{ host: '/tmp/x', container: '/etc/swiftdeploy/nginx' }])).toEqual([
+      'docker', 'run', '--rm', '--pull=never', '-v', '/tmp/x:/etc/swiftdeploy/nginx:ro', 'swiftdeploy-nginx:local', 'nginx', '-t', '-q', '-c', '/etc/swiftdeploy/nginx/nginx.conf',
+    ]));
+  it('no mounts', () => expect(dockerRunOnce('busybox', ['true'])).toEqual(['docker', 'run', '--rm', '--pull=never', 'busybox', 'true']));
+  it('refuses a relative mount (docker would take it for a named volume)', () =>
+    expect(() => dockerRunOnce('busybox', ['true'], [{ host: 'nginx', container: '/etc/x' }])).toThrow(UsageError));
+  it('refuses an image that would read as a flag', () => expect(() => dockerRunOnce('-v', ['true'])).toThrow(UsageError));
+});
+
+describe('nginx', () => {
+  it('config test, quiet, of the given file', () => expect(nginxConfigTest('/tmp/n.conf')).toEqual(['nginx', '-t', '-q', '-c', '/tmp/n.conf']));
+});
