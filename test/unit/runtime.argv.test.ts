@@ -1,4 +1,4 @@
-/** Engine-level docker and nginx commands, as exact argv (each builder is pure; see compose-argv's tests). */
+/** Engine-level docker, nginx and opa commands, as exact argv (each builder is pure; see compose-argv's tests). */
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import {
@@ -12,6 +12,7 @@ import {
   dockerStop,
 } from '../../src/runtime/docker-argv.js';
 import { nginxConfigTest } from '../../src/runtime/nginx-argv.js';
+import { opaTest } from '../../src/runtime/opa-argv.js';
 
 describe('engine questions', () => {
   it('server version', () => expect(dockerServerVersion()).toEqual(['docker', 'version', '--format', '{{.Server.Version}}']));
@@ -49,4 +50,8 @@ describe('dockerRunOnce', () => {
 
 describe('nginx', () => {
   it('config test, quiet, of the given file', () => expect(nginxConfigTest('/tmp/n.conf')).toEqual(['nginx', '-t', '-q', '-c', '/tmp/n.conf']));
+});
+
+describe('opa', () => {
+  it('the policies\' tests, verbose', () => expect(opaTest('/x/opa', '/p/policies')).toEqual(['/x/opa', 'test', '-v', '/p/policies']));
 });
