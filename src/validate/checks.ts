@@ -134,9 +134,8 @@ async function nginxCheck(loaded: LoadedManifest, rendered: RenderedFile[], prob
     }
     if (!engineUp) return skip('nginx-config', 'no local nginx binary and no Docker engine to run the nginx image');
     await mkdir(path.join(dir, 'logs'));
-    const docker = await probes.run(dockerRunOnce(loaded.manifest.nginx.image, nginxConfigTest(NGINX_CONF_IN_CONTAINER), [{ host: dir, container: inContainer }]), {
-      timeoutMs: 60_000,
-    });
+    const inImage = dockerRunOnce(loaded.manifest.nginx.image, nginxConfigTest(NGINX_CONF_IN_CONTAINER), [{ host: dir, container: inContainer }]);
+    const docker = await probes.run(inImage, { timeoutMs: 60_000 });
     return docker.exitCode === 0
       ? pass('nginx-config', `nginx -t accepts the rendered nginx.conf (image ${loaded.manifest.nginx.image})`)
       : fail('nginx-config', `nginx -t in ${loaded.manifest.nginx.image} failed: ${firstLine(docker.stderr)}`);
