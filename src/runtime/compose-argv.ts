@@ -95,9 +95,9 @@ export function composeDown(t: ComposeTarget, options: DownOptions = {}): string
  * label exactly; `{{json .}}` would give all labels as one comma-joined string, ambiguous when a label
  * value (e.g. config_files) itself contains a comma.
  */
+const label = (name: string): string => `{{json (.Label ${JSON.stringify(name)})}}`;
 export const DOCKER_PS_TEMPLATE =
-  '{"id":{{json .ID}},"project":{{json (.Label "com.docker.compose.project")}},' +
-  '"service":{{json (.Label "com.docker.compose.service")}},"oneoff":{{json (.Label "com.docker.compose.oneoff")}},' +
+  `{"id":{{json .ID}},"project":${label(LABEL_PROJECT)},"service":${label(LABEL_SERVICE)},"oneoff":${label(LABEL_ONEOFF)},` +
   '"state":{{json .State}},"status":{{json .Status}},"image":{{json .Image}}}';
 
 /**

@@ -84,6 +84,7 @@ describe('composePs', () => {
     expect(composePs(v1)).toEqual(['docker', 'ps', '--all', '--no-trunc', '--filter', 'label=com.docker.compose.project=shop', '--format', DOCKER_PS_TEMPLATE]));
   it('dockerPsByProject is the same query', () => expect(dockerPsByProject('shop')).toEqual(composePs(v1)));
   it('the template reads the compose labels one by one', () => {
+    expect(DOCKER_PS_TEMPLATE).toContain('"project":{{json (.Label "com.docker.compose.project")}}');
     expect(DOCKER_PS_TEMPLATE).toContain('(.Label "com.docker.compose.service")');
     expect(DOCKER_PS_TEMPLATE).toContain('(.Label "com.docker.compose.oneoff")');
   });
