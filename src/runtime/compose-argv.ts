@@ -43,6 +43,14 @@ function composeBase(t: ComposeTarget): string[] {
   ];
 }
 
+/**
+ * Which compose a command prefix (`docker compose`, `docker-compose`) is: prints "2.24.5" (v2) or
+ * "1.29.2" (v1); both accept `--short`. Needs no project, so it takes the prefix, not a target.
+ */
+export function composeVersion(command: readonly string[]): string[] {
+  return [...command, 'version', '--short'];
+}
+
 /** Converge the whole stack: create/recreate what changed, remove containers of services no longer defined. */
 export function composeUp(t: ComposeTarget): string[] {
   return [...composeBase(t), 'up', '--detach', '--remove-orphans'];

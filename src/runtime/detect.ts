@@ -3,7 +3,8 @@
  * plugin first, then the standalone docker-compose, which may itself be v1 or v2).
  */
 import { RuntimeError } from '../errors.js';
-import { dockerServerVersion } from './docker-argv.js';
+import { composeVersion as composeVersionArgv } from './compose-argv.js';
+import { dockerClientVersion, dockerServerVersion } from './docker-argv.js';
 import { parseComposeVersion, type ComposeFlavour } from './flavour.js';
 import { lastLines, ProgramNotFound, runArgv, type RunOptions, type Runner } from './run.js';
 
@@ -31,8 +32,7 @@ async function probe(run: Runner, argv: string[], options: RunOptions): Promise<
 }
 
 async function composeVersion(run: Runner, command: string[], options: RunOptions): Promise<ComposeFlavour | undefined> {
-  // `version --short` prints "2.24.5" (v2) or "1.29.2" (v1); both accept it.
-  const r = await probe(run, [...command, 'version', '--short'], options);
+  const r = await probe(run, composeVersionArgv(command), options);
   if (!r.ok) return undefined;
   const v = parseComposeVersion(r.out);
   if (!v) return undefined;
@@ -100,7 +100,7 @@ export async function detectCompose(options: DetectOptions = {}): Promise<Compos
 /** The docker CLI, then a reachable engine, then a compose: each missing piece is a RuntimeError naming it. */
 export async function detectDockerEnvironment(options: DetectOptions = {}): Promise<DockerEnvironment> {
   const run = options.run ?? runArgv;
-  const cli = await probe(run, ['docker', '--version'], runOptionsOf(options));
+  const cli = await probe(run, dockerClientVersion(), runOptionsOf(options));
   if (!cli.ok) {
     throw new RuntimeError(
       `no docker CLI: \`docker --version\` failed (${cli.err || 'no output'}). Install Docker (Debian: apt-get install docker.io).`,

@@ -3,6 +3,11 @@ import { UsageError } from '../errors.js';
 import { LABEL_PROJECT } from './compose-argv.js';
 import { assertComposeProjectName } from './project-name.js';
 
+/** Prints the docker CLI's own version; needs no engine. */
+export function dockerClientVersion(): string[] {
+  return ['docker', '--version'];
+}
+
 /** Prints the engine's version; fails when no engine answers. */
 export function dockerServerVersion(): string[] {
   return ['docker', 'version', '--format', '{{.Server.Version}}'];

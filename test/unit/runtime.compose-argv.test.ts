@@ -12,6 +12,7 @@ import {
   composeScaleService,
   composeUp,
   composeUpServices,
+  composeVersion,
   DOCKER_PS_TEMPLATE,
   dockerPsByProject,
   type ComposeTarget,
@@ -27,6 +28,13 @@ const v2standalone: ComposeTarget = { flavour: { command: ['docker-compose'], ve
 const V1 = ['docker-compose', '--ansi', 'never', '--project-name', 'shop', '--file', '/p/docker-compose.yml'];
 const V2 = ['docker', 'compose', '--ansi', 'never', '--progress', 'plain', '--project-name', 'shop', '--file', '/p/docker-compose.yml'];
 const V2OLD = ['docker', 'compose', '--ansi', 'never', '--project-name', 'shop', '--file', '/p/docker-compose.yml'];
+
+describe('composeVersion', () => {
+  it('asks a compose prefix its version, plugin or standalone', () => {
+    expect(composeVersion(['docker', 'compose'])).toEqual(['docker', 'compose', 'version', '--short']);
+    expect(composeVersion(['docker-compose'])).toEqual(['docker-compose', 'version', '--short']);
+  });
+});
 
 describe('composeUp', () => {
   it('v1', () => expect(composeUp(v1)).toEqual([...V1, 'up', '--detach', '--remove-orphans']));
