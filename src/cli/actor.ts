@@ -1,5 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { gitUserEmail } from '../runtime/git-argv.js';
+import { quickOutputSync } from '../runtime/run-quick.js';
 
 /**
  * Who is acting: --actor, else SWIFTDEPLOY_ACTOR, else `git config user.email` in the project,
@@ -8,17 +9,9 @@ import os from 'node:os';
 export function resolveActor(flag: string | undefined, projectDir: string, env: NodeJS.ProcessEnv = process.env): string {
   const explicit = flag?.trim() || env.SWIFTDEPLOY_ACTOR?.trim();
   if (explicit) return explicit;
-  try {
-    const email = execFileSync('git', ['config', 'user.email'], {
-      cwd: projectDir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 2000,
-    }).trim();
-    if (email) return email;
-  } catch {
-    // not a git checkout, git absent, or no user.email: fall through to the OS user
-  }
+  // Not a git checkout, git absent, or no user.email: no answer, and the OS user acts.
+  const email = quickOutputSync(gitUserEmail(), { cwd: projectDir, timeoutMs: 2000 })?.trim();
+  if (email) return email;
   try {
     return os.userInfo().username;
   } catch {

@@ -1,20 +1,17 @@
-import { execFile } from 'node:child_process';
 import type { GitInfo } from '../history/types.js';
+import { gitHeadCommit, gitTrackedChanges } from '../runtime/git-argv.js';
+import { quickOutput } from '../runtime/run-quick.js';
 
 /**
  * The commit the project directory is on, recorded with every action so an audit can tie a change to
  * code. Absent (undefined) when the directory is not in a git work tree or git is not installed.
+ * Run with the start-up path's runner (runtime/run-quick.ts says why it is not runArgv).
  */
 export async function gitInfo(projectDir: string): Promise<GitInfo | undefined> {
-  // node:child_process, not execa: this runs on every command's start-up path (init included),
-  // where execa's ~100 modules cost more than the whole rest of init.
-  const git = (args: string[]) =>
-    new Promise<string | undefined>((resolve) => {
-      execFile('git', args, { cwd: projectDir, timeout: 5000, encoding: 'utf8' }, (err, stdout) => resolve(err ? undefined : stdout));
-    });
-  const head = await git(['log', '-1', '--format=%H%x00%s%x00%an <%ae>']).catch(() => undefined);
+  const git = (argv: string[]) => quickOutput(argv, { cwd: projectDir, timeoutMs: 5000 });
+  const head = await git(gitHeadCommit());
   if (!head) return undefined;
   const [sha = '', subject = '', author = ''] = head.trim().split('\0');
-  const status = await git(['status', '--porcelain', '--untracked-files=no']).catch(() => undefined);
+  const status = await git(gitTrackedChanges());
   return { sha, subject, author, dirty: status === undefined ? true : status.trim().length > 0 };
 }

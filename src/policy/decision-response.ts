@@ -1,4 +1,5 @@
 import type { Decision, PolicyDomain, Violation } from './types.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 import { PolicyEngineUnavailable } from './errors.js';
 
 /**
@@ -20,11 +21,11 @@ export function parseDecisionResponse(domain: PolicyDomain, status: number, body
       cause: err,
     });
   }
-  if (!isRecord(parsed)) {
+  if (!isPlainObject(parsed)) {
     throw new PolicyEngineUnavailable('invalid_json', `${where}: OPA's answer is not a JSON object: ${snippet(body)}`);
   }
   // OPA still evaluates when it warns, but a warning means we asked the wrong question.
-  if (isRecord(parsed.warning)) {
+  if (isPlainObject(parsed.warning)) {
     const code = String(parsed.warning.code ?? 'warning');
     const message = String(parsed.warning.message ?? '');
     throw new PolicyEngineUnavailable(code === 'api_usage_warning' ? 'api_usage_warning' : 'malformed_decision',
@@ -44,14 +45,14 @@ export function validateDecision(domain: PolicyDomain, result: unknown): Decisio
   const bad = (what: string): never => {
     throw new PolicyEngineUnavailable('malformed_decision', `policy/${domain}: decision ${what}`);
   };
-  if (!isRecord(result)) return bad(`is not a document: ${snippet(JSON.stringify(result) ?? '')}`);
+  if (!isPlainObject(result)) return bad(`is not a document: ${snippet(JSON.stringify(result) ?? '')}`);
   if (typeof result.allowed !== 'boolean') bad('is missing `allowed` (a boolean)');
   if (typeof result.reason !== 'string') bad('is missing `reason` (a string)');
   if (!Array.isArray(result.violations)) bad('is missing `violations` (an array)');
   if (result.domain !== domain) bad(`is for domain ${JSON.stringify(result.domain)}, not ${JSON.stringify(domain)}`);
   const violations: Violation[] = [];
   for (const [i, v] of (result.violations as unknown[]).entries()) {
-    if (!isRecord(v) || typeof v.id !== 'string' || typeof v.message !== 'string') {
+    if (!isPlainObject(v) || typeof v.id !== 'string' || typeof v.message !== 'string') {
       bad(`violations[${i}] has no string \`id\` and \`message\``);
     } else {
       violations.push({ id: v.id, message: v.message, observed: v.observed ?? null, threshold: v.threshold ?? null });
@@ -66,14 +67,14 @@ export function validateDecision(domain: PolicyDomain, result: unknown): Decisio
     allowed,
     reason: result.reason as string,
     violations,
-    observed: isRecord(result.observed) ? result.observed : {},
+    observed: isPlainObject(result.observed) ? result.observed : {},
   };
 }
 
 function describeOpaError(body: string): string {
   try {
     const parsed: unknown = JSON.parse(body);
-    if (isRecord(parsed) && (parsed.code !== undefined || parsed.message !== undefined)) {
+    if (isPlainObject(parsed) && (parsed.code !== undefined || parsed.message !== undefined)) {
       return `: ${String(parsed.code ?? '')}${parsed.message !== undefined ? `: ${String(parsed.message)}` : ''}`;
     }
   } catch {
@@ -85,8 +86,4 @@ function describeOpaError(body: string): string {
 function snippet(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return JSON.stringify(oneLine.length > 120 ? `${oneLine.slice(0, 120)}…` : oneLine);
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

@@ -45,7 +45,3 @@ export async function readPolicyFiles(dir: string): Promise<PolicyFile[]> {
   }
   return files;
 }
-
-export async function policyVersionOfDir(dir: string, thresholds: unknown): Promise<string> {
-  return policyVersion(await readPolicyFiles(dir), thresholds);
-}

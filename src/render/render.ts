@@ -17,18 +17,37 @@ export interface RenderedFile {
   content: string;
 }
 
+/** The generated files, relative to the project directory: the only place their names are spelled. */
+export const NGINX_CONF = 'nginx/nginx.conf';
+export const COMPOSE_FILE = 'docker-compose.yml';
+
 export const GENERATED = [
-  { relPath: 'nginx/nginx.conf', template: 'nginx.conf.hbs' },
-  { relPath: 'docker-compose.yml', template: 'docker-compose.yml.hbs' },
+  { relPath: NGINX_CONF, template: 'nginx.conf.hbs' },
+  { relPath: COMPOSE_FILE, template: 'docker-compose.yml.hbs' },
 ] as const;
+
+/** The project's generated compose file, the one every compose command is given with `--file`. */
+export function composeFileOf(projectDir: string): string {
+  return path.join(projectDir, COMPOSE_FILE);
+}
 
 export function templatesDir(): string {
   return path.join(packageRoot(), 'templates');
 }
 
-/** The project's own policies/ when it has one, else the policies shipped with swiftdeploy. */
+const POLICIES = 'policies';
+
+/**
+ * The project's own policies/ when it has one, else the policies shipped with swiftdeploy: as the
+ * compose file mounts it, so `./policies` (relative to the compose file) or an absolute path.
+ */
 export function policiesDirFor(projectDir: string): string {
-  return existsSync(path.join(projectDir, 'policies')) ? './policies' : path.join(packageRoot(), 'policies');
+  return existsSync(path.join(projectDir, POLICIES)) ? `./${POLICIES}` : path.join(packageRoot(), POLICIES);
+}
+
+/** The same directory as an absolute path, for reading the policy files and for `opa test`. */
+export function policiesPathFor(projectDir: string): string {
+  return path.resolve(projectDir, policiesDirFor(projectDir));
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The shared secret that authorises chaos requests to the app. It lives in `<stateDir>/chaos-token`,
- * readable by the owner only, and is never printed in full.
+ * readable by the owner only, and is never printed.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
@@ -55,10 +55,4 @@ export async function ensureChaosToken(stateDir: string): Promise<string> {
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
-}
-
-/** A token for display: enough to tell two apart, far too little to use. */
-export function redactToken(token: string): string {
-  if (token.length < 16) return '*'.repeat(8);
-  return `${token.slice(0, 4)}…(${token.length} chars)`;
 }

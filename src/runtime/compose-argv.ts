@@ -43,6 +43,14 @@ function composeBase(t: ComposeTarget): string[] {
   ];
 }
 
+/**
+ * Which compose a command prefix (`docker compose`, `docker-compose`) is: prints "2.24.5" (v2) or
+ * "1.29.2" (v1); both accept `--short`. Needs no project, so it takes the prefix, not a target.
+ */
+export function composeVersion(command: readonly string[]): string[] {
+  return [...command, 'version', '--short'];
+}
+
 /** Converge the whole stack: create/recreate what changed, remove containers of services no longer defined. */
 export function composeUp(t: ComposeTarget): string[] {
   return [...composeBase(t), 'up', '--detach', '--remove-orphans'];
@@ -95,9 +103,9 @@ export function composeDown(t: ComposeTarget, options: DownOptions = {}): string
  * label exactly; `{{json .}}` would give all labels as one comma-joined string, ambiguous when a label
  * value (e.g. config_files) itself contains a comma.
  */
+const label = (name: string): string => `{{json (.Label ${JSON.stringify(name)})}}`;
 export const DOCKER_PS_TEMPLATE =
-  '{"id":{{json .ID}},"project":{{json (.Label "com.docker.compose.project")}},' +
-  '"service":{{json (.Label "com.docker.compose.service")}},"oneoff":{{json (.Label "com.docker.compose.oneoff")}},' +
+  `{"id":{{json .ID}},"project":${label(LABEL_PROJECT)},"service":${label(LABEL_SERVICE)},"oneoff":${label(LABEL_ONEOFF)},` +
   '"state":{{json .State}},"status":{{json .Status}},"image":{{json .Image}}}';
 
 /**
@@ -137,14 +145,6 @@ export function composeLogs(t: ComposeTarget, options: LogsOptions): string[] {
     throw new UsageError(`composeLogs: tail must be a whole number, got ${options.tail}`);
   }
   return [...composeBase(t), 'logs', '--no-color', '--tail', String(options.tail), ...(options.services ?? []).map(service)];
-}
-
-/** The host address a service's container port is published on, printed as "127.0.0.1:49153". */
-export function composePort(t: ComposeTarget, name: string, containerPort: number): string[] {
-  if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) {
-    throw new UsageError(`composePort: not a port: ${containerPort}`);
-  }
-  return [...composeBase(t), 'port', service(name), String(containerPort)];
 }
 
 /** Validate the compose file the way compose reads it, printing nothing on success. */

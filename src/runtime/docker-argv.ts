@@ -3,15 +3,54 @@ import { UsageError } from '../errors.js';
 import { LABEL_PROJECT } from './compose-argv.js';
 import { assertComposeProjectName } from './project-name.js';
 
+/** Prints the docker CLI's own version; needs no engine. */
+export function dockerClientVersion(): string[] {
+  return ['docker', '--version'];
+}
+
 /** Prints the engine's version; fails when no engine answers. */
 export function dockerServerVersion(): string[] {
   return ['docker', 'version', '--format', '{{.Server.Version}}'];
 }
 
+/** Docker's data root (`/var/lib/docker`): the filesystem images and containers fill. */
+export function dockerDataRootInfo(): string[] {
+  return ['docker', 'info', '--format', '{{.DockerRootDir}}'];
+}
+
+// Image references reach argv positionally; one starting with "-" would be read as a flag.
+function imageRef(image: string): string {
+  if (image.length === 0 || image.startsWith('-')) throw new UsageError(`not an image reference: ${JSON.stringify(image)}`);
+  return image;
+}
+
 /** Exit 0 and the image id when the image exists locally; non-zero when it does not. Never pulls. */
 export function dockerImageId(image: string): string[] {
-  if (image.length === 0 || image.startsWith('-')) throw new UsageError(`not an image reference: ${JSON.stringify(image)}`);
-  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', image];
+  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', imageRef(image)];
+}
+
+export interface Mount {
+  /** Absolute host path. */
+  host: string;
+  /** Absolute path inside the container. */
+  container: string;
+}
+
+/**
+ * Run `command` once in a throwaway container of a local image: removed on exit, never pulled (there
+ * may be no registry), with the given host directories mounted read-only.
+ */
+export function dockerRunOnce(image: string, command: readonly string[], readOnly: readonly Mount[] = []): string[] {
+  const volumes = readOnly.flatMap((m) => {
+    if (!m.host.startsWith('/') || !m.container.startsWith('/')) throw new UsageError(`dockerRunOnce: mount paths must be absolute: ${m.host}:${m.container}`);
+    return ['-v', `${m.host}:${m.container}:ro`];
+  });
+  return ['docker', 'run', '--rm', '--pull=never', ...volumes, imageRef(image), ...command];
+}
+
+/** The published ports of a compose project's running containers, one `{{.Ports}}` line per container. */
+export function dockerPublishedPorts(projectName: string): string[] {
+  return ['docker', 'ps', '--filter', `label=${LABEL_PROJECT}=${assertComposeProjectName(projectName)}`, '--format', '{{.Ports}}'];
 }
 
 /** Ids of a compose project's containers, networks or volumes, found by label (no compose file needed). */

@@ -1,3 +1,4 @@
+import { dockerDataRootInfo } from './docker-argv.js';
 import { runArgv } from './run.js';
 
 /**
@@ -5,7 +6,7 @@ import { runArgv } from './run.js';
  * is what the disk fact should measure. null when no engine answers.
  */
 export async function dockerDataRoot(): Promise<string | null> {
-  const r = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
+  const r = await runArgv(dockerDataRootInfo(), { timeoutMs: 10_000 }).catch(() => undefined);
   const dir = r?.exitCode === 0 ? r.stdout.trim() : '';
   return dir === '' ? null : dir;
 }

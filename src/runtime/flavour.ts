@@ -42,8 +42,3 @@ export function isComposeV1(flavour: ComposeFlavour): boolean {
 export function supportsGlobalProgress(flavour: ComposeFlavour): boolean {
   return atLeast(versionOf(flavour), 2, 19);
 }
-
-/** Human name used in messages: "docker compose 2.24.5" or "docker-compose 1.29.2". */
-export function describeFlavour(flavour: ComposeFlavour): string {
-  return `${flavour.command.join(' ')} ${flavour.version}`;
-}

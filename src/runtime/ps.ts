@@ -4,6 +4,7 @@
  * container names differ between compose versions and are never interpreted.
  */
 import { RuntimeError } from '../errors.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 import { LABEL_ONEOFF, LABEL_SERVICE } from './compose-argv.js';
 import { isComposeV1, type ComposeFlavour } from './flavour.js';
 
@@ -24,10 +25,6 @@ export interface ServiceContainer {
 }
 
 type JsonObject = Record<string, unknown>;
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Compose v2 prints a JSON array before v2.21 and one object per line from v2.21 on; an empty
@@ -55,7 +52,7 @@ export function parseJsonListing(text: string, what: string): JsonObject[] {
         .filter((l) => l !== '')
         .map(parse);
   return items.map((item) => {
-    if (!isObject(item)) throw new RuntimeError(`${what} output holds a non-object entry: ${JSON.stringify(item)}`);
+    if (!isPlainObject(item)) throw new RuntimeError(`${what} output holds a non-object entry: ${JSON.stringify(item)}`);
     return item;
   });
 }
@@ -65,7 +62,7 @@ export function parseJsonListing(text: string, what: string): JsonObject[] {
  * form a value may contain a comma, so a fragment without "=" continues the previous value.
  */
 export function parseLabels(labels: unknown): Record<string, string> {
-  if (isObject(labels)) {
+  if (isPlainObject(labels)) {
     return Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string'));
   }
   const out: Record<string, string> = {};

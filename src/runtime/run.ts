@@ -1,7 +1,7 @@
 /**
- * The one place that executes docker/compose argv built elsewhere. Output is captured (and optionally
- * streamed line by line); a non-zero exit is a result, not an exception, because callers such as
- * health-check fallbacks and `docker image inspect` treat it as an answer.
+ * The one place that executes argv built elsewhere: docker, compose, git, nginx, opa. Output is
+ * captured (and optionally streamed line by line); a non-zero exit is a result, not an exception,
+ * because callers such as health-check fallbacks and `docker image inspect` treat it as an answer.
  */
 import { execa } from 'execa';
 import { RuntimeError } from '../errors.js';
@@ -16,6 +16,11 @@ export interface RunOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Extra environment; the parent's environment is inherited. */
   env?: Record<string, string | undefined>;
+  /**
+   * Send stdout to /dev/null instead of capturing it (stdout is then ""). For programs that open
+   * /dev/stdout themselves, which fails on a pipe: `nginx -t` with `access_log /dev/stdout`.
+   */
+  discardStdout?: boolean;
 }
 
 export interface RunResult {
@@ -30,6 +35,16 @@ export type Runner = (argv: readonly string[], options?: RunOptions) => Promise<
 
 // Buildkit otherwise draws an interactive progress display when it thinks it has a terminal.
 const CAPTURE_ENV = { BUILDKIT_PROGRESS: 'plain' };
+
+/** The program is not installed (not on PATH): for callers to whom that is an answer, not a failure. */
+export class ProgramNotFound extends RuntimeError {
+  constructor(
+    readonly program: string,
+    command: string,
+  ) {
+    super(`${program} not found on PATH (needed to run: ${command})`);
+  }
+}
 
 /** The argv as a shell would show it, for messages. */
 export function formatArgv(argv: readonly string[]): string {
@@ -54,7 +69,8 @@ function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer | stri
 
 /**
  * Run argv (program first). Resolves with the exit code and output for any exit status; rejects with
- * RuntimeError only when the program is missing, could not start, timed out or was cancelled.
+ * RuntimeError only when the program is missing (ProgramNotFound), could not start, timed out or was
+ * cancelled.
  */
 export const runArgv: Runner = async (argv, options = {}) => {
   const [program, ...args] = argv;
@@ -63,6 +79,7 @@ export const runArgv: Runner = async (argv, options = {}) => {
   const subprocess = execa(program, args, {
     reject: false,
     stdin: 'ignore',
+    stdout: options.discardStdout ? 'ignore' : 'pipe',
     cwd: options.cwd,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
@@ -81,7 +98,7 @@ export const runArgv: Runner = async (argv, options = {}) => {
   const result = await subprocess;
   const command = formatArgv(argv);
   if (result.code === 'ENOENT') {
-    throw new RuntimeError(`${program} not found on PATH (needed to run: ${command})`);
+    throw new ProgramNotFound(program, command);
   }
   if (result.timedOut) {
     throw new RuntimeError(`timed out after ${options.timeoutMs} ms: ${command}`);

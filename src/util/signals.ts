@@ -1,7 +1,7 @@
 /**
  * SIGINT/SIGTERM handling for the whole CLI: registered cleanups (lock release, cursor restore)
  * run once, in reverse order, then the process exits 130 (SIGINT) or 143 (SIGTERM). Commands that
- * want to finish a unit of work first (the status loop) use `interruptRequested` instead.
+ * want to finish a unit of work first (the status loop) register an `onInterrupt` listener instead.
  */
 type Cleanup = () => void | Promise<void>;
 
@@ -24,10 +24,6 @@ export function onInterrupt(listener: (signal: NodeJS.Signals) => void): () => v
   install();
   listeners.add(listener);
   return () => listeners.delete(listener);
-}
-
-export function interruptRequested(): NodeJS.Signals | undefined {
-  return interrupted;
 }
 
 export async function runCleanups(): Promise<void> {

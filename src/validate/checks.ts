@@ -3,8 +3,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
+import { NGINX_CONF_IN_CONTAINER } from '../lifecycle/stack.js';
 import type { LoadedManifest } from '../manifest/load.js';
-import type { RenderedFile } from '../render/render.js';
+import { COMPOSE_FILE, NGINX_CONF, composeFileOf, type RenderedFile } from '../render/render.js';
+import { composeConfigCheck } from '../runtime/compose-argv.js';
+import type { EngineProbe } from '../runtime/detect.js';
+import { dockerImageId, dockerPublishedPorts, dockerRunOnce } from '../runtime/docker-argv.js';
+import type { ComposeFlavour } from '../runtime/flavour.js';
+import { nginxConfigTest } from '../runtime/nginx-argv.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -18,18 +24,20 @@ export interface CommandResult {
   exitCode: number | undefined;
   stdout: string;
   stderr: string;
-  /** Set when the program could not be started at all (ENOENT). */
+  /** Set when the program is not installed (the runner's ProgramNotFound). */
   missing?: boolean;
 }
 
-/** The I/O validate needs, injected so each check can be tested against real or local stand-ins. */
+/**
+ * The I/O validate needs, injected so each check can be tested against real or local stand-ins. The
+ * argv comes from src/runtime's builders; probes.ts answers with src/runtime's runner and detector.
+ */
 export interface ValidateProbes {
-  run(
-    argv: readonly string[],
-    options?: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; discardStdout?: boolean },
-  ): Promise<CommandResult>;
-  /** The compose argv prefix (`docker compose` or `docker-compose`), or why there is none. */
-  compose(): Promise<{ command: readonly string[] } | { missing: string }>;
+  run(argv: readonly string[], options?: { cwd?: string; timeoutMs?: number; discardStdout?: boolean }): Promise<CommandResult>;
+  /** Whether an engine answers, and its version (the runtime's probeEngine). */
+  engine(): Promise<EngineProbe>;
+  /** The compose this machine has (the runtime's detectCompose), or why there is none. */
+  compose(): Promise<{ flavour: ComposeFlavour } | { missing: string }>;
   /** Whether `host:port` can be bound right now. */
   portFree(host: string, port: number): Promise<boolean>;
 }
@@ -77,18 +85,18 @@ export async function runChecks(input: ValidateInput): Promise<CheckResult[]> {
       : fail('generated', bad.map((s) => `${s.relPath} ${describeState(s.state)}`).join('; ')),
   );
 
-  const engine = await input.probes.run(['docker', 'info', '--format', '{{.ServerVersion}}'], { timeoutMs: 10_000 });
-  const engineUp = engine.exitCode === 0;
+  const engine = await input.probes.engine();
+  const engineUp = engine.up;
 
   results.push(rendered ? await nginxCheck(loaded, rendered, input.probes, engineUp) : skip('nginx-config', 'templates did not render'));
-  results.push(await composeCheck(loaded, input.probes, engineUp));
+  results.push(await composeCheck(loaded, input.probes));
   results.push(await portsCheck(loaded, input.probes, engineUp));
   results.push(
-    engine.missing
-      ? fail('docker-engine', 'the docker CLI is not installed (Debian: apt-get install docker.io)')
-      : engineUp
-        ? pass('docker-engine', `engine ${engine.stdout.trim()} reachable`)
-        : fail('docker-engine', `engine not reachable: ${firstLine(engine.stderr) || 'docker info failed'}`),
+    engine.up
+      ? pass('docker-engine', `engine ${engine.version} reachable`)
+      : engine.noCli
+        ? fail('docker-engine', 'the docker CLI is not installed (Debian: apt-get install docker.io)')
+        : fail('docker-engine', `engine not reachable: ${firstLine(engine.reason) || 'docker version failed'}`),
   );
   results.push(await imageCheck(loaded, input.probes, engineUp));
   return results;
@@ -108,14 +116,17 @@ function describeState(state: string): string {
 }
 
 async function nginxCheck(loaded: LoadedManifest, rendered: RenderedFile[], probes: ValidateProbes, engineUp: boolean): Promise<CheckResult> {
-  const conf = rendered.find((f) => f.relPath.endsWith('nginx.conf'));
+  const conf = rendered.find((f) => f.relPath === NGINX_CONF);
   if (!conf) return skip('nginx-config', 'no nginx.conf is rendered');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'swiftdeploy-nginx-'));
+  // The temp dir stands in for the project's nginx/, mounted where the compose file mounts it.
+  const inContainer = path.posix.dirname(NGINX_CONF_IN_CONTAINER);
+  const name = path.posix.basename(NGINX_CONF_IN_CONTAINER);
   try {
-    const file = path.join(dir, 'nginx.conf');
+    const file = path.join(dir, name);
     await writeFile(file, conf.content);
     // stdout to /dev/null: nginx opens `access_log /dev/stdout` while testing, which fails on a socket.
-    const local = await probes.run(['nginx', '-t', '-q', '-c', file], { timeoutMs: 15_000, discardStdout: true });
+    const local = await probes.run(nginxConfigTest(file), { timeoutMs: 15_000, discardStdout: true });
     if (!local.missing) {
       return local.exitCode === 0
         ? pass('nginx-config', 'nginx -t accepts the rendered nginx.conf (local nginx)')
@@ -123,10 +134,8 @@ async function nginxCheck(loaded: LoadedManifest, rendered: RenderedFile[], prob
     }
     if (!engineUp) return skip('nginx-config', 'no local nginx binary and no Docker engine to run the nginx image');
     await mkdir(path.join(dir, 'logs'));
-    const docker = await probes.run(
-      ['docker', 'run', '--rm', '--pull=never', '-v', `${dir}:/etc/swiftdeploy/nginx:ro`, loaded.manifest.nginx.image, 'nginx', '-t', '-q', '-c', '/etc/swiftdeploy/nginx/nginx.conf'],
-      { timeoutMs: 60_000 },
-    );
+    const inImage = dockerRunOnce(loaded.manifest.nginx.image, nginxConfigTest(NGINX_CONF_IN_CONTAINER), [{ host: dir, container: inContainer }]);
+    const docker = await probes.run(inImage, { timeoutMs: 60_000 });
     return docker.exitCode === 0
       ? pass('nginx-config', `nginx -t accepts the rendered nginx.conf (image ${loaded.manifest.nginx.image})`)
       : fail('nginx-config', `nginx -t in ${loaded.manifest.nginx.image} failed: ${firstLine(docker.stderr)}`);
@@ -135,17 +144,16 @@ async function nginxCheck(loaded: LoadedManifest, rendered: RenderedFile[], prob
   }
 }
 
-async function composeCheck(loaded: LoadedManifest, probes: ValidateProbes, engineUp: boolean): Promise<CheckResult> {
+/** `config` parses and validates the file without talking to the engine, so no engine is needed. */
+async function composeCheck(loaded: LoadedManifest, probes: ValidateProbes): Promise<CheckResult> {
   const compose = await probes.compose();
   if ('missing' in compose) return skip('compose-config', compose.missing);
-  void engineUp; // `config` parses and validates without talking to the engine
-  const file = path.join(loaded.projectDir, 'docker-compose.yml');
-  const result = await probes.run([...compose.command, '-f', file, '-p', loaded.manifest.project.name, 'config', '-q'], {
-    cwd: loaded.projectDir,
-    timeoutMs: 30_000,
-  });
-  if (result.exitCode === 0) return pass('compose-config', `${compose.command.join(' ')} config accepts docker-compose.yml`);
-  return fail('compose-config', `${compose.command.join(' ')} config rejects docker-compose.yml: ${firstLine(result.stderr)}`);
+  const { flavour } = compose;
+  const target = { flavour, projectName: loaded.manifest.project.name, composeFile: composeFileOf(loaded.projectDir) };
+  const result = await probes.run(composeConfigCheck(target), { cwd: loaded.projectDir, timeoutMs: 30_000 });
+  const program = flavour.command.join(' ');
+  if (result.exitCode === 0) return pass('compose-config', `${program} config accepts ${COMPOSE_FILE}`);
+  return fail('compose-config', `${program} config rejects ${COMPOSE_FILE}: ${firstLine(result.stderr)}`);
 }
 
 async function portsCheck(loaded: LoadedManifest, probes: ValidateProbes, engineUp: boolean): Promise<CheckResult> {
@@ -162,7 +170,7 @@ async function portsCheck(loaded: LoadedManifest, probes: ValidateProbes, engine
 }
 
 async function publishedByProject(project: string, probes: ValidateProbes): Promise<Set<number>> {
-  const ps = await probes.run(['docker', 'ps', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Ports}}'], { timeoutMs: 10_000 });
+  const ps = await probes.run(dockerPublishedPorts(project), { timeoutMs: 10_000 });
   const ports = new Set<number>();
   for (const m of ps.stdout.matchAll(/:(\d+)->/g)) ports.add(Number(m[1]));
   return ports;
@@ -171,7 +179,7 @@ async function publishedByProject(project: string, probes: ValidateProbes): Prom
 async function imageCheck(loaded: LoadedManifest, probes: ValidateProbes, engineUp: boolean): Promise<CheckResult> {
   if (!engineUp) return skip('app-image', 'no Docker engine to ask');
   const image = loaded.manifest.services.image;
-  const inspect = await probes.run(['docker', 'image', 'inspect', '--format', '{{.Id}}', image], { timeoutMs: 10_000 });
+  const inspect = await probes.run(dockerImageId(image), { timeoutMs: 10_000 });
   if (inspect.exitCode === 0) return pass('app-image', `${image} exists locally (${inspect.stdout.trim().slice(7, 19)})`);
   if (loaded.manifest.services.build) return pass('app-image', `${image} is not built yet; \`swiftdeploy deploy\` builds it from ${loaded.manifest.services.build.dockerfile}`);
   return fail('app-image', `${image} does not exist locally and services.build is not set`);

@@ -1,36 +1,33 @@
-import { execa } from 'execa';
-import { composeCandidates } from '../runtime/detect.js';
-import { portFree, type ValidateProbes } from './checks.js';
+import { RuntimeError } from '../errors.js';
+import { detectCompose, probeEngine } from '../runtime/detect.js';
+import { ProgramNotFound, runArgv } from '../runtime/run.js';
+import { portFree, type CommandResult, type ValidateProbes } from './checks.js';
 
-/** The real probes: processes via execa (no shell), ports via a real bind attempt. */
+/**
+ * The real probes: processes through the runtime's runner (no shell), Docker and compose through its
+ * detector, ports by a real bind attempt. A program that is not installed, or that timed out, is an
+ * answer for a check (`missing`, or no exit code), never an exception.
+ */
 export function systemProbes(): ValidateProbes {
-  const run: ValidateProbes['run'] = async (argv, options = {}) => {
-    const [file, ...args] = argv;
-    const r = await execa(file!, args, {
-      cwd: options.cwd,
-      env: options.env,
-      timeout: options.timeoutMs,
-      reject: false,
-      stdin: 'ignore',
-      stdout: options.discardStdout ? 'ignore' : 'pipe',
-    });
-    const missing = (r as { code?: string }).code === 'ENOENT';
-    return { exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), missing };
+  const run: ValidateProbes['run'] = async (argv, options = {}): Promise<CommandResult> => {
+    try {
+      const r = await runArgv(argv, options);
+      return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      if (!(e instanceof RuntimeError)) throw e;
+      return { exitCode: undefined, stdout: '', stderr: e.message, ...(e instanceof ProgramNotFound ? { missing: true } : {}) };
+    }
   };
   return {
     run,
+    engine: () => probeEngine({ timeoutMs: 10_000 }),
     compose: async () => {
-      let candidates: Array<readonly string[]>;
       try {
-        candidates = composeCandidates();
+        return { flavour: await detectCompose({ timeoutMs: 10_000 }) };
       } catch (e) {
-        return { missing: (e as Error).message };
+        if (!(e instanceof RuntimeError)) throw e;
+        return { missing: e.message };
       }
-      for (const command of candidates) {
-        const r = await run([...command, 'version', '--short'], { timeoutMs: 10_000 });
-        if (r.exitCode === 0) return { command: [...command] };
-      }
-      return { missing: `${candidates.map((c) => `\`${c.join(' ')}\``).join(' nor ')} answered \`version --short\`` };
     },
     portFree,
   };

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatherHostFacts } from '../../src/policy/host-facts.js';
-import { policyVersion, policyVersionOfDir, readPolicyFiles } from '../../src/policy/version.js';
+import { policyVersion, readPolicyFiles } from '../../src/policy/version.js';
 import { policiesDir } from '../helpers/opa.js';
 
 let dir: string;
@@ -33,7 +33,7 @@ describe.skipIf(process.platform !== 'linux')('gatherHostFacts on this Linux hos
   });
 });
 
-describe('readPolicyFiles / policyVersionOfDir', () => {
+describe('readPolicyFiles / policyVersion', () => {
   it('reads .rego files recursively, leaves out *_test.rego, and versions them', async () => {
     const root = path.join(dir, 'policies');
     await mkdir(path.join(root, 'lib'), { recursive: true });
@@ -44,16 +44,16 @@ describe('readPolicyFiles / policyVersionOfDir', () => {
     const files = await readPolicyFiles(root);
     expect(files.map((f) => f.path).sort()).toEqual(['canary.rego', 'lib/util.rego']);
 
-    const before = await policyVersionOfDir(root, { a: 1 });
+    const before = policyVersion(await readPolicyFiles(root), { a: 1 });
     await writeFile(path.join(root, 'canary_test.rego'), 'package swiftdeploy.canary_test\n# more tests\n');
-    expect(await policyVersionOfDir(root, { a: 1 })).toBe(before);
+    expect(policyVersion(await readPolicyFiles(root), { a: 1 })).toBe(before);
     await writeFile(path.join(root, 'canary.rego'), 'package swiftdeploy.canary\n\n');
-    expect(await policyVersionOfDir(root, { a: 1 })).not.toBe(before);
+    expect(policyVersion(await readPolicyFiles(root), { a: 1 })).not.toBe(before);
   });
 
   it('treats a missing directory as no files (a central OPA holds the rules)', async () => {
     expect(await readPolicyFiles(path.join(dir, 'absent'))).toEqual([]);
-    expect(await policyVersionOfDir(path.join(dir, 'absent'), { a: 1 })).toBe(policyVersion([], { a: 1 }));
+    expect(policyVersion(await readPolicyFiles(path.join(dir, 'absent')), { a: 1 })).toBe(policyVersion([], { a: 1 }));
   });
 
   it("finds the project's own two policies", async () => {

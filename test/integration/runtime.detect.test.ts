@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/errors.js';
-import { detectDockerEnvironment } from '../../src/runtime/detect.js';
+import { detectCompose, detectDockerEnvironment, probeEngine } from '../../src/runtime/detect.js';
 import { dockerForTests, skipReason } from '../e2e/helpers/docker.js';
 
 let bin: string;
@@ -98,6 +98,26 @@ describe('detectDockerEnvironment names what is missing', () => {
       flavour: { command: ['docker-compose'], version: '1.29.2' },
       engineVersion: '20.10.24',
     });
+  });
+});
+
+describe('the detector\'s parts, as validate uses them', () => {
+  it('probeEngine: no CLI, CLI without engine, engine up; it never throws', async () => {
+    const empty = await pathWith('empty', {});
+    expect(await probeEngine({ env: { PATH: empty } })).toMatchObject({ up: false, noCli: true, reason: expect.stringMatching(/^docker not found on PATH/) });
+    const p = await pathWith('cli', { docker: FAKE_DOCKER });
+    expect(await probeEngine({ env: { PATH: p, ENGINE: '0' } })).toEqual({
+      up: false,
+      noCli: false,
+      reason: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
+    });
+    expect(await probeEngine({ env: { PATH: p, ENGINE: '1' } })).toEqual({ up: true, version: '20.10.24' });
+  });
+
+  it('detectCompose needs no engine', async () => {
+    const p = await pathWith('both', { docker: FAKE_DOCKER, 'docker-compose': FAKE_COMPOSE_V1 });
+    expect(await detectCompose({ env: { PATH: p, ENGINE: '0', PLUGIN: '1' } })).toEqual({ command: ['docker', 'compose'], version: '2.24.5' });
+    expect(await detectCompose({ env: { PATH: p, ENGINE: '0', PLUGIN: '0' } })).toEqual({ command: ['docker-compose'], version: '1.29.2' });
   });
 });
 

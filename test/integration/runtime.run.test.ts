@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/errors.js';
-import { formatArgv, runArgv, runArgvChecked } from '../../src/runtime/run.js';
+import { ProgramNotFound, formatArgv, runArgv, runArgvChecked } from '../../src/runtime/run.js';
 
 const node = process.execPath;
 
@@ -25,8 +25,22 @@ describe('runArgv with real child processes', () => {
     expect(r.stdout).toBe('y plain true');
   });
 
-  it('a missing program is a RuntimeError naming it', async () => {
-    await expect(runArgv(['sd-no-such-program-xyz', '--version'])).rejects.toThrow(/sd-no-such-program-xyz not found on PATH/);
+  it('a missing program is a RuntimeError naming it, typed so a caller can take it as an answer', async () => {
+    const err = await runArgv(['sd-no-such-program-xyz', '--version']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProgramNotFound);
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect(err).toMatchObject({ program: 'sd-no-such-program-xyz', message: 'sd-no-such-program-xyz not found on PATH (needed to run: sd-no-such-program-xyz --version)' });
+  });
+
+  it('a program that fails for another reason is not ProgramNotFound', async () => {
+    const err = await runArgv([node, '-e', 'setTimeout(() => {}, 20000)'], { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect(err).not.toBeInstanceOf(ProgramNotFound);
+  });
+
+  it('discardStdout sends stdout to /dev/null and still captures stderr and the exit code', async () => {
+    const r = await runArgv([node, '-e', 'require("fs").writeFileSync("/dev/stdout", "out"); console.error("err"); process.exit(4)'], { discardStdout: true });
+    expect(r).toMatchObject({ exitCode: 4, stdout: '', stderr: 'err' });
   });
 
   it('a timeout kills the command and says so', async () => {

@@ -7,12 +7,12 @@ import {
   composeLogs,
   composeNginxConfigTest,
   composeNginxReload,
-  composePort,
   composePs,
   composeRecreateService,
   composeScaleService,
   composeUp,
   composeUpServices,
+  composeVersion,
   DOCKER_PS_TEMPLATE,
   dockerPsByProject,
   type ComposeTarget,
@@ -28,6 +28,13 @@ const v2standalone: ComposeTarget = { flavour: { command: ['docker-compose'], ve
 const V1 = ['docker-compose', '--ansi', 'never', '--project-name', 'shop', '--file', '/p/docker-compose.yml'];
 const V2 = ['docker', 'compose', '--ansi', 'never', '--progress', 'plain', '--project-name', 'shop', '--file', '/p/docker-compose.yml'];
 const V2OLD = ['docker', 'compose', '--ansi', 'never', '--project-name', 'shop', '--file', '/p/docker-compose.yml'];
+
+describe('composeVersion', () => {
+  it('asks a compose prefix its version, plugin or standalone', () => {
+    expect(composeVersion(['docker', 'compose'])).toEqual(['docker', 'compose', 'version', '--short']);
+    expect(composeVersion(['docker-compose'])).toEqual(['docker-compose', 'version', '--short']);
+  });
+});
 
 describe('composeUp', () => {
   it('v1', () => expect(composeUp(v1)).toEqual([...V1, 'up', '--detach', '--remove-orphans']));
@@ -85,6 +92,7 @@ describe('composePs', () => {
     expect(composePs(v1)).toEqual(['docker', 'ps', '--all', '--no-trunc', '--filter', 'label=com.docker.compose.project=shop', '--format', DOCKER_PS_TEMPLATE]));
   it('dockerPsByProject is the same query', () => expect(dockerPsByProject('shop')).toEqual(composePs(v1)));
   it('the template reads the compose labels one by one', () => {
+    expect(DOCKER_PS_TEMPLATE).toContain('"project":{{json (.Label "com.docker.compose.project")}}');
     expect(DOCKER_PS_TEMPLATE).toContain('(.Label "com.docker.compose.service")');
     expect(DOCKER_PS_TEMPLATE).toContain('(.Label "com.docker.compose.oneoff")');
   });
@@ -95,11 +103,6 @@ describe('composeLogs', () => {
     expect(composeLogs(v1, { tail: 50, services: ['app', 'nginx'] })).toEqual([...V1, 'logs', '--no-color', '--tail', '50', 'app', 'nginx']));
   it('all services', () => expect(composeLogs(v2, { tail: 5 })).toEqual([...V2, 'logs', '--no-color', '--tail', '5']));
   it('refuses a negative tail', () => expect(() => composeLogs(v2, { tail: -1 })).toThrow(UsageError));
-});
-
-describe('composePort', () => {
-  it('published address of a container port', () => expect(composePort(v1, 'nginx', 80)).toEqual([...V1, 'port', 'nginx', '80']));
-  it('refuses port 0', () => expect(() => composePort(v2, 'nginx', 0)).toThrow(UsageError));
 });
 
 describe('config, nginx and build', () => {

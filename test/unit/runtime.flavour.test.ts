@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeFlavour, isComposeV1, parseComposeVersion, supportsGlobalProgress } from '../../src/runtime/flavour.js';
+import { isComposeV1, parseComposeVersion, supportsGlobalProgress } from '../../src/runtime/flavour.js';
 
 describe('parseComposeVersion', () => {
   it.each([
@@ -25,5 +25,4 @@ describe('what each version accepts', () => {
     ['2.24.5', true],
     ['3.0.0', true],
   ])('global --progress on %s: %s', (version, expected) => expect(supportsGlobalProgress(f(version))).toBe(expected));
-  it('describes itself', () => expect(describeFlavour({ command: ['docker-compose'], version: '1.29.2' })).toBe('docker-compose 1.29.2'));
 });

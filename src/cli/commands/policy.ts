@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { Argument, type Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import type { PolicyDomain } from '../../policy/types.js';
@@ -79,14 +78,14 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ swiftdeploy policy test\n')
     .action(
       action(async (ctx) => {
-        const [{ policiesDirFor }, { opaInstallHint }, { findOpaBinary }, { runArgv }] = await Promise.all([
+        const [{ policiesPathFor }, { opaInstallHint }, { findOpaBinary }, { opaTest }, { runArgv }] = await Promise.all([
           import('../../render/render.js'),
           import('../../policy/check.js'),
           import('../../runtime/opa-binary.js'),
+          import('../../runtime/opa-argv.js'),
           import('../../runtime/run.js'),
         ]);
-        const rel = policiesDirFor(ctx.projectDir);
-        const dir = path.isAbsolute(rel) ? rel : path.join(ctx.projectDir, rel);
+        const dir = policiesPathFor(ctx.projectDir);
         const out = ctx.out;
         const opa = findOpaBinary();
         if (!opa) {
@@ -98,7 +97,7 @@ export function register(program: Command): void {
           out.error(opaInstallHint(dir, image));
           return EXIT.FAILED;
         }
-        const r = await runArgv([opa.path, 'test', '-v', dir]);
+        const r = await runArgv(opaTest(opa.path, dir));
         out.emit({ ok: r.exitCode === 0, ran: true, policies: dir, opa: opa.path, exit_code: r.exitCode, output: `${r.stdout}${r.stderr}` });
         if (!out.json) {
           out.stdout.write(r.stdout ? `${r.stdout}\n` : '');

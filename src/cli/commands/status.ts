@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ swiftdeploy status\n  $ swiftdeploy status --once --json\n  $ swiftdeploy status --interval 2 | tee status.log\n')
     .action(
       action<StatusOptions>(async (ctx, opts) => {
-        const [{ Session }, { operatorFrom }, { createStatusDeps }, { StatusMonitor }, { runStatusLoop }, render, { SignalHistory }, { onInterrupt, onCleanup }, { runArgv }] =
+        const [{ Session }, { operatorFrom }, { createStatusDeps }, { StatusMonitor }, { runStatusLoop }, render, { SignalHistory }, { onInterrupt, onCleanup }, { dockerDataRoot }] =
           await Promise.all([
             import('../../lifecycle/session.js'),
             import('../operator.js'),
@@ -34,7 +34,7 @@ export function register(program: Command): void {
             import('../../status/render.js'),
             import('../../status/sparkline.js'),
             import('../../util/signals.js'),
-            import('../../runtime/run.js'),
+            import('../../runtime/docker-info.js'),
           ]);
         // Status writes only status records; the session's action name is never recorded.
         const session = await Session.open(ctx.manifestPath, operatorFrom(ctx, false), 'policy_check');
@@ -46,8 +46,7 @@ export function register(program: Command): void {
         const { mode: infraMode, ...infraThresholds } = manifest.policy.infrastructure;
         const { mode: canaryMode, ...canaryThresholds } = manifest.policy.canary;
         // Docker's data root is the disk that fills up; asked once, not every tick.
-        const info = await runArgv(['docker', 'info', '--format', '{{.DockerRootDir}}'], { timeoutMs: 10_000 }).catch(() => undefined);
-        const dockerDataRoot = info?.exitCode === 0 && info.stdout.trim() !== '' ? info.stdout.trim() : null;
+        const dataRoot = await dockerDataRoot();
         const { gatherHostFacts } = await import('../../policy/host-facts.js');
         const client = await session.policyClient();
         const deps = createStatusDeps({
@@ -61,7 +60,7 @@ export function register(program: Command): void {
           historyFile: session.historyFile,
           actor: ctx.actor(),
           manifestSha256: session.loaded.sha256,
-          hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot }),
+          hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
         });
         const monitor = new StatusMonitor(deps, { windowSeconds: canaryThresholds.window_seconds, canaryEnforcement: canaryMode });
 
