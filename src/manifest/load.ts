@@ -52,14 +52,23 @@ export function parseManifest(text: string, file: string): Manifest {
   // logLevel 'error': the library never writes to stderr; what it would warn about is refused below.
   // uniqueKeys false: structureProblems refuses duplicate keys in linear time (the library's check is quadratic).
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
-  if (doc.errors.length > 0) {
-    throw new ManifestError(
-      file,
-      doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return { path: '', message: `invalid YAML: ${e.message.split('\n')[0]}`, line: pos.line, col: pos.col };
-      }),
-    );
+  // Warnings are refused too: an unknown tag (`!foo 1.0`) would otherwise be dropped silently, and a
+  // manifest that means something other than it says is what this loader exists to stop.
+  const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => {
+    const pos = lineCounter.linePos(e.pos[0]);
+    return { path: '', message: `invalid YAML: ${e.message.split('\n')[0]}`, line: pos.line, col: pos.col };
+  });
+  // `%YAML 1.1` would switch the library to YAML 1.1 (`no` becomes false, `.` becomes NaN).
+  if (doc.directives?.yaml.explicit && doc.directives.yaml.version !== '1.2') {
+    const at = text.indexOf('%YAML');
+    yamlProblems.push({
+      path: '',
+      message: `expected YAML 1.2 (the manifest is read as YAML 1.2), got a %YAML ${doc.directives.yaml.version} directive; remove it`,
+      ...lineCounter.linePos(at < 0 ? 0 : at),
+    });
+  }
+  if (yamlProblems.length > 0) {
+    throw new ManifestError(file, yamlProblems.sort((a, b) => a.line - b.line));
   }
   const structural = structureProblems(doc, lineCounter, text);
   if (structural.length > 0) throw new ManifestError(file, structural);
@@ -166,6 +175,7 @@ function describeFound(doc: Document, segs: string[], raw: unknown): string {
   if (value === undefined) return 'but the key is missing';
   if (value === null) return 'got nothing (an empty value)';
   if (Array.isArray(value)) return 'got a list';
+  if (value instanceof Uint8Array) return 'got binary data (a !!binary value)';
   if (typeof value === 'object') return 'got a mapping';
   const node = doc.getIn(segs, true);
   const source = isScalar(node) && typeof node.source === 'string' ? node.source : undefined;

@@ -328,3 +328,21 @@ describe('published host ports', () => {
     });
   }
 });
+
+describe('YAML that would read as something other than it says', () => {
+  it('a %YAML 1.1 directive is refused (it would make `no` false and `.` NaN); %YAML 1.2 is fine', () => {
+    const p = only(`%YAML 1.1\n---\n${edited('unless-stopped', 'no')}`);
+    expect(p).toMatchObject({ path: '', line: 1, col: 1 });
+    expect(p.message).toBe('expected YAML 1.2 (the manifest is read as YAML 1.2), got a %YAML 1.1 directive; remove it');
+    expect(parseManifest(`%YAML 1.2\n---\n${DEFAULT}`, FILE).services.port).toBe(3000);
+  });
+
+  it('an unknown tag is refused, not dropped (the library only warned and kept "1.0.0")', () => {
+    expect(only(edited('"1.0.0"', '!foo 1.0.0'))).toMatchObject({ path: '', message: 'invalid YAML: Unresolved tag: !foo', line: 10, col: 12 });
+    expect(parseManifest(edited('"1.0.0"', '!!str 1.10'), FILE).services.version).toBe('1.10'); // a core tag is fine
+  });
+
+  it('a !!binary value is described as binary data, not as a mapping', () => {
+    expect(only(edited('"1.0.0"', '!!binary MS4wLjA=')).message).toMatch(/got binary data \(a !!binary value\)$/);
+  });
+});
