@@ -50,7 +50,7 @@ export function parseManifest(text: string, file: string): Manifest {
   const lineCounter = new LineCounter();
   // YAML 1.2 core schema (the library default): `no` stays the string "no", not false.
   // logLevel 'error': the library never writes to stderr; what it would warn about is refused below.
-  // uniqueKeys false: structureProblems refuses duplicate keys in linear time (the library's check is quadratic).
+  // uniqueKeys false: structureProblems refuses duplicate keys (a Set, not the library's pairwise scan, and 1 = "1").
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
   // Warnings are refused too: an unknown tag (`!foo 1.0`) would otherwise be dropped silently, and a
   // manifest that means something other than it says is what this loader exists to stop.

@@ -13,8 +13,9 @@ import { printable } from '../util/printable.js';
  * - a key that is a list or a mapping (`? [a, b]`, `{a: 1}: x`): a manifest key is a name. (Turning
  *   one into a JavaScript key makes the library print a warning and a made-up key.)
  * - a missing key (`: value`), or a key given twice in one mapping. The library's own duplicate
- *   check compares each key with every key before it (100,000 keys: minutes), and misses `1` and
- *   `"1"`, which become the same key; this one is a Set, on the key as the manifest reads it.
+ *   check compares each key with every key before it (quadratic: most of the minutes 100,000 keys
+ *   took before the size limit), and misses `1` and `"1"`, which become the same key; this one is a
+ *   Set, on the key as the manifest reads it.
  *
  * Anchors and aliases themselves are fine: `image: &img nginx:1.27` ... `image: *img` loads.
  */

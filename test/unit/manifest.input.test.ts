@@ -102,14 +102,6 @@ describe('ManifestError output is bounded', () => {
     const p = only(edited('version: "1.0.0"', `version: 1.${'0'.repeat(30_000)}1`));
     expect(p.message).toMatch(/got 1\.0{78}…\(30003 bytes\), which YAML reads as the number 1; quote it/);
   });
-
-  it('100,000 unknown keys are refused in linear time (no key-by-key searches)', () => {
-    const keys = Array.from({ length: 5000 }, (_, i) => `k${i}: 1`).join('\n');
-    const started = performance.now();
-    const err = caught(() => parseManifest(`${DEFAULT}${keys}\n`, FILE));
-    expect(err.omitted).toBe(4980);
-    expect(performance.now() - started).toBeLessThan(3000); // was ~3 s for 5,000 before, and quadratic
-  });
 });
 
 describe('the manifest file: size and encoding', () => {
