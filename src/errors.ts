@@ -1,3 +1,5 @@
+import { printable } from './util/printable.js';
+
 /**
  * Exit codes and the typed errors that map to them. This is the one place where an error becomes
  * a process exit code; the README's table mirrors EXIT.
@@ -47,22 +49,43 @@ export interface ManifestProblem {
   col?: number;
 }
 
-/** The manifest could not be read, parsed or validated. Carries every problem found, not just the first. */
+/** At most this many problems are listed (and carried in --json); the rest are counted. */
+export const MAX_LISTED_PROBLEMS = 20;
+
+/**
+ * The manifest could not be read, parsed or validated. Carries every problem found, not just the
+ * first, up to MAX_LISTED_PROBLEMS; the message says how many more there are. Paths and messages are
+ * made printable and bounded here, whatever the caller quoted: a problem is at most a line.
+ */
 export class ManifestError extends SwiftdeployError {
   readonly exitCode = EXIT.USAGE;
+  readonly problems: ManifestProblem[];
+  /** Problems found but not listed. */
+  readonly omitted: number;
   constructor(
     readonly file: string,
-    readonly problems: ManifestProblem[],
+    problems: ManifestProblem[],
   ) {
+    const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => ({
+      ...p,
+      path: printable(p.path, 120),
+      message: printable(p.message, 400),
+    }));
+    const omitted = problems.length - listed.length;
+    const shownFile = printable(file, 400);
     super(
-      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` +
-        problems
+      `${shownFile}: ${problems.length} problem${problems.length === 1 ? '' : 's'}` +
+        `${omitted > 0 ? ` (the first ${listed.length} are listed)` : ''}\n` +
+        listed
           .map((p) => {
-            const where = p.line !== undefined ? `${file}:${p.line}${p.col !== undefined ? `:${p.col}` : ''}: ` : '';
+            const where = p.line !== undefined ? `${shownFile}:${p.line}${p.col !== undefined ? `:${p.col}` : ''}: ` : '';
             return `  ${where}${p.path ? `${p.path}: ` : ''}${p.message}`;
           })
-          .join('\n'),
+          .join('\n') +
+        (omitted > 0 ? `\n  … and ${omitted} more problem${omitted === 1 ? '' : 's'}` : ''),
     );
+    this.problems = listed;
+    this.omitted = omitted;
   }
 }
 

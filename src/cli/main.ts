@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
             type: err instanceof Error ? err.name : 'Error',
             message,
             exit_code: code,
-            ...(err instanceof ManifestError ? { file: err.file, problems: err.problems } : {}),
+            ...(err instanceof ManifestError ? { file: err.file, problems: err.problems, omitted: err.omitted } : {}),
           },
         })}\n`,
       );

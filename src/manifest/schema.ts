@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OPA_IMAGE } from '../policy/opa-version.js';
+import { invisibleIn } from '../util/printable.js';
 
 // Interpret, do not compile: zod's JIT generates a parser (new Function) for each object schema on
 // its first parse, which pays off for a schema parsed many times; the CLI parses one manifest per
@@ -21,7 +22,10 @@ export const UNSAFE_CHARS = /[\n\r;{}"'$`\\#\s]/;
 
 function unsafeReason(value: string): string | undefined {
   const m = UNSAFE_CHARS.exec(value);
-  if (!m) return undefined;
+  if (!m) {
+    const invisible = invisibleIn(value);
+    return invisible ? `contains ${invisible}, which displays differently from what it is; refusing to render it` : undefined;
+  }
   const ch = m[0] === '\n' || m[0] === '\r' ? 'a newline' : /\s/.test(m[0]) ? 'whitespace' : `"${m[0]}"`;
   return `contains ${ch}, which would change the meaning of a generated file; refusing to render it`;
 }
@@ -112,25 +116,33 @@ export const networkSchema = z.strictObject({
   driver_type: oneOf(['bridge', 'overlay', 'macvlan', 'ipvlan'] as const),
 });
 
+const OPA_URL_WHAT = 'an http(s) URL such as "http://opa.internal:8181" (no credentials in the URL)';
+
 export const opaSchema = z.strictObject({
   // The official image of the release the tests run (src/policy/opa-version.ts).
   image: safeString(IMAGE, IMAGE_WHAT).default(OPA_IMAGE),
   port: integer(1, 65535),
   url: z
-    .string({ error: 'expected an http(s) URL such as "http://opa.internal:8181"' })
-    .refine(
-      (u) => {
-        // The WHATWG parser silently drops tabs and newlines, so check the raw text before parsing.
-        if (/[\u0000-\u0020\u007f]/.test(u)) return false;
-        try {
-          const parsed = new URL(u);
-          return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && !parsed.username && !parsed.password;
-        } catch {
-          return false;
-        }
-      },
-      { error: 'expected an http(s) URL such as "http://opa.internal:8181" (no credentials in the URL)' },
-    )
+    .string({ error: `expected ${OPA_URL_WHAT}` })
+    .superRefine((u, ctx) => {
+      // The raw text first: the WHATWG parser silently drops tabs and newlines, and percent-encodes
+      // (so accepts) a U+202E that would make the URL read differently in every log and message.
+      const invisible = invisibleIn(u) ?? (/[\u0000-\u0020]/.test(u) ? 'whitespace' : undefined);
+      if (invisible) {
+        ctx.addIssue({ code: 'custom', message: `expected ${OPA_URL_WHAT}; the value contains ${invisible}` });
+        return;
+      }
+      let parsed: URL;
+      try {
+        parsed = new URL(u);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected ${OPA_URL_WHAT}` });
+        return;
+      }
+      if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || u.length > 2048) {
+        ctx.addIssue({ code: 'custom', message: `expected ${OPA_URL_WHAT}` });
+      }
+    })
     .optional(),
   timeout_ms: integer(50, 60_000, ' milliseconds').default(2000),
 });

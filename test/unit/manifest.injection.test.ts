@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { ManifestError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { renderAll } from '../../src/render/render.js';
+import { quote } from '../../src/util/printable.js';
 
 /**
  * An injection corpus: every string field that can reach nginx.conf or docker-compose.yml (plus the
@@ -111,8 +112,9 @@ function expectRefused(keyPath: string, value: string): string {
   const problem = manifestError.problems.find((p) => p.path === keyPath);
   expect(problem, JSON.stringify(manifestError.problems)).toBeDefined();
   expect(problem!.message).toMatch(/^expected /);
-  // Also proves the payload reached the schema intact (else the test would prove nothing).
-  expect(problem!.message).toContain(`got ${JSON.stringify(value)}`);
+  // Also proves the payload reached the schema intact (else the test would prove nothing). It is
+  // quoted as JSON with invisible characters (U+0085, U+2028) escaped, as every message quotes.
+  expect(problem!.message).toContain(`got ${quote(value)}`);
   // The payload is quoted in the message, so the error itself cannot forge extra lines.
   expect(problem!.message).not.toMatch(/[\n\r]/);
   return problem!.message;
