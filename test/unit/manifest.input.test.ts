@@ -17,6 +17,15 @@ import { describeChar, printable, quote } from '../../src/util/printable.js';
 const DEFAULT = readFileSync(fileURLToPath(new URL('../../manifest.yaml', import.meta.url)), 'utf8');
 const FILE = '/p/manifest.yaml';
 
+/** 1-based line of the first line of DEFAULT that is exactly `text`. */
+function lineOf(text: string): number {
+  const i = DEFAULT.split('\n').indexOf(text);
+  expect(i, `"${text}" is a line of manifest.yaml`).toBeGreaterThanOrEqual(0);
+  return i + 1;
+}
+/** The line where text appended to DEFAULT (which ends with a newline) starts. */
+const APPENDED = DEFAULT.split('\n').length;
+
 function edited(from: string, to: string, text = DEFAULT): string {
   expect(text.split(from).length - 1, `"${from}" should occur exactly once`).toBe(1);
   return text.replace(from, to);
@@ -87,7 +96,7 @@ describe('ManifestError output is bounded', () => {
     expect(err.omitted).toBe(5);
     expect(err.message.split('\n')[0]).toBe(`${FILE}: 25 problems (the first 20 are listed)`);
     expect(err.message.split('\n').at(-1)).toBe('  … and 5 more problems');
-    expect(err.problems[0]).toMatchObject({ path: 'bogus_0', line: 50, col: 1 });
+    expect(err.problems[0]).toMatchObject({ path: 'bogus_0', line: APPENDED, col: 1 });
   });
 
   it('a huge or invisible key is cut and escaped in the path, and gets no did-you-mean', () => {
@@ -206,10 +215,10 @@ describe('YAML structure a manifest cannot mean', () => {
   });
 
   for (const [what, yaml, line, col, got] of [
-    ['a flow list', '? [a, b]\n: c\n', 50, 3, 'a list as a key ([a, b])'],
-    ['a block list', '? - a\n  - b\n: c\n', 50, 3, 'a list as a key (- a\n  - b)'],
-    ['a flow mapping', '{a: 1}: x\n', 50, 1, 'a mapping as a key ({a: 1})'],
-    ['an alias to a list', 'k: &k [a]\n? *k\n: y\n', 51, 3, 'a list as a key (*k)'],
+    ['a flow list', '? [a, b]\n: c\n', APPENDED, 3, 'a list as a key ([a, b])'],
+    ['a block list', '? - a\n  - b\n: c\n', APPENDED, 3, 'a list as a key (- a\n  - b)'],
+    ['a flow mapping', '{a: 1}: x\n', APPENDED, 1, 'a mapping as a key ({a: 1})'],
+    ['an alias to a list', 'k: &k [a]\n? *k\n: y\n', APPENDED + 1, 3, 'a list as a key (*k)'],
   ] as const) {
     it(`a key that is ${what} is refused at the key`, () => {
       const p = only(`${DEFAULT}${yaml}`);
@@ -239,7 +248,7 @@ describe('YAML structure a manifest cannot mean', () => {
       line: 9,
       col: 3,
     });
-    expect(only(`${DEFAULT}1: a\n"1": b\n`)).toMatchObject({ path: '1', line: 51, col: 1 });
+    expect(only(`${DEFAULT}1: a\n"1": b\n`)).toMatchObject({ path: '1', line: APPENDED + 1, col: 1 });
   });
 });
 
@@ -276,7 +285,7 @@ describe('invisible characters in string values', () => {
   ]) {
     it(`opa.url ${quote(bad)} is refused, naming the character`, () => {
       const p = only(url(bad));
-      expect(p).toMatchObject({ path: 'opa.url', line: 32, col: 8 });
+      expect(p).toMatchObject({ path: 'opa.url', line: lineOf('  timeout_ms: 2000') + 1, col: 8 });
       expect(p.message).toMatch(/^expected an http\(s\) URL such as "http:\/\/opa.internal:8181" \(no credentials in the URL\); the value contains U\+[0-9A-F]{4} \(/);
       expect(p.message, 'the message itself is printable ASCII').not.toMatch(/[^\x20-\x7e…]/);
     });
@@ -290,7 +299,7 @@ describe('invisible characters in string values', () => {
 describe('published host ports', () => {
   it('opa.port equal to nginx.port is refused, naming both keys and places', () => {
     const p = only(edited('  port: 8181\n', '  port: 8080\n'));
-    expect(p).toMatchObject({ path: 'opa.port', line: 30, col: 9 });
+    expect(p).toMatchObject({ path: 'opa.port', line: lineOf('  port: 8181'), col: 9 });
     expect(p.message).toBe(
       `expected a host port other than nginx.port (8080, at ${FILE}:20:9): both are published on this host, so the stack could never start; change one of them`,
     );
@@ -304,7 +313,7 @@ describe('published host ports', () => {
   for (const u of ['http://127.0.0.1:8080', 'http://localhost:8080/', 'http://127.0.0.2:8080', 'http://[::1]:8080', 'http://0.0.0.0:8080', 'http://LOCALHOST:8080']) {
     it(`opa.url ${u} is this host's nginx.port: refused`, () => {
       const p = only(edited('  timeout_ms: 2000\n', `  timeout_ms: 2000\n  url: "${u}"\n`));
-      expect(p).toMatchObject({ path: 'opa.url', line: 32, col: 8 });
+      expect(p).toMatchObject({ path: 'opa.url', line: lineOf('  timeout_ms: 2000') + 1, col: 8 });
       expect(p.message).toContain(`points at nginx.port (8080, at ${FILE}:20:9) on this host`);
     });
   }
