@@ -17,6 +17,10 @@ const BIN = fileURLToPath(new URL('../../bin/swiftdeploy', import.meta.url));
 const PROBE = fileURLToPath(new URL('../helpers/rusage-probe.mjs', import.meta.url));
 const REPO_MANIFEST = fileURLToPath(new URL('../../manifest.yaml', import.meta.url));
 const DEFAULT = await readFile(REPO_MANIFEST, 'utf8');
+/** 1-based line of the first line of DEFAULT that is exactly `text` (positions follow manifest.yaml). */
+const lineOf = (text: string): number => DEFAULT.split('\n').indexOf(text) + 1;
+/** The line where text appended to DEFAULT (which ends with a newline) starts. */
+const APPENDED = DEFAULT.split('\n').length;
 
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
@@ -140,7 +144,7 @@ describe('manifest input outside the exit-2 contract (issue #11, class 8)', { ti
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('500 problems (the first 20 are listed)');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(22);
-    expect(r.stderr).toContain(`${r.file}:50:1: bogus_0: unknown key`);
+    expect(r.stderr).toContain(`${r.file}:${APPENDED}:1: bogus_0: unknown key`);
     expect(r.stderr.trimEnd()).toMatch(/\n {2}… and 480 more problems$/);
   });
 
@@ -183,8 +187,8 @@ describe('manifest input outside the exit-2 contract (issue #11, class 8)', { ti
   });
 
   for (const [what, yaml, line, col] of [
-    ['? [a, b]\\n: c', '? [a, b]\n: c\n', 50, 3],
-    ['{a: 1}: x', '{a: 1}: x\n', 50, 1],
+    ['? [a, b]\\n: c', '? [a, b]\n: c\n', APPENDED, 3],
+    ['{a: 1}: x', '{a: 1}: x\n', APPENDED, 1],
   ] as const) {
     it(`a complex mapping key (${what}): refused at the key, and no Node warning on stderr`, async () => {
       const r = await init(`${DEFAULT}${yaml}`);
@@ -194,7 +198,7 @@ describe('manifest input outside the exit-2 contract (issue #11, class 8)', { ti
 
   it('opa.url with U+202E (right-to-left override): refused, the character shown escaped', async () => {
     const r = await init(DEFAULT.replace('  timeout_ms: 2000\n', '  timeout_ms: 2000\n  url: "http://opa.internal:8181/\u202etxt.exe"\n'));
-    const stderr = expectRefusal(r, 32, 8);
+    const stderr = expectRefusal(r, lineOf('  timeout_ms: 2000') + 1, 8);
     expect(stderr).toContain('opa.url: expected an http(s) URL');
     expect(stderr).toContain('contains U+202E (a bidirectional-text control)');
     expect(stderr).toContain('\\u202e');
@@ -203,6 +207,6 @@ describe('manifest input outside the exit-2 contract (issue #11, class 8)', { ti
 
   it('opa.port equal to nginx.port: refused, naming both keys and places', async () => {
     const r = await init(DEFAULT.replace('  port: 8181\n', '  port: 8080\n'));
-    expect(expectRefusal(r, 30, 9)).toContain(`opa.port: expected a host port other than nginx.port (8080, at ${r.file}:20:9)`);
+    expect(expectRefusal(r, lineOf('  port: 8181'), 9)).toContain(`opa.port: expected a host port other than nginx.port (8080, at ${r.file}:${lineOf('  port: 8080')}:9)`);
   });
 });
