@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type Handlebars from 'handlebars';
 import type { Manifest } from '../manifest/schema.js';
 import { packageRoot } from '../util/package-root.js';
+import { COMPOSE_REL, NGINX_CONF_REL } from '../util/project-paths.js';
 import { COMPILE_OPTIONS } from './compile-options.js';
 import { templateContext, type RenderEnvironment } from './context.js';
 import { withHeader } from './header.js';
@@ -18,8 +19,8 @@ export interface RenderedFile {
 }
 
 export const GENERATED = [
-  { relPath: 'nginx/nginx.conf', template: 'nginx.conf.hbs' },
-  { relPath: 'docker-compose.yml', template: 'docker-compose.yml.hbs' },
+  { relPath: NGINX_CONF_REL, template: 'nginx.conf.hbs' },
+  { relPath: COMPOSE_REL, template: 'docker-compose.yml.hbs' },
 ] as const;
 
 export function templatesDir(): string {
