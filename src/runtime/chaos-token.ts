@@ -3,17 +3,32 @@
  * readable by the owner only, and is never printed in full.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { chmod, link, mkdir, open, readFile, readlink, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, UsageError } from '../errors.js';
 
 export const CHAOS_TOKEN_FILE = 'chaos-token';
 
 // base64url of 32 random bytes is 43 characters; accept any token of that alphabet we could have written.
 const TOKEN = /^[A-Za-z0-9_-]{32,256}$/;
 
+/**
+ * The token file is only ever created by link(2) from a regular file: a symlink in its place is not
+ * ours, and following it would send another file's contents as a bearer token (and chmod that file).
+ */
+async function readNoFollow(path: string): Promise<string> {
+  try {
+    return await readFile(path, { encoding: 'utf8', flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP') throw e;
+    const target = await readlink(path).catch(() => 'somewhere unreadable');
+    throw new UsageError(`${path} is a symlink (to ${target}), not a chaos token swiftdeploy wrote; remove it to have a new one generated`);
+  }
+}
+
 async function readToken(path: string): Promise<string> {
-  const token = (await readFile(path, 'utf8')).trim();
+  const token = (await readNoFollow(path)).trim();
   if (!TOKEN.test(token)) {
     throw new RuntimeError(`${path} does not hold a valid chaos token; delete it to have a new one generated`);
   }
@@ -54,6 +69,16 @@ export async function ensureChaosToken(stateDir: string): Promise<string> {
     throw e;
   } finally {
     await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** The project's chaos token, or undefined when none was created yet; never read through a symlink. */
+export async function readChaosToken(stateDir: string): Promise<string | undefined> {
+  try {
+    return await readToken(join(stateDir, CHAOS_TOKEN_FILE));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
 }
 
