@@ -4,11 +4,12 @@
  * paths.matrix.test.ts; this covers the resolver's own edges in-process.
  */
 import { execFileSync } from 'node:child_process';
-import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, UsageError } from '../../src/errors.js';
+import { appendRecord } from '../../src/history/ledger.js';
 import {
   HISTORY_ID,
   filePathProblem,
@@ -138,5 +139,24 @@ describe('resolveProjectFiles and resolveStateDir', () => {
     await symlink('../history.jsonl', path.join(dir, 'nginx/nginx.conf'));
     const err = await refusal(resolveProjectFiles(dir, path.join(dir, 'manifest.yaml'), OBS));
     expect(err.message).toContain('generated file "nginx/nginx.conf": it leads (through a symlink) to the history file');
+  });
+});
+
+describe("the ledger's own guard (a path swapped after it was resolved)", () => {
+  const input = { kind: 'event' as const, actor: 'a', policy_version: null, manifest_sha256: null, payload: {} };
+
+  it('refuses to append through a symlink, naming where it points', async () => {
+    await writeFile(path.join(outside, 'victim'), 'outside\n');
+    await symlink(path.join(outside, 'victim'), path.join(dir, 'linked.jsonl'));
+    const err = await refusal(appendRecord(path.join(dir, 'linked.jsonl'), input));
+    expect(err.message).toBe(`${path.join(dir, 'linked.jsonl')} is a symlink (to ${path.join(outside, 'victim')}); refusing to append history through it`);
+    expect(await readFile(path.join(outside, 'victim'), 'utf8')).toBe('outside\n');
+  });
+
+  it('refuses to append to a file with a second name', async () => {
+    await writeFile(path.join(outside, 'victim'), '');
+    await link(path.join(outside, 'victim'), path.join(dir, 'hard.jsonl'));
+    expect((await refusal(appendRecord(path.join(dir, 'hard.jsonl'), input))).message).toContain('has 2 names (hard links)');
+    expect(await readFile(path.join(outside, 'victim'), 'utf8')).toBe('');
   });
 });
