@@ -132,6 +132,9 @@ describe('resolveProjectFiles and resolveStateDir', () => {
     await rm(path.join(dir, '.swiftdeploy'));
     await symlink(outside, path.join(dir, '.swiftdeploy'));
     expect((await refusal(resolveStateDir(dir))).message).toContain(`-> ${outside}`);
+    await rm(path.join(dir, '.swiftdeploy'));
+    await symlink('.', path.join(dir, '.swiftdeploy'));
+    expect((await refusal(resolveStateDir(dir))).message).toContain('it is the project directory itself');
   });
 
   it('refuses a generated file that is a symlink to another owned file', async () => {
