@@ -12,6 +12,7 @@ import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, LockHeld, UsageError } from '../errors.js';
+import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
 import { bootId, processStartTime, whyNotAlive } from './liveness.js';
 
 export const LOCK_FILE = 'lock';
@@ -153,7 +154,7 @@ function newLockInfo(request: LockRequest): LockInfo {
 
 /** One attempt: true if we now hold the lock, false if someone else does. */
 async function tryCreate(stateDir: string, info: LockInfo): Promise<boolean> {
-  const tmp = join(stateDir, `.lock.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const tmp = tempPathFor(lockPath(stateDir));
   await writeFile(tmp, `${JSON.stringify(info)}\n`, { flag: 'wx', mode: 0o644 });
   try {
     await link(tmp, lockPath(stateDir));
@@ -208,6 +209,8 @@ export async function acquireLock(stateDir: string, request: LockRequest, option
     throw new UsageError(`--lock-wait: expected a number of seconds >= 0, got ${waitSeconds}`);
   }
   await mkdir(stateDir, { recursive: true });
+  // A command killed between writing its lock record and linking it left the record behind.
+  await removeStaleTemps(lockPath(stateDir));
   const info = newLockInfo(request);
   const path = lockPath(stateDir);
   const deadline = Date.now() + waitSeconds * 1000;

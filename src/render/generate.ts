@@ -3,6 +3,7 @@ import path from 'node:path';
 import { OperationFailed, UsageError } from '../errors.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { ownedPaths, resolveGenerated } from '../util/project-paths.js';
+import { removeStaleTemps } from '../util/stale-temps.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { inspectGenerated } from './header.js';
 import { policiesDirFor, renderAll, type RenderedFile } from './render.js';
@@ -49,7 +50,9 @@ export async function generateProject(loaded: LoadedManifest, options: { force?:
   }
   const result: GenerateResult = { files: [] };
   for (const plan of plans) {
-    if (!plan.unchanged) {
+    // A write removes the temp files a killed writer left beside its target; so does a run with nothing to write.
+    if (plan.unchanged) await removeStaleTemps(plan.abs);
+    else {
       await mkdir(path.dirname(plan.abs), { recursive: true });
       await writeFileAtomic(plan.abs, plan.content);
     }

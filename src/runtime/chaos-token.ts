@@ -7,6 +7,7 @@ import { constants as fsc } from 'node:fs';
 import { chmod, link, mkdir, open, readFile, readlink, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError, UsageError } from '../errors.js';
+import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
 
 export const CHAOS_TOKEN_FILE = 'chaos-token';
 
@@ -45,6 +46,8 @@ async function readToken(path: string): Promise<string> {
  */
 export async function ensureChaosToken(stateDir: string): Promise<string> {
   const path = join(stateDir, CHAOS_TOKEN_FILE);
+  // A creation killed before it removed its temp file (holding a token: the file is 0600) left it behind.
+  await removeStaleTemps(path);
   try {
     return await readToken(path);
   } catch (e) {
@@ -53,7 +56,7 @@ export async function ensureChaosToken(stateDir: string): Promise<string> {
   // The directory keeps the umask's mode: the lock in it must stay readable to other operators; the token file itself is 0600.
   await mkdir(stateDir, { recursive: true });
   const token = randomBytes(32).toString('base64url');
-  const tmp = join(stateDir, `.${CHAOS_TOKEN_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(`${token}\n`);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, UsageError } from '../../src/errors.js';
 import { appendRecord } from '../../src/history/ledger.js';
+import type { RecordInput } from '../../src/history/types.js';
 import {
   HISTORY_ID,
   filePathProblem,
@@ -146,7 +147,7 @@ describe('resolveProjectFiles and resolveStateDir', () => {
 });
 
 describe("the ledger's own guard (a path swapped after it was resolved)", () => {
-  const input = { kind: 'event' as const, actor: 'a', policy_version: null, manifest_sha256: null, payload: {} };
+  const input: RecordInput = { kind: 'event', actor: 'a', policy_version: null, manifest_sha256: null, payload: { action: 'init', stage: 'executed' } };
 
   it('refuses to append through a symlink, naming where it points', async () => {
     await writeFile(path.join(outside, 'victim'), 'outside\n');
