@@ -93,7 +93,8 @@ export function filePathProblem(value: string): string | undefined {
 
 function inside(root: string, p: string): boolean {
   const rel = path.relative(root, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // Not rel.startsWith('..'): a file may be called "..notes.md".
+  return rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }
 
 function under(dir: string, p: string): boolean {
@@ -263,13 +264,15 @@ export async function resolveProjectPath(req: ResolveRequest): Promise<ResolvedP
 
 /** How `target` collides with `owned`, or undefined when it does not. */
 async function sameOrUnder(root: string, projectDir: string, owned: OwnedPath, target: Walk): Promise<string | undefined> {
+  // Symlinks above the project directory (e.g. /tmp -> /private/tmp) are not how the path was redirected.
+  const redirected = target.hops.some((h) => inside(root, h.link));
   let o: Walk;
   try {
     o = await walk(path.resolve(projectDir, owned.rel));
   } catch {
     return undefined; // an owned path that cannot be resolved is refused when its own writer resolves it
   }
-  if (o.canonical === target.canonical) return target.hops.length > 0 ? 'it leads (through a symlink) to' : 'it is';
+  if (o.canonical === target.canonical) return redirected ? 'it leads (through a symlink) to' : 'it is';
   if (owned.tree && under(o.canonical, target.canonical)) return 'it lies inside';
   if (target.stats?.isFile() && o.stats?.isFile() && target.stats.dev === o.stats.dev && target.stats.ino === o.stats.ino) {
     return 'it is a hard link to';

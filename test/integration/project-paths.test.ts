@@ -57,6 +57,7 @@ describe('resolveProjectPath', () => {
     await symlink('reports', path.join(dir, 'r'));
     expect(await report('r/./a.md')).toEqual({ abs: path.join(dir, 'reports/a.md'), rel: 'reports/a.md', exists: false });
     expect(await report('new/dir/a.md')).toMatchObject({ abs: path.join(dir, 'new/dir/a.md'), exists: false });
+    expect(await report('..notes.md')).toMatchObject({ abs: path.join(dir, '..notes.md'), rel: '..notes.md' });
     // The project reached through a symlink: results stay under the name the caller used.
     const via = path.join(outside, 'project-link');
     await symlink(dir, via);
