@@ -145,6 +145,13 @@ describe('resolveProjectFiles and resolveStateDir', () => {
     const err = await refusal(resolveProjectFiles(dir, path.join(dir, 'manifest.yaml'), OBS));
     expect(err.message).toContain('generated file "nginx/nginx.conf": it leads (through a symlink) to the history file');
   });
+
+  it('of two names for one file, the one redirected by a symlink is blamed', async () => {
+    await writeFile(path.join(dir, 'docker-compose.yml'), '');
+    await symlink('docker-compose.yml', path.join(dir, 'h.jsonl'));
+    const err = await refusal(resolveProjectFiles(dir, path.join(dir, 'manifest.yaml'), { ...OBS, history_file: 'h.jsonl' }));
+    expect(err.message).toBe(`${HISTORY_ID} "h.jsonl": it leads (through a symlink) to a generated file (docker-compose.yml); refusing to use it`);
+  });
 });
 
 describe("the ledger's own guard (a path swapped after it was resolved)", () => {

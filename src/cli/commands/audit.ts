@@ -37,13 +37,12 @@ export function register(program: Command): void {
         const loaded = await ctx.loadManifest();
         const { observability, project } = loaded.manifest;
         const owned = paths.ownedPaths(path.relative(ctx.projectDir, loaded.file), observability);
-        const [history, out] = await Promise.all([
-          paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: observability.history_file, label: paths.HISTORY_ID, owned, self: [paths.HISTORY_ID] }),
-          // --out is relative to where the command runs; the manifest's audit_report to the project.
-          opts.out === undefined
-            ? paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: observability.audit_report, label: paths.REPORT_ID, owned, self: [paths.REPORT_ID] })
-            : paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: opts.out, label: '--out', baseDir: process.cwd(), owned, self: [paths.REPORT_ID] }),
-        ]);
+        // The report first: when it and the history are one file, the report is what would destroy it.
+        // --out is relative to where the command runs; the manifest's audit_report to the project.
+        const out = await (opts.out === undefined
+          ? paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: observability.audit_report, label: paths.REPORT_ID, owned, self: [paths.REPORT_ID] })
+          : paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: opts.out, label: '--out', baseDir: process.cwd(), owned, self: [paths.REPORT_ID] }));
+        const history = await paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: observability.history_file, label: paths.HISTORY_ID, owned, self: [paths.HISTORY_ID] });
         const historyFile = history.abs;
         const outFile = out.abs;
         const result = await writeAuditReport({
