@@ -123,7 +123,6 @@ describe('audit --out never replaces a file swiftdeploy owns', { timeout: 180_00
 
 describe('observability.history_file and audit_report may not name an owned path, however spelled', { timeout: 180_000 }, () => {
   let dir: string;
-  let before: Record<string, string>;
   beforeAll(async () => {
     dir = await initialisedProject();
     await symlink('.', path.join(dir, 'alias'));
@@ -134,16 +133,15 @@ describe('observability.history_file and audit_report may not name an owned path
     await link(path.join(dir, 'manifest.yaml'), path.join(dir, 'hard-manifest.jsonl'));
     await link(path.join(dir, 'history.jsonl'), path.join(dir, 'hard-history.md'));
     await link(path.join(dir, 'docker-compose.yml'), path.join(dir, 'hard-compose.jsonl'));
-    before = await snapshot(dir);
   });
 
-  // The manifest is written under another name each time so the project's own stays untouched.
+  // Each case rewrites manifest.yaml in place (same inode, so its hard link and symlink stay valid),
+  // then proves the run changed nothing at all.
   async function runWith(key: 'history_file' | 'audit_report', value: string, command: string[]) {
-    const name = `m-${createHash('sha1').update(key + value).digest('hex').slice(0, 8)}.yaml`;
-    await writeFile(path.join(dir, name), testManifest({ [`observability.${key}`]: value }));
-    const r = await cli(['-f', name, ...command], dir);
-    await rm(path.join(dir, name));
-    return r;
+    await writeFile(path.join(dir, 'manifest.yaml'), testManifest({ [`observability.${key}`]: value }));
+    const before = await snapshot(dir);
+    const r = await cli(command, dir);
+    return { r, before };
   }
 
   const history: Array<[string, string]> = [
@@ -168,7 +166,7 @@ describe('observability.history_file and audit_report may not name an owned path
     ['a generated file, hard link', 'hard-compose.jsonl'],
   ];
   it.each(history)('history_file: %s (%s): init exits 2, nothing changed', async (_what, value) => {
-    const r = await runWith('history_file', value, ['init']);
+    const { r, before } = await runWith('history_file', value, ['init']);
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(2);
     // Two keys naming one file: the problem is reported once, on the second key.
     expect(r.stderr).toMatch(value === 'audit_report.md' ? /observability\.audit_report: .*which is the history file/ : /observability\.history_file/);
@@ -189,7 +187,7 @@ describe('observability.history_file and audit_report may not name an owned path
     ['the chaos token, symlinked directory', 'state-alias/chaos-token'],
   ];
   it.each(report)('audit_report: %s (%s): audit exits 2, nothing changed', async (_what, value) => {
-    const r = await runWith('audit_report', value, ['audit']);
+    const { r, before } = await runWith('audit_report', value, ['audit']);
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(2);
     expect(r.stderr).toContain('observability.audit_report');
     expect(await snapshot(dir)).toEqual(before);
