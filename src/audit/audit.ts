@@ -38,7 +38,7 @@ export interface AuditReportRequest extends CollectOptions {
   historyFile: string;
   projectDir: string;
   project: string;
-  /** Absolute path, already checked to be inside the project (see resolveReportPath). */
+  /** Absolute path, already resolved and checked by resolveProjectPath (src/util/project-paths.ts). */
   outFile: string;
   generatedAtMs: number;
   /** History size from which the fast pass parses on two threads (default PARALLEL_FROM_BYTES). */

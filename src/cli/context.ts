@@ -20,8 +20,6 @@ export interface CliContext {
   manifestPath: string;
   /** The manifest's directory: generated files, history and state live under it. */
   projectDir: string;
-  /** `<projectDir>/.swiftdeploy`: lock, chaos token. */
-  stateDir: string;
   out: Output;
   actor(): string;
   loadManifest(): Promise<LoadedManifest>;
@@ -36,7 +34,6 @@ export function createContext(global: GlobalOptions): CliContext {
     global,
     manifestPath,
     projectDir,
-    stateDir: path.join(projectDir, '.swiftdeploy'),
     out: new Output({ json: global.json, color: global.color }),
     actor: () => (actor ??= resolveActor(global.actor, projectDir)),
     loadManifest: () => {

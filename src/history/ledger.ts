@@ -8,10 +8,10 @@
  * before hashing existed continues with `prev = sha256hex(bytes of the last such line)` and seq = its
  * line number + 1.
  */
-import { closeSync, constants as fsc, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readlinkSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
-import { HistoryIntegrityError } from '../errors.js';
+import { HistoryIntegrityError, UsageError } from '../errors.js';
 import { canonicalJson, duplicateMember } from '../util/canonical-json.js';
 import {
   GENESIS_PREV,
@@ -131,14 +131,43 @@ async function writeDurably(fd: number, bytes: Buffer, sizeBefore: number): Prom
   }
 }
 
-// Metadata calls inside the critical section are synchronous: see lock.ts.
+/**
+ * Metadata calls inside the critical section are synchronous: see lock.ts.
+ *
+ * The ledger is written in place, so the descriptor must be the ledger and nothing else: callers pass
+ * the path resolved by resolveProjectPath (no symlink left), O_NOFOLLOW keeps a symlink swapped in
+ * since from redirecting the append, and a file with a second name (hard link) is refused, since the
+ * append would change that name's contents too.
+ */
 function openForAppend(file: string): { fd: number; created: boolean } {
-  const flags = fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT;
+  const flags = fsc.O_RDWR | fsc.O_APPEND | fsc.O_NOFOLLOW;
+  let opened: { fd: number; created: boolean };
   try {
-    return { fd: openSync(file, flags | fsc.O_EXCL, 0o644), created: true };
+    try {
+      opened = { fd: openSync(file, flags | fsc.O_CREAT | fsc.O_EXCL, 0o644), created: true };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      opened = { fd: openSync(file, flags), created: false };
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return { fd: openSync(file, fsc.O_RDWR | fsc.O_APPEND), created: false };
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new UsageError(`${file} is a symlink (to ${readlinkQuietly(file)}); refusing to append history through it`);
+    }
+    throw err;
+  }
+  const { nlink } = fstatSync(opened.fd);
+  if (nlink > 1) {
+    closeSync(opened.fd);
+    throw new UsageError(`${file} has ${nlink} names (hard links); an append would change every one of them, so it is refused`);
+  }
+  return opened;
+}
+
+function readlinkQuietly(file: string): string {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return 'somewhere unreadable';
   }
 }
 

@@ -17,6 +17,7 @@ import { closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writ
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockHeld } from '../errors.js';
+import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
 
 export interface LockOwner {
   pid: number;
@@ -50,6 +51,8 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   }
 }
 
+const swept = new Set<string>();
+
 async function acquire(lockPath: string, opts: LockOptions): Promise<LockOwner> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
@@ -63,8 +66,13 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<LockOwner> 
     purpose: opts.purpose ?? 'append history',
   };
   const body = `${JSON.stringify(owner)}\n`;
-  const temp = `${lockPath}.${process.pid}.${owner.nonce}`;
-  writeFileSync(temp, body, { mode: 0o644 });
+  if (!swept.has(lockPath)) {
+    // Once per process: a writer killed between writing its owner record and removing it left it behind.
+    swept.add(lockPath);
+    await removeStaleTemps(lockPath);
+  }
+  const temp = tempPathFor(lockPath);
+  writeFileSync(temp, body, { mode: 0o644, flag: 'wx' });
   try {
     let delay = 2;
     for (;;) {

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { EXIT, OperationFailed, type ExitCode } from '../errors.js';
-import { CHAOS_TOKEN_FILE } from '../runtime/chaos-token.js';
+import { CHAOS_TOKEN_FILE, readChaosToken } from '../runtime/chaos-token.js';
 import { Session, type Operator } from './session.js';
 
 export type ChaosCommand = { mode: 'slow'; duration: number } | { mode: 'error'; rate: number } | { mode: 'recover' };
@@ -11,7 +10,7 @@ export type ChaosCommand = { mode: 'slow'; duration: number } | { mode: 'error';
 export async function chaos(manifestPath: string, operator: Operator, command: ChaosCommand): Promise<ExitCode> {
   const session = await Session.open(manifestPath, operator, 'chaos');
   const tokenFile = path.join(session.stateDir, CHAOS_TOKEN_FILE);
-  const token = (await readFile(tokenFile, 'utf8').catch(() => '')).trim();
+  const token = await readChaosToken(session.stateDir);
   if (!token) throw new OperationFailed(`no chaos token at ${tokenFile}: deploy the stack first`);
   const url = session.nginxUrl('/chaos');
   const agent = new Agent({ pipelining: 0 });

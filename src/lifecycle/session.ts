@@ -3,11 +3,12 @@ import type { Output } from '../cli/output.js';
 import { UsageError } from '../errors.js';
 import { createRecorder } from '../history/ledger.js';
 import type { EventPayload, GitInfo, HistoryRecord, LifecycleAction, LifecycleStage, Recorder } from '../history/types.js';
-import { loadManifest, resolveInProject, type LoadedManifest } from '../manifest/load.js';
+import { loadManifest, type LoadedManifest } from '../manifest/load.js';
 import type { OpaClient } from '../policy/client.js';
 import type { PolicyDomain } from '../policy/types.js';
 import { policyVersion, readPolicyFiles } from '../policy/version.js';
 import { policiesDirFor } from '../render/render.js';
+import { resolveProjectFiles, type ProjectFiles } from '../util/project-paths.js';
 import { gitInfo } from './git.js';
 
 /** What every lifecycle operation is told about the person and terminal driving it. */
@@ -37,11 +38,13 @@ export class Session {
     readonly action: LifecycleAction,
     readonly git: GitInfo | undefined,
     private readonly versions: Record<PolicyDomain | 'all', string>,
+    /** The project's own files, resolved and checked when the session opened. */
+    readonly files: ProjectFiles,
   ) {
-    const { projectDir, file, manifest } = current;
-    this.historyFile = resolveInProject(projectDir, manifest.observability.history_file, 'observability.history_file', file);
+    const { projectDir } = current;
+    this.historyFile = files.history;
     this.recorder = createRecorder(this.historyFile, { warn: (line) => operator.out.warn(line) });
-    this.stateDir = path.join(projectDir, '.swiftdeploy');
+    this.stateDir = files.stateDir;
     const dir = policiesDirFor(projectDir);
     this.policiesDir = path.isAbsolute(dir) ? dir : path.join(projectDir, dir);
   }
@@ -50,8 +53,10 @@ export class Session {
     // git runs as child processes: start them first so they overlap with parsing the manifest.
     const git = gitInfo(path.dirname(path.resolve(manifestPath)));
     const loaded = await loadManifest(manifestPath);
+    // Before anything is locked, written or recorded: a project whose own paths are unsafe is refused.
+    const files = await resolveProjectFiles(loaded.projectDir, loaded.file, loaded.manifest.observability);
     const versions = await policyVersions(loaded);
-    return new Session(loaded, operator, action, await git, versions);
+    return new Session(loaded, operator, action, await git, versions, files);
   }
 
   /** The manifest as this operation last read it (re-read after the operation changed it). */
@@ -103,7 +108,7 @@ export class Session {
   }
 
   composeFile(): string {
-    return path.join(this.loaded.projectDir, 'docker-compose.yml');
+    return this.files.compose;
   }
 
   /** Asks for authorisation: --yes, or a yes on a TTY. Returns how it was given, or undefined if refused. */

@@ -1,7 +1,7 @@
 import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
-import { GENERATED } from '../render/render.js';
+import { COMPOSE_FILE, NGINX_CONF } from '../util/project-paths.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { Stack } from './stack.js';
@@ -30,13 +30,16 @@ export async function teardown(manifestPath: string, operator: Operator, options
       await stack.down();
       const removed: string[] = [];
       if (options.clean) {
-        for (const { relPath } of GENERATED) {
-          const abs = path.join(session.loaded.projectDir, relPath);
+        // The paths the session resolved when it opened: a symlink leading out was refused then.
+        for (const [relPath, abs] of [
+          [NGINX_CONF, session.files.nginxConf],
+          [COMPOSE_FILE, session.files.compose],
+        ] as const) {
           await rm(abs, { force: true });
           removed.push(relPath);
         }
         // nginx/ held only the generated nginx.conf; leave it if someone put anything else there
-        await rmdir(path.join(session.loaded.projectDir, 'nginx')).catch(() => undefined);
+        await rmdir(path.dirname(session.files.nginxConf)).catch(() => undefined);
       }
       await session.event('executed', { detail: `compose down${removed.length ? `; removed ${removed.join(', ')}` : ''}` });
       const left = await stack.services();

@@ -18,7 +18,7 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-function processState(pid: number): string | undefined {
+export function processState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
@@ -59,4 +59,25 @@ export function whyNotAlive(p: ProcessIdentity): string | undefined {
     if (now !== undefined && now !== p.pidStartTime) return `pid ${p.pid} now belongs to a different process`;
   }
   return undefined;
+}
+
+// /proc reports process start times in USER_HZ ticks, which the kernel fixes at 100 on every
+// architecture Node runs on (sysconf(_SC_CLK_TCK) is not reachable from Node without a child process).
+const USER_HZ = 100;
+
+function bootTimeMs(): number | undefined {
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    return m ? Number(m[1]) * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** When a process started, in ms since the epoch (whole-second precision), or undefined when unknown (not Linux, no such pid). */
+export function processStartedAtMs(pid: number): number | undefined {
+  const ticks = processStartTime(pid);
+  const boot = bootTimeMs();
+  if (ticks === undefined || boot === undefined || !/^\d+$/.test(ticks)) return undefined;
+  return boot + (Number(ticks) * 1000) / USER_HZ;
 }

@@ -7,11 +7,12 @@
  * No fsync: a lock only has to survive a process crash; after a power cut it is stale anyway (boot id).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, LockHeld, UsageError } from '../errors.js';
+import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
 import { bootId, processStartTime, whyNotAlive } from './liveness.js';
 
 export const LOCK_FILE = 'lock';
@@ -105,13 +106,19 @@ export function lockHeldMessage(status: Exclude<LockStatus, { state: 'free' }>):
   return line;
 }
 
+// The lock is only ever created by link(2) from a regular file: never read one through a symlink, which
+// would show another file's contents in a refusal.
+const NO_FOLLOW = fsc.O_RDONLY | fsc.O_NOFOLLOW;
+
 export async function lockStatus(stateDir: string): Promise<LockStatus> {
   const path = lockPath(stateDir);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readFile(path, { encoding: 'utf8', flag: NO_FOLLOW });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'free', path };
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { state: 'free', path };
+    if (code === 'ELOOP') return { state: 'unreadable', path, reason: 'it is a symlink, not a lock swiftdeploy wrote' };
     return { state: 'unreadable', path, reason: (e as Error).message };
   }
   let holder: LockInfo;
@@ -147,7 +154,7 @@ function newLockInfo(request: LockRequest): LockInfo {
 
 /** One attempt: true if we now hold the lock, false if someone else does. */
 async function tryCreate(stateDir: string, info: LockInfo): Promise<boolean> {
-  const tmp = join(stateDir, `.lock.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const tmp = tempPathFor(lockPath(stateDir));
   await writeFile(tmp, `${JSON.stringify(info)}\n`, { flag: 'wx', mode: 0o644 });
   try {
     await link(tmp, lockPath(stateDir));
@@ -162,7 +169,12 @@ async function tryCreate(stateDir: string, info: LockInfo): Promise<boolean> {
 
 function isOurs(path: string, id: string): boolean {
   try {
-    return parseLockInfo(readFileSync(path, 'utf8')).id === id;
+    const fd = openSync(path, NO_FOLLOW);
+    try {
+      return parseLockInfo(readFileSync(fd, 'utf8')).id === id;
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return false;
   }
@@ -197,6 +209,8 @@ export async function acquireLock(stateDir: string, request: LockRequest, option
     throw new UsageError(`--lock-wait: expected a number of seconds >= 0, got ${waitSeconds}`);
   }
   await mkdir(stateDir, { recursive: true });
+  // A command killed between writing its lock record and linking it left the record behind.
+  await removeStaleTemps(lockPath(stateDir));
   const info = newLockInfo(request);
   const path = lockPath(stateDir);
   const deadline = Date.now() + waitSeconds * 1000;

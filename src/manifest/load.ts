@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ManifestError, type ManifestProblem } from '../errors.js';
 import { quote, printable } from '../util/printable.js';
 import { portConflicts } from './ports.js';
+import { manifestPathConflicts } from '../util/project-paths.js';
 import { manifestSchema, type Manifest } from './schema.js';
 import { MAX_MANIFEST_BYTES, decodeManifest, readManifestBytes } from './source.js';
 import { MAX_ALIAS_EXPANSION, structureProblems } from './structure.js';
@@ -146,28 +147,10 @@ export function parseManifest(text: string, file: string): Manifest {
 /**
  * history_file and audit_report are written by swiftdeploy: they must not name the manifest, a
  * generated file, swiftdeploy's state directory, or each other, or one write would destroy another.
+ * This is the lexical check, at load; symlinks and hard links are judged when a command resolves them.
  */
 function pathConflicts(m: Manifest, manifestName: string): ManifestProblem[] {
-  const taken = new Map<string, string>([
-    [manifestName, 'the manifest'],
-    ['docker-compose.yml', 'a generated file'],
-  ]);
-  const reserved = [
-    { prefix: 'nginx/', what: 'the generated nginx/ directory' },
-    { prefix: '.swiftdeploy/', what: "swiftdeploy's state directory" },
-  ];
-  const problems: ManifestProblem[] = [];
-  const keys = [
-    ['observability.history_file', m.observability.history_file],
-    ['observability.audit_report', m.observability.audit_report],
-  ] as const;
-  for (const [key, value] of keys) {
-    const norm = path.posix.normalize(value);
-    const clash = taken.get(norm) ?? reserved.find((r) => norm.startsWith(r.prefix) || `${norm}/` === r.prefix)?.what;
-    if (clash) problems.push({ path: key, message: `expected a file of its own, got ${JSON.stringify(value)}, which is ${clash}` });
-    else taken.set(norm, key);
-  }
-  return problems;
+  return manifestPathConflicts(manifestName, m.observability);
 }
 
 function describeFound(doc: Document, segs: string[], raw: unknown): string {
@@ -261,17 +244,4 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-/**
- * Resolves a manifest path setting (history_file, audit_report) inside the project directory.
- * The schema already refuses absolute paths and ".." segments; this is the second line of defence.
- */
-export function resolveInProject(projectDir: string, rel: string, key: string, file: string): string {
-  const abs = path.resolve(projectDir, rel);
-  const relToProject = path.relative(projectDir, abs);
-  if (relToProject === '' || relToProject.startsWith('..') || path.isAbsolute(relToProject)) {
-    throw new ManifestError(file, [{ path: key, message: `expected a path inside ${projectDir}, got ${JSON.stringify(rel)}` }]);
-  }
-  return abs;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OPA_IMAGE } from '../policy/opa-version.js';
 import { invisibleIn } from '../util/printable.js';
+import { filePathProblem } from '../util/project-paths.js';
 
 // Interpret, do not compile: zod's JIT generates a parser (new Function) for each object schema on
 // its first parse, which pays off for a schema parsed many times; the CLI parses one manifest per
@@ -72,6 +73,21 @@ const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-
 // A relative path of plain segments (no leading "/", no ".." segment): checked again at resolve time.
 const REL_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]{1,200}$/;
 const REL_PATH_WHAT = 'a relative path inside the project directory (no absolute path, no "..")';
+const REL_FILE_WHAT = 'a relative file path inside the project directory (no absolute path, no "..")';
+
+/**
+ * A file swiftdeploy writes (history_file, audit_report): REL_PATH, and spelled as a file, not a
+ * directory (no trailing "/", no last component "."). Which file it really is (after symlinks and
+ * hard links) is checked when a command resolves it: src/util/project-paths.ts.
+ */
+function relFilePath(fallback: string) {
+  return safeString(REL_PATH, REL_FILE_WHAT)
+    .superRefine((value, ctx) => {
+      const problem = filePathProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: `expected ${REL_FILE_WHAT}, but ${problem}` });
+    })
+    .default(fallback);
+}
 
 const mode = oneOf(['enforce', 'shadow'] as const).default('enforce');
 
@@ -168,8 +184,8 @@ export const policySchema = z.strictObject({
 });
 
 export const observabilitySchema = z.strictObject({
-  history_file: safeString(REL_PATH, REL_PATH_WHAT).default('history.jsonl'),
-  audit_report: safeString(REL_PATH, REL_PATH_WHAT).default('audit_report.md'),
+  history_file: relFilePath('history.jsonl'),
+  audit_report: relFilePath('audit_report.md'),
   status_interval: decimal(0.5, 3600, 'a number of seconds from 0.5 to 3600').default(5),
 });
 

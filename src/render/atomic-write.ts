@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
 
 export interface AtomicWriteOptions {
   /** File mode for a newly written file (default 0o644). */
@@ -15,10 +15,14 @@ export interface AtomicWriteOptions {
  * is atomic), fsync it, rename it over the target, then fsync the directory so the rename itself
  * is durable. Guarantee: after this resolves, the new bytes survive power loss on a disk that
  * honours flush; before it resolves, readers see the old file.
+ *
+ * The temp file is `.<name>.<pid>.<hex>.tmp`; one left by a writer that was killed is removed by the
+ * next write of the same file (src/util/stale-temps.ts).
  */
 export async function writeFileAtomic(file: string, data: string | Buffer, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  await removeStaleTemps(file);
+  const temp = tempPathFor(file);
   const handle = await open(temp, 'wx', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);

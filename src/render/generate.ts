@@ -1,7 +1,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OperationFailed } from '../errors.js';
+import { OperationFailed, UsageError } from '../errors.js';
 import type { LoadedManifest } from '../manifest/load.js';
+import { ownedPaths, resolveGenerated } from '../util/project-paths.js';
+import { removeStaleTemps } from '../util/stale-temps.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { inspectGenerated } from './header.js';
 import { policiesDirFor, renderAll, type RenderedFile } from './render.js';
@@ -25,7 +27,7 @@ export async function generateProject(loaded: LoadedManifest, options: { force?:
   const plans: Array<{ abs: string; content: string; unchanged: boolean }> = [];
   const problems: string[] = [];
   for (const file of rendered) {
-    const abs = path.join(loaded.projectDir, file.relPath);
+    const abs = await generatedPath(loaded, file.relPath);
     const existing = await readFile(abs, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
@@ -48,7 +50,9 @@ export async function generateProject(loaded: LoadedManifest, options: { force?:
   }
   const result: GenerateResult = { files: [] };
   for (const plan of plans) {
-    if (!plan.unchanged) {
+    // A write removes the temp files a killed writer left beside its target; so does a run with nothing to write.
+    if (plan.unchanged) await removeStaleTemps(plan.abs);
+    else {
       await mkdir(path.dirname(plan.abs), { recursive: true });
       await writeFileAtomic(plan.abs, plan.content);
     }
@@ -57,12 +61,21 @@ export async function generateProject(loaded: LoadedManifest, options: { force?:
   return result;
 }
 
+/** Where a generated file really goes: refused (exit 2) if a symlink leads it out of the project or onto another owned file. */
+async function generatedPath(loaded: LoadedManifest, relPath: string): Promise<string> {
+  const owned = ownedPaths(path.relative(loaded.projectDir, loaded.file), loaded.manifest.observability);
+  return (await resolveGenerated(loaded.projectDir, owned, relPath)).abs;
+}
+
 /** Drift check without writing, for `validate`. */
 export async function checkGenerated(loaded: LoadedManifest): Promise<Array<{ relPath: string; state: 'missing' | 'intact' | 'stale' | 'drifted' | 'foreign' }>> {
   const rendered = await renderProject(loaded);
   return Promise.all(
     rendered.map(async (file) => {
-      const existing = await readFile(path.join(loaded.projectDir, file.relPath), 'utf8').catch(() => undefined);
+      const existing = await readFile(await generatedPath(loaded, file.relPath), 'utf8').catch((err: unknown) => {
+        if (err instanceof UsageError) throw err;
+        return undefined;
+      });
       if (existing === undefined) return { relPath: file.relPath, state: 'missing' as const };
       if (existing === file.content) return { relPath: file.relPath, state: 'intact' as const };
       const state = inspectGenerated(existing).state;

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type Handlebars from 'handlebars';
 import type { Manifest } from '../manifest/schema.js';
 import { packageRoot } from '../util/package-root.js';
+import { COMPOSE_FILE, NGINX_CONF } from '../util/project-paths.js';
 import { COMPILE_OPTIONS } from './compile-options.js';
 import { templateContext, type RenderEnvironment } from './context.js';
 import { withHeader } from './header.js';
@@ -17,9 +18,9 @@ export interface RenderedFile {
   content: string;
 }
 
-/** The generated files, relative to the project directory: the only place their names are spelled. */
-export const NGINX_CONF = 'nginx/nginx.conf';
-export const COMPOSE_FILE = 'docker-compose.yml';
+// The generated files' names are spelled once, with everything else swiftdeploy owns, in
+// src/util/project-paths.ts; re-exported here for the renderer's callers.
+export { COMPOSE_FILE, NGINX_CONF };
 
 export const GENERATED = [
   { relPath: NGINX_CONF, template: 'nginx.conf.hbs' },

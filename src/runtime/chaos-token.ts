@@ -3,17 +3,33 @@
  * readable by the owner only, and is never printed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { chmod, link, mkdir, open, readFile, readlink, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, UsageError } from '../errors.js';
+import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
 
 export const CHAOS_TOKEN_FILE = 'chaos-token';
 
 // base64url of 32 random bytes is 43 characters; accept any token of that alphabet we could have written.
 const TOKEN = /^[A-Za-z0-9_-]{32,256}$/;
 
+/**
+ * The token file is only ever created by link(2) from a regular file: a symlink in its place is not
+ * ours, and following it would send another file's contents as a bearer token (and chmod that file).
+ */
+async function readNoFollow(path: string): Promise<string> {
+  try {
+    return await readFile(path, { encoding: 'utf8', flag: fsc.O_RDONLY | fsc.O_NOFOLLOW });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP') throw e;
+    const target = await readlink(path).catch(() => 'somewhere unreadable');
+    throw new UsageError(`${path} is a symlink (to ${target}), not a chaos token swiftdeploy wrote; remove it to have a new one generated`);
+  }
+}
+
 async function readToken(path: string): Promise<string> {
-  const token = (await readFile(path, 'utf8')).trim();
+  const token = (await readNoFollow(path)).trim();
   if (!TOKEN.test(token)) {
     throw new RuntimeError(`${path} does not hold a valid chaos token; delete it to have a new one generated`);
   }
@@ -30,6 +46,8 @@ async function readToken(path: string): Promise<string> {
  */
 export async function ensureChaosToken(stateDir: string): Promise<string> {
   const path = join(stateDir, CHAOS_TOKEN_FILE);
+  // A creation killed before it removed its temp file (holding a token: the file is 0600) left it behind.
+  await removeStaleTemps(path);
   try {
     return await readToken(path);
   } catch (e) {
@@ -38,7 +56,7 @@ export async function ensureChaosToken(stateDir: string): Promise<string> {
   // The directory keeps the umask's mode: the lock in it must stay readable to other operators; the token file itself is 0600.
   await mkdir(stateDir, { recursive: true });
   const token = randomBytes(32).toString('base64url');
-  const tmp = join(stateDir, `.${CHAOS_TOKEN_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(`${token}\n`);
@@ -56,3 +74,14 @@ export async function ensureChaosToken(stateDir: string): Promise<string> {
     await unlink(tmp).catch(() => undefined);
   }
 }
+
+/** The project's chaos token, or undefined when none was created yet; never read through a symlink. */
+export async function readChaosToken(stateDir: string): Promise<string | undefined> {
+  try {
+    return await readToken(join(stateDir, CHAOS_TOKEN_FILE));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+

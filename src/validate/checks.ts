@@ -77,13 +77,18 @@ export async function runChecks(input: ValidateInput): Promise<CheckResult[]> {
     results.push(fail('templates', (err as Error).message));
   }
 
-  const states = await input.generatedState(loaded);
-  const bad = states.filter((s) => s.state !== 'intact');
-  results.push(
-    bad.length === 0
-      ? pass('generated', `${states.map((s) => s.relPath).join(', ')} present and match the manifest`)
-      : fail('generated', bad.map((s) => `${s.relPath} ${describeState(s.state)}`).join('; ')),
-  );
+  try {
+    const states = await input.generatedState(loaded);
+    const bad = states.filter((s) => s.state !== 'intact');
+    results.push(
+      bad.length === 0
+        ? pass('generated', `${states.map((s) => s.relPath).join(', ')} present and match the manifest`)
+        : fail('generated', bad.map((s) => `${s.relPath} ${describeState(s.state)}`).join('; ')),
+    );
+  } catch (err) {
+    // A generated path that leads out of the project (a symlink) or onto another owned file.
+    results.push(fail('generated', (err as Error).message));
+  }
 
   const engine = await input.probes.engine();
   const engineUp = engine.up;

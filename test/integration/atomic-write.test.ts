@@ -48,6 +48,11 @@ describe('writeFileAtomic', () => {
     expect(leftovers).toHaveLength(1);
     expect(leftovers[0]).toMatch(/^\.docker-compose\.yml\.\d+\.[0-9a-f]{8}\.tmp$/);
     expect(await readFile(path.join(dir, leftovers[0]!), 'utf8')).toBe(`new\n${'n'.repeat(100_000)}\n`);
+
+    // The killed writer is gone: the next write of the same file removes what it left.
+    await writeFileAtomic(file, 'next\n');
+    expect(await readdir(dir)).toEqual(['docker-compose.yml']);
+    expect(await readFile(file, 'utf8')).toBe('next\n');
   });
 
   it('the same write without the kill replaces the file and leaves no temp file', async () => {

@@ -1,5 +1,5 @@
 /** The project lock between real processes: refusal, waiting, stale locks, signals and races. */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -77,6 +77,17 @@ describe('the project lock between processes', () => {
       /^locked by alice .*: deploy \(waited 0\.4 s\)$/,
     );
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('a lock that is a symlink is reported unreadable without showing what it points to', async () => {
+    const secret = join(stateDir, '..', 'secret');
+    await writeFile(secret, 'root:x:0:0:secret\n');
+    await mkdir(stateDir, { recursive: true });
+    await symlink(secret, join(stateDir, 'lock'));
+    const status = await lockStatus(stateDir);
+    expect(status).toEqual({ state: 'unreadable', path: join(stateDir, 'lock'), reason: 'it is a symlink, not a lock swiftdeploy wrote' });
+    expect(await forceReleaseLock(stateDir)).toMatchObject({ removed: true });
+    expect(await readFile(secret, 'utf8')).toBe('root:x:0:0:secret\n');
   });
 
   it('a killed holder leaves a stale lock: reported, not waited on, removable by force', async () => {

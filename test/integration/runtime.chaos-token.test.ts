@@ -1,9 +1,9 @@
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RuntimeError } from '../../src/errors.js';
-import { ensureChaosToken } from '../../src/runtime/chaos-token.js';
+import { RuntimeError, UsageError } from '../../src/errors.js';
+import { ensureChaosToken, readChaosToken } from '../../src/runtime/chaos-token.js';
 
 let root: string;
 let stateDir: string;
@@ -45,5 +45,18 @@ describe('ensureChaosToken on real files', () => {
     await writeFile(join(stateDir, 'chaos-token'), 'short\n');
     await expect(ensureChaosToken(stateDir)).rejects.toThrow(RuntimeError);
     expect(await readFile(join(stateDir, 'chaos-token'), 'utf8')).toBe('short\n');
+  });
+
+  it('never reads (or chmods) a token through a symlink: another file would be sent as the bearer token', async () => {
+    // A file that would pass as a token, readable by others: following the link would send it and chmod it to 0600.
+    const victim = join(root, 'victim');
+    await writeFile(victim, `${'v'.repeat(43)}\n`, { mode: 0o644 });
+    await mkdir(stateDir);
+    await symlink(victim, join(stateDir, 'chaos-token'));
+    const err = await ensureChaosToken(stateDir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe(`${join(stateDir, 'chaos-token')} is a symlink (to ${victim}), not a chaos token swiftdeploy wrote; remove it to have a new one generated`);
+    await expect(readChaosToken(stateDir)).rejects.toThrow(UsageError);
+    expect((await stat(victim)).mode & 0o777).toBe(0o644);
   });
 });

@@ -27,21 +27,24 @@ export function register(program: Command): void {
     )
     .action(
       action<AuditOptions>(async (ctx, opts) => {
-        const [{ writeAuditReport }, { parseTimeRange }, { resolveReportPath }, { resolveInProject }] = await Promise.all([
+        const [{ writeAuditReport }, { parseTimeRange }, paths] = await Promise.all([
           import('../../audit/audit.js'),
           import('../../audit/time-range.js'),
-          import('../../audit/output-path.js'),
-          import('../../manifest/load.js'),
+          import('../../util/project-paths.js'),
         ]);
         const generatedAtMs = Date.now();
         const range = parseTimeRange(opts.since, opts.until, generatedAtMs);
         const loaded = await ctx.loadManifest();
         const { observability, project } = loaded.manifest;
-        const historyFile = resolveInProject(ctx.projectDir, observability.history_file, 'observability.history_file', loaded.file);
-        const outFile =
-          opts.out === undefined
-            ? await resolveReportPath(ctx.projectDir, observability.audit_report, ctx.projectDir)
-            : await resolveReportPath(ctx.projectDir, opts.out, process.cwd());
+        const owned = paths.ownedPaths(path.relative(ctx.projectDir, loaded.file), observability);
+        // The report first: when it and the history are one file, the report is what would destroy it.
+        // --out is relative to where the command runs; the manifest's audit_report to the project.
+        const out = await (opts.out === undefined
+          ? paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: observability.audit_report, label: paths.REPORT_ID, owned, self: [paths.REPORT_ID] })
+          : paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: opts.out, label: '--out', baseDir: process.cwd(), owned, self: [paths.REPORT_ID] }));
+        const history = await paths.resolveProjectPath({ projectDir: ctx.projectDir, requested: observability.history_file, label: paths.HISTORY_ID, owned, self: [paths.HISTORY_ID] });
+        const historyFile = history.abs;
+        const outFile = out.abs;
         const result = await writeAuditReport({
           historyFile,
           projectDir: ctx.projectDir,
@@ -76,13 +79,21 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ swiftdeploy audit verify --json\n')
     .action(
       action(async (ctx) => {
-        const [{ verifyHistory }, { describeVerifyResult }, { resolveInProject }] = await Promise.all([
+        const [{ verifyHistory }, { describeVerifyResult }, paths] = await Promise.all([
           import('../../history/ledger.js'),
           import('../../audit/audit.js'),
-          import('../../manifest/load.js'),
+          import('../../util/project-paths.js'),
         ]);
         const loaded = await ctx.loadManifest();
-        const file = resolveInProject(ctx.projectDir, loaded.manifest.observability.history_file, 'observability.history_file', loaded.file);
+        const { observability } = loaded.manifest;
+        const owned = paths.ownedPaths(path.relative(ctx.projectDir, loaded.file), observability);
+        const { abs: file } = await paths.resolveProjectPath({
+          projectDir: ctx.projectDir,
+          requested: observability.history_file,
+          label: paths.HISTORY_ID,
+          owned,
+          self: [paths.HISTORY_ID],
+        });
         const result = await verifyHistory(file);
         const shown = path.relative(process.cwd(), file) || file;
         const { ok, lines } = describeVerifyResult(shown, result);

@@ -13,8 +13,11 @@ export function register(program: Command): void {
     .description('who holds the lock, since when, for what; exit 0 free, 5 held')
     .action(
       action(async (ctx) => {
-        const { lockStatus, lockHeldMessage } = await import('../../lock/index.js');
-        const status = await lockStatus(ctx.stateDir);
+        const [{ lockStatus, lockHeldMessage }, { resolveStateDir }] = await Promise.all([
+          import('../../lock/index.js'),
+          import('../../util/project-paths.js'),
+        ]);
+        const status = await lockStatus(await resolveStateDir(ctx.projectDir));
         ctx.out.emit({ ok: true, lock: status });
         if (status.state === 'free') {
           ctx.out.result('free');
@@ -31,11 +34,12 @@ export function register(program: Command): void {
     .requiredOption('--force', 'required: say you mean it')
     .action(
       action(async (ctx) => {
-        const [{ forceReleaseLock, describeHolder }, { Session }] = await Promise.all([
+        const [{ forceReleaseLock, describeHolder }, { Session }, { resolveStateDir }] = await Promise.all([
           import('../../lock/index.js'),
           import('../../lifecycle/session.js'),
+          import('../../util/project-paths.js'),
         ]);
-        const result = await forceReleaseLock(ctx.stateDir);
+        const result = await forceReleaseLock(await resolveStateDir(ctx.projectDir));
         const previous = result.previous?.state === 'held' ? describeHolder(result.previous.holder) : result.previous?.reason;
         if (result.removed) {
           const session = await Session.open(ctx.manifestPath, { actor: ctx.actor(), out: ctx.out, yes: true }, 'lock_release');
