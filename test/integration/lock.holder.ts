@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../src');
-const SOURCES = ['errors.ts', 'lock/lock.ts', 'lock/liveness.ts', 'util/stale-temps.ts'];
+const SOURCES = ['errors.ts', 'lock/lock.ts', 'lock/liveness.ts', 'util/stale-temps.ts', 'util/printable.ts'];
 
 /**
  * argv: stateDir actor command mode [waitSeconds]
