@@ -36,3 +36,67 @@ export async function readLastRecord(file: string): Promise<HistoryRecord | unde
     await fh.close();
   }
 }
+
+const BACKWARD_BLOCK = 1024 * 1024;
+
+/**
+ * Visits the complete lines of bytes [0, size) whose text contains `marker`, newest first, parsed,
+ * until `visit` returns false. Reads backwards in large blocks and parses only the lines that carry
+ * the marker, so finding the last few write-ahead records of a long history costs one read of the
+ * region after them. A last line without its newline (an append in flight or torn) is skipped; a
+ * marked line that is not JSON is skipped too (verify is the integrity check, not this).
+ */
+export async function scanBackwards(
+  file: string,
+  size: number,
+  marker: string,
+  visit: (record: HistoryRecord) => boolean,
+): Promise<void> {
+  if (size <= 0) return;
+  const needle = Buffer.from(marker, 'utf8');
+  const fh = await open(file, 'r');
+  try {
+    let end = size;
+    // The unvisited start of the region already read: the newest part of a line that starts earlier.
+    let carry: Buffer = Buffer.alloc(0);
+    let lastLinePending = true;
+    for (;;) {
+      const start = Math.max(0, end - BACKWARD_BLOCK);
+      const block = carry.length === 0 ? readRange(fh, start, end) : Buffer.concat([readRange(fh, start, end), carry]);
+      end = start;
+      let lineEnd = block.length;
+      if (lastLinePending) {
+        // Bytes after the last newline are an append in flight or torn: not a record yet.
+        const nl = block.lastIndexOf(0x0a);
+        if (nl === -1) {
+          if (start === 0) return;
+          carry = block;
+          continue;
+        }
+        lastLinePending = false;
+        lineEnd = nl;
+      }
+      for (;;) {
+        const nl = lineEnd > 0 ? block.lastIndexOf(0x0a, lineEnd - 1) : -1;
+        if (nl === -1 && start > 0) {
+          carry = block.subarray(0, lineEnd);
+          break;
+        }
+        const line = block.subarray(nl + 1, lineEnd);
+        if (line.includes(needle)) {
+          let value: unknown;
+          try {
+            value = JSON.parse(line.toString('utf8'));
+          } catch {
+            value = undefined;
+          }
+          if (isPlainObject(value) && !visit(value as unknown as HistoryRecord)) return;
+        }
+        if (nl === -1) return;
+        lineEnd = nl;
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,10 +1,11 @@
-import { rm, rmdir } from 'node:fs/promises';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
 import { GENERATED } from '../render/render.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { Stack } from './stack.js';
+import { changeFiles, performEffect } from './wal.js';
 
 export interface TeardownOptions extends LockOptions {
   /** Also delete the generated files (never the manifest, history or audit report). */
@@ -27,14 +28,12 @@ export async function teardown(manifestPath: string, operator: Operator, options
     await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
     try {
       const stack = await Stack.connect(session);
-      await stack.down();
+      await performEffect(session, `compose down project ${name}`, () => stack.down(), { command: 'teardown' });
       const removed: string[] = [];
       if (options.clean) {
-        for (const { relPath } of GENERATED) {
-          const abs = path.join(session.loaded.projectDir, relPath);
-          await rm(abs, { force: true });
-          removed.push(relPath);
-        }
+        const planned = GENERATED.map(({ relPath }) => ({ abs: path.join(session.loaded.projectDir, relPath), content: null }));
+        await changeFiles(session, planned, { detail: `delete ${GENERATED.map((g) => g.relPath).join(', ')}`, command: 'teardown --clean' });
+        removed.push(...GENERATED.map((g) => g.relPath));
         // nginx/ held only the generated nginx.conf; leave it if someone put anything else there
         await rmdir(path.join(session.loaded.projectDir, 'nginx')).catch(() => undefined);
       }
