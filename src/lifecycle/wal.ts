@@ -6,7 +6,7 @@
  *
  * Shapes live in src/history/intent.ts; this module does the I/O.
  */
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -290,6 +290,7 @@ export async function reconcile(session: Session): Promise<ReconcileResult> {
       }
       const files = await fileOutcomes(session.loaded.projectDir, open.payload.files);
       const stage = outcomeFromFiles(files);
+      await removeDeadWritersTemps(session.loaded.projectDir, open.payload);
       const what =
         open.payload.files.length > 0
           ? files.map((f) => `${f.path} ${f.state === 'other' ? 'in neither state' : f.state.replace('_', ' ')}`).join(', ')
@@ -325,6 +326,24 @@ export async function reconcile(session: Session): Promise<ReconcileResult> {
     out.error(out.c.red(`could not settle earlier records in ${session.historyFile}: ${(err as Error).message}; ${session.action} goes on`));
   }
   return result;
+}
+
+/**
+ * The temp files a dead writer of this intent left beside the files it was writing (killed between
+ * creating a temp file and renaming it). Only names writeFileAtomic gives (`.<name>.<pid>.<8 hex>.tmp`)
+ * with the dead writer's pid: nothing anyone else is writing.
+ */
+async function removeDeadWritersTemps(projectDir: string, intent: IntentPayload): Promise<void> {
+  for (const change of intent.files) {
+    const abs = path.resolve(projectDir, change.path);
+    const dir = path.dirname(abs);
+    const prefix = `.${path.basename(abs)}.${intent.writer.pid}.`;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name.startsWith(prefix) && /^[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length))) {
+        await unlink(path.join(dir, name)).catch(() => undefined);
+      }
+    }
+  }
 }
 
 /**
