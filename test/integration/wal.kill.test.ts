@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyHistory } from '../../src/history/ledger.js';
 import type { HistoryRecord } from '../../src/history/types.js';
+import { WAL_RUNNER as RUNNER, bundleWalRunner } from '../helpers/wal-runner.js';
 
 /**
  * kill -9 at random points of a change, then the next command: every change of a file must be in
@@ -20,9 +20,6 @@ import type { HistoryRecord } from '../../src/history/types.js';
  */
 const BIN = fileURLToPath(new URL('../../bin/swiftdeploy', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist', import.meta.url));
-const RUNNER_SOURCE = fileURLToPath(new URL('./wal.mode-switch-runner.ts', import.meta.url));
-// Inside the package, so the bundle finds templates/ and policies/ as the CLI does.
-const RUNNER = fileURLToPath(new URL('../../node_modules/.cache/swiftdeploy-test/wal.mode-switch-runner.mjs', import.meta.url));
 const REPO_MANIFEST = fileURLToPath(new URL('../../manifest.yaml', import.meta.url));
 const RUNS = Number(process.env.SWIFTDEPLOY_KILL_RUNS ?? 30);
 const GENERATED = ['nginx/nginx.conf', 'docker-compose.yml'];
@@ -143,16 +140,7 @@ async function recover(dir: string): Promise<void> {
 const temps: string[] = [];
 beforeAll(async () => {
   if (!existsSync(path.join(DIST, 'cli/main.js'))) throw new Error('dist/ is missing: run `npm run build`');
-  await build({
-    entryPoints: [RUNNER_SOURCE],
-    outfile: RUNNER,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
-  });
+  await bundleWalRunner();
 });
 afterAll(async () => {
   await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
