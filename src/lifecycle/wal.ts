@@ -318,9 +318,11 @@ export async function reconcile(session: Session): Promise<ReconcileResult> {
     }
   } catch (err) {
     if (!session.recordLater) {
+      const stopped = `${session.action} stopped before changing anything: swiftdeploy records what it will change before changing it`;
       if (err instanceof HistoryUnwritable) {
-        throw new HistoryUnwritable(`${err.message}\n${session.action} stopped before changing anything: swiftdeploy records what it will change before changing it.`, { cause: err });
+        throw new HistoryUnwritable(`${err.message}\n${stopped}. Make the ledger writable (free space, remount read-write, fix permissions) and run it again.`, { cause: err });
       }
+      if (err instanceof HistoryIntegrityError) throw new HistoryIntegrityError(`${err.message}\n${stopped}.`, { cause: err });
       throw err;
     }
     out.error(out.c.red(`could not settle earlier records in ${session.historyFile}: ${(err as Error).message}; ${session.action} goes on`));
