@@ -224,6 +224,26 @@ describe('reconcile', { timeout: 60_000 }, () => {
     expect(report).toMatch(/init\*\* by wal-test .*: completed: render nginx\/nginx\.conf, docker-compose\.yml/);
   });
 
+  it('every mutating command settles open intents right after taking the lock (init here), before its own', async () => {
+    const { dir, historyFile } = await project();
+    expect((await cli(['init'], dir)).exitCode).toBe(0);
+    const conf = readFileSync(path.join(dir, 'nginx', 'nginx.conf'));
+    // An intent whose outcome the ledger refused (its process then exited normally, lock released).
+    const open = await openIntent(historyFile, [{ path: 'nginx/nginx.conf', before: sha('older'), after: sha(conf) }], deadWriter());
+    const manifest = path.join(dir, 'manifest.yaml');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('port: 3000', 'port: 3001'));
+    const r = await cli(['init'], dir);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`reconciled intent #${open.seq}`);
+    const tail = (await records(historyFile)).slice(-3);
+    expect(tail.map((t) => [t.actor, t.payload.stage])).toEqual([
+      ['swiftdeploy', 'completed'],
+      ['wal-test', 'intent'],
+      ['wal-test', 'completed'],
+    ]);
+    expect(tail[0]!.payload).toMatchObject({ intent_seq: open.seq, reconciled: true });
+  });
+
   it('an edited last record blocks init before any change (exit 6), saying nothing was changed', async () => {
     const { dir, historyFile } = await project();
     expect((await cli(['init'], dir)).exitCode).toBe(0);
