@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyHistory } from '../../src/history/ledger.js';
-import type { HistoryRecord } from '../../src/history/types.js';
+import type { EventPayload, HistoryRecord } from '../../src/history/types.js';
 import { bundleWalRunner } from '../helpers/wal-runner.js';
 
 /**
@@ -91,11 +91,13 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
-async function records(file: string): Promise<HistoryRecord[]> {
+type EventRecord = HistoryRecord & { payload: EventPayload };
+
+async function records(file: string): Promise<EventRecord[]> {
   return (await readFile(file, 'utf8'))
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as HistoryRecord);
+    .map((l) => JSON.parse(l) as EventRecord);
 }
 
 beforeAll(async () => {
@@ -182,7 +184,7 @@ describe.skipIf(noMount !== undefined)('a ledger that cannot be written', { time
     expect(outcome.payload).toMatchObject({ intent_seq: intent.seq, intent_id: intent.payload.intent_id, recorded_late: true });
     expect(outcome.actor).toBe('wal-test');
     // The rollback's files as recorded are the files on disk.
-    for (const f of (outcome.payload as { files: Array<{ path: string; sha256: string; state: string }> }).files) {
+    for (const f of (outcome.payload.files as Array<{ path: string; sha256: string; state: string }>)) {
       expect(f.state).toBe('applied');
       expect(f.sha256).toBe(sha(path.join(dir, f.path)));
     }

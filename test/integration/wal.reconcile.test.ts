@@ -87,11 +87,13 @@ async function session(manifest: string) {
   return { s, text: c.text };
 }
 
-async function records(file: string): Promise<HistoryRecord[]> {
+type EventRecord = HistoryRecord & { payload: EventPayload };
+
+async function records(file: string): Promise<EventRecord[]> {
   return (await readFile(file, 'utf8'))
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as HistoryRecord);
+    .map((l) => JSON.parse(l) as EventRecord);
 }
 
 describe('reconcile', { timeout: 60_000 }, () => {
