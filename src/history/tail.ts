@@ -51,6 +51,7 @@ export async function scanBackwards(
   size: number,
   marker: string,
   visit: (record: HistoryRecord) => boolean,
+  blockBytes = BACKWARD_BLOCK,
 ): Promise<void> {
   if (size <= 0) return;
   const needle = Buffer.from(marker, 'utf8');
@@ -61,7 +62,7 @@ export async function scanBackwards(
     let carry: Buffer = Buffer.alloc(0);
     let lastLinePending = true;
     for (;;) {
-      const start = Math.max(0, end - BACKWARD_BLOCK);
+      const start = Math.max(0, end - blockBytes);
       const block = carry.length === 0 ? readRange(fh, start, end) : Buffer.concat([readRange(fh, start, end), carry]);
       end = start;
       let lineEnd = block.length;
@@ -76,24 +77,31 @@ export async function scanBackwards(
         lastLinePending = false;
         lineEnd = nl;
       }
+      // Search for the marker, not for lines: most lines do not carry it, and memchr-style search
+      // over the block is far cheaper than visiting every line (a 500 MB history without any: 3 s
+      // line by line).
+      let searchEnd = lineEnd;
       for (;;) {
-        const nl = lineEnd > 0 ? block.lastIndexOf(0x0a, lineEnd - 1) : -1;
-        if (nl === -1 && start > 0) {
-          carry = block.subarray(0, lineEnd);
+        const hit = searchEnd >= needle.length ? block.lastIndexOf(needle, searchEnd - needle.length) : -1;
+        const lineStart = hit === -1 ? -1 : block.lastIndexOf(0x0a, hit) + 1;
+        if (hit === -1 || (lineStart === 0 && start > 0)) {
+          if (start === 0) return;
+          // The line the block starts in begins in an earlier block: keep its bytes for the next read.
+          const nl = block.indexOf(0x0a);
+          carry = nl === -1 || nl >= searchEnd ? block.subarray(0, searchEnd) : block.subarray(0, nl);
           break;
         }
-        const line = block.subarray(nl + 1, lineEnd);
-        if (line.includes(needle)) {
-          let value: unknown;
-          try {
-            value = JSON.parse(line.toString('utf8'));
-          } catch {
-            value = undefined;
-          }
-          if (isPlainObject(value) && !visit(value as unknown as HistoryRecord)) return;
+        const nl = block.indexOf(0x0a, hit);
+        const line = block.subarray(lineStart, nl === -1 || nl > searchEnd ? searchEnd : nl);
+        let value: unknown;
+        try {
+          value = JSON.parse(line.toString('utf8'));
+        } catch {
+          value = undefined;
         }
-        if (nl === -1) return;
-        lineEnd = nl;
+        if (isPlainObject(value) && !visit(value as unknown as HistoryRecord)) return;
+        if (lineStart === 0) return;
+        searchEnd = lineStart - 1;
       }
     }
   } finally {
