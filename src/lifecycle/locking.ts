@@ -25,7 +25,10 @@ export async function withProjectLock<T>(session: Session, command: string, opti
   );
   try {
     await reconcile(session);
-    return await fn();
+    const result = await fn();
+    // The change is made; if the ledger did not take all of it, say so with exit 7, not 0.
+    if (session.hasUnrecorded) throw session.unrecordedError();
+    return result;
   } finally {
     await handle.release();
   }

@@ -38,6 +38,8 @@ export class Session {
   recordLater = false;
   /** How many records this session could not append and spooled instead. */
   unrecorded = 0;
+  /** How many outcomes could not be appended after their change (their intents stay open for reconciliation). */
+  outcomesUnrecorded = 0;
   private spool: Spool | null = null;
 
   private constructor(
@@ -123,12 +125,17 @@ export class Session {
     }
   }
 
-  /** The error a command ends with when it made its change but some of it could only be spooled. */
+  /** true when this session made a change some record of which is not in the ledger yet. */
+  get hasUnrecorded(): boolean {
+    return this.unrecorded > 0 || this.outcomesUnrecorded > 0;
+  }
+
+  /** The error (exit 7) a command ends with when it made its change but not all of it is in the ledger. */
   unrecordedError(): HistoryUnwritable {
-    return new HistoryUnwritable(
-      `${this.action} completed, but ${this.unrecorded} record${this.unrecorded === 1 ? '' : 's'} could not be appended to ${this.historyFile} (see above); ` +
-        'the next swiftdeploy command that changes anything appends them once the ledger can be written',
-    );
+    const parts: string[] = [];
+    if (this.unrecorded > 0) parts.push(`${this.unrecorded} record${this.unrecorded === 1 ? '' : 's'} could not be appended (kept in a spool file, appended by the next command that changes anything)`);
+    if (this.outcomesUnrecorded > 0) parts.push(`${this.outcomesUnrecorded} outcome${this.outcomesUnrecorded === 1 ? '' : 's'} could not be recorded (the next command that changes anything reconciles ${this.outcomesUnrecorded === 1 ? 'it' : 'them'} from the files)`);
+    return new HistoryUnwritable(`${this.action} completed, but in ${this.historyFile} ${parts.join('; and ')}: see above`);
   }
 
   /**

@@ -132,6 +132,7 @@ export async function recordOutcome(
   try {
     await session.event(stage, outcomePayload({ intent: intent.payload, intentSeq: intent.seq, stage, detail, ...(files !== undefined ? { files } : {}) }));
   } catch (err) {
+    session.outcomesUnrecorded++;
     const { out } = session;
     out.error(
       out.c.red(

@@ -165,7 +165,7 @@ describe.skipIf(noMount !== undefined)('a ledger that cannot be written', { time
     expect(r.exitCode, r.stderr).toBe(7);
     expect(r.stderr).toContain(`NOT RECORDED in ${historyFile}: rollback intent`);
     expect(r.stderr).toContain(`NOT RECORDED in ${historyFile}: rollback completed`);
-    expect(r.stderr).toContain('rollback completed, but 2 records could not be appended');
+    expect(r.stderr).toContain(`rollback completed, but in ${historyFile} 2 records could not be appended`);
     expect(readFileSync(manifest, 'utf8')).toMatch(/^ {2}mode: stable/m);
     expect(readFileSync(historyFile).equals(ledgerBefore)).toBe(true);
     const spoolDir = path.join(dir, '.swiftdeploy', 'unrecorded');

@@ -16,6 +16,7 @@ import { Spool, spoolDirs } from '../../src/history/spool.js';
 import type { EventPayload, HistoryRecord } from '../../src/history/types.js';
 import { Session } from '../../src/lifecycle/session.js';
 import { findOpenIntents, reconcile } from '../../src/lifecycle/wal.js';
+import { bundleWalRunner } from '../helpers/wal-runner.js';
 
 /**
  * Reconciliation, through the lifecycle's own functions on real files (and the CLI where it is the
@@ -244,6 +245,24 @@ describe('reconcile', { timeout: 60_000 }, () => {
       ['wal-test', 'completed'],
     ]);
     expect(tail[0]!.payload).toMatchObject({ intent_seq: open.seq, reconciled: true });
+  });
+
+  it('an outcome the ledger refuses after the change: exit 7 (not 0), the intent stays open, the next command settles it', async () => {
+    const { dir, manifest, historyFile } = await project();
+    expect((await cli(['init'], dir)).exitCode).toBe(0);
+    const count = (await records(historyFile)).length;
+    const r = await execa(process.execPath, [await bundleWalRunner(), manifest, 'canary', 'promote', 'refuse-outcomes'], { reject: false, env: env() });
+    expect(r.exitCode, r.stderr).toBe(7);
+    expect(r.stderr).toContain(`could not record the outcome (completed) of intent #${count + 1}`);
+    expect(r.stderr).toContain('promote completed, but in');
+    expect(r.stderr).toContain('1 outcome could not be recorded');
+    expect(readFileSync(manifest, 'utf8')).toMatch(/^ {2}mode: canary/m);
+    expect((await findOpenIntents(historyFile)).map((o) => o.seq)).toEqual([count + 1]);
+    const next = await cli(['init'], dir);
+    expect(next.exitCode, next.stderr).toBe(0);
+    const all = await records(historyFile);
+    expect(all).toHaveLength(count + 2);
+    expect(all.at(-1)).toMatchObject({ actor: 'swiftdeploy', payload: { action: 'promote', stage: 'completed', intent_seq: count + 1, reconciled: true } });
   });
 
   it('an edited last record blocks init before any change (exit 6), saying nothing was changed', async () => {
