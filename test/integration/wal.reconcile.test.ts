@@ -2,7 +2,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -50,7 +49,7 @@ async function project(): Promise<{ dir: string; manifest: string; historyFile: 
 /** A pid that certainly ran and certainly ended. */
 function deadWriter(): IntentWriter {
   const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  return { pid: Number(r.stdout), host: hostname() };
+  return { pid: Number(r.stdout), host: os.hostname() };
 }
 
 async function openIntent(historyFile: string, files: FileChange[], writer: IntentWriter, effect?: string): Promise<HistoryRecord> {
@@ -157,7 +156,7 @@ describe('reconcile', { timeout: 60_000 }, () => {
     const { manifest, historyFile } = await project();
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
-      const live = await openIntent(historyFile, [], { pid: child.pid!, host: hostname() }, 'compose up');
+      const live = await openIntent(historyFile, [], { pid: child.pid!, host: os.hostname() }, 'compose up');
       const { s, text } = await session(manifest);
       let result = await reconcile(s);
       expect(result).toMatchObject({ reconciled: [], skipped: [live.seq] });
@@ -201,7 +200,7 @@ describe('reconcile', { timeout: 60_000 }, () => {
     const old = readFileSync(conf);
     const intent = await openIntent(historyFile, [{ path: 'nginx/nginx.conf', before: sha(old), after: sha('new') }], writer);
     await mkdir(path.join(dir, '.swiftdeploy'), { recursive: true });
-    const lock = `${JSON.stringify({ version: 1, id: 'x', actor: 'alice@example.com', host: hostname(), pid: writer.pid, command: 'init', startedAt: new Date().toISOString() })}\n`;
+    const lock = `${JSON.stringify({ version: 1, id: 'x', actor: 'alice@example.com', host: os.hostname(), pid: writer.pid, command: 'init', startedAt: new Date().toISOString() })}\n`;
     await writeFile(path.join(dir, '.swiftdeploy', 'lock'), lock);
     const blocked = await cli(['init'], dir);
     expect(blocked.exitCode).toBe(5);
