@@ -12,6 +12,7 @@ export const EXIT = {
   POLICY_UNAVAILABLE: 4,
   LOCKED: 5,
   HISTORY_INTEGRITY: 6,
+  HISTORY_UNWRITABLE: 7,
   INTERRUPTED: 130,
 } as const;
 
@@ -107,6 +108,16 @@ export class LockHeld extends SwiftdeployError {
 /** history.jsonl is corrupt or its hash chain is broken. */
 export class HistoryIntegrityError extends SwiftdeployError {
   readonly exitCode = EXIT.HISTORY_INTEGRITY;
+}
+
+/**
+ * history.jsonl cannot be appended to (read-only filesystem, disk full, no permission, I/O error).
+ * A mutating command records what it will change before changing it, so this stops it before any
+ * change (rollback excepted: it proceeds and records later). Not exit 6: the ledger is intact, the
+ * fix is on the host (space, mount, permissions), not in the chain.
+ */
+export class HistoryUnwritable extends SwiftdeployError {
+  readonly exitCode = EXIT.HISTORY_UNWRITABLE;
 }
 
 /** SIGINT/SIGTERM ended the operation. */

@@ -26,10 +26,18 @@ export interface Operation {
   detail: string | null;
   /** Some of its records were written before the hash chain (nothing vouches for them). */
   legacy: boolean;
+  /** Write-ahead intents this operation recorded (src/history/intent.ts), so a reconciled outcome finds its operation. */
+  intentIds?: string[];
+  /** Set when an outcome was recorded by reconciliation after the operation's process ended. */
+  reconciled?: boolean;
 }
 
 const TERMINAL = new Set(['confirmed', 'rolled_back', 'failed']);
 const CHANGE_ACTIONS = new Set(['deploy', 'promote', 'rollback']);
+/** Write-ahead outcomes (src/history/intent.ts) that mean files or the stack changed. */
+const CHANGED_OUTCOMES = new Set(['completed', 'partial']);
+/** Actions whose whole job is one write-ahead change: its outcome is the operation's outcome. */
+const SINGLE_CHANGE_ACTIONS = new Set(['init', 'lock_release']);
 
 export function isChangeAction(action: string): boolean {
   return CHANGE_ACTIONS.has(action);
@@ -49,6 +57,13 @@ export function outcomeOf(op: Operation): string {
   const last = op.stages.at(-1) ?? 'unknown';
   const why = op.detail !== null && op.detail !== '' ? `: ${op.detail}` : '';
   if (last === 'confirmed') return `confirmed${why}`;
+  if (SINGLE_CHANGE_ACTIONS.has(op.action) || op.reconciled === true) {
+    if (last === 'completed') return `completed${why}`;
+    if (last === 'not_applied') return `not applied${why}`;
+    if (last === 'partial') return `partly applied${why}`;
+    if (last === 'unknown') return `outcome unknown${why}`;
+    if (last === 'intent') return `intent recorded, no outcome yet${why}`;
+  }
   // A promote that failed after changing the manifest is rolled back automatically, then marked failed.
   if (op.stages.includes('rolled_back')) return `rolled back${why}`;
   if (last === 'failed') return `failed${why}`;
@@ -63,6 +78,8 @@ export function finalState(op: Operation): 'confirmed' | 'denied' | 'rolled_back
   if (wasDenied(op)) return 'denied';
   const last = op.stages.at(-1);
   if (last === 'confirmed' || (op.action === 'rollback' && last === 'rolled_back')) return 'confirmed';
+  if (SINGLE_CHANGE_ACTIONS.has(op.action) && last === 'completed') return 'confirmed';
+  if (SINGLE_CHANGE_ACTIONS.has(op.action) && (last === 'not_applied' || last === 'partial')) return 'failed';
   if (op.stages.includes('rolled_back')) return 'rolled_back';
   if (last === 'failed') return 'failed';
   return 'open';
@@ -95,6 +112,18 @@ export class OperationTracker {
     const stage = stringOrNull(p.stage) ?? 'unknown';
     // A shadow-mode decision is recorded with actor `shadow` and the person in `operator`.
     const actor = entry.actor === 'shadow' && typeof p.operator === 'string' ? p.operator : entry.actor;
+    // An outcome recorded by reconciliation ends the operation whose intent it names, not a new one.
+    const intentId = stringOrNull(p.intent_id);
+    if (p.reconciled === true && intentId !== null && this.open?.intentIds?.includes(intentId)) {
+      const op = this.open;
+      op.lastMs = entry.tsMs;
+      if (op.stages.at(-1) !== stage) op.stages.push(stage);
+      op.reconciled = true;
+      const detail = stringOrNull(p.detail);
+      if (detail !== null && detail !== '') op.detail = detail;
+      if (op.effectiveMs === null && CHANGED_OUTCOMES.has(stage)) op.effectiveMs = entry.tsMs;
+      return { op, isNew: false };
+    }
     let op = this.open;
     let isNew = false;
     if (op === null || stage === 'requested' || op.action !== action || op.actor !== actor) {
@@ -113,8 +142,13 @@ export class OperationTracker {
         detail: null,
         legacy: false,
       };
+      if (p.reconciled === true) op.reconciled = true;
       this.open = op;
       isNew = true;
+    }
+    if (stage === 'intent' && intentId !== null) {
+      op.intentIds ??= [];
+      if (op.intentIds.length < 16) op.intentIds.push(intentId);
     }
     op.lastMs = entry.tsMs;
     if (entry.legacy) op.legacy = true;
@@ -136,7 +170,7 @@ export class OperationTracker {
       // The decision that was obeyed; a later denial outranks an earlier allow.
       else if (verdict !== null && (op.decision === null || op.decision.allowed || !verdict.allowed)) op.decision = verdict;
     }
-    if (op.effectiveMs === null && (stage === 'executed' || TERMINAL.has(stage)) && !wasDenied(op)) {
+    if (op.effectiveMs === null && (stage === 'executed' || TERMINAL.has(stage) || CHANGED_OUTCOMES.has(stage)) && !wasDenied(op)) {
       op.effectiveMs = entry.tsMs;
     }
     return { op, isNew };

@@ -34,7 +34,8 @@ export function createProgram(): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 failed, 2 usage/invalid input, 3 denied by policy, 4 policy engine unavailable,\n' +
-        '            5 locked by another operation, 6 history integrity failure, 130 interrupted.\n',
+        '            5 locked by another operation, 6 history integrity failure, 7 history cannot be written\n' +
+        '            (nothing changed; a rollback completes and exits 7), 130 interrupted.\n',
     );
 
   for (const command of [init, validate, lifecycle, status, policy, audit, lock]) command.register(program);

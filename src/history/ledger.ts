@@ -11,7 +11,7 @@
 import { closeSync, constants as fsc, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readlinkSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
-import { HistoryIntegrityError, UsageError } from '../errors.js';
+import { HistoryIntegrityError, HistoryUnwritable, UsageError } from '../errors.js';
 import { canonicalJson, duplicateMember } from '../util/canonical-json.js';
 import {
   GENESIS_PREV,
@@ -61,6 +61,21 @@ export const tornWarning = (file: string): string => `skipped 1 incomplete trail
  */
 export async function appendRecord(file: string, input: RecordInput, opts: LedgerOptions = {}): Promise<HistoryRecord> {
   validateInput(input);
+  try {
+    return await appendValidated(file, input, opts);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && UNWRITABLE_CODES.has(code)) {
+      throw new HistoryUnwritable(`cannot append to ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** errno codes that mean "the host will not let us write here", as opposed to a bug or a corrupt file. */
+const UNWRITABLE_CODES = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EIO', 'EFBIG', 'ENOENT', 'ENOTDIR']);
+
+async function appendValidated(file: string, input: RecordInput, opts: LedgerOptions): Promise<HistoryRecord> {
   const warn = opts.warn ?? stderrOnce;
   const now = opts.now ?? (() => new Date());
   const lockOpts = { purpose: `append ${input.kind} record`, ...(opts.lockTimeoutMs !== undefined ? { timeoutMs: opts.lockTimeoutMs } : {}) };

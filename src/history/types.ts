@@ -1,5 +1,6 @@
 import type { DecisionRecord } from '../policy/types.js';
 import type { WindowStats } from '../metrics/types.js';
+import type { OutcomeStage } from './intent.js';
 
 export const HISTORY_VERSION = 1;
 
@@ -22,7 +23,11 @@ export type LifecycleStage =
   | 'executed'
   | 'confirmed'
   | 'rolled_back'
-  | 'failed';
+  | 'failed'
+  /** Write-ahead: what will change, recorded before the change (src/history/intent.ts). */
+  | 'intent'
+  /** The outcome of an intent: completed, not_applied, partial, unknown. */
+  | OutcomeStage;
 
 export interface GitInfo {
   sha: string;

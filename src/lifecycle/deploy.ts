@@ -4,13 +4,14 @@ import { gatherHostFacts } from '../policy/host-facts.js';
 import { gate } from '../policy/gate.js';
 import { PolicyDecisionDenied } from '../policy/errors.js';
 import { waitReady } from '../policy/client.js';
-import { generateProject } from '../render/generate.js';
+import { planGenerate } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
 import { dockerDataRoot } from '../runtime/docker-info.js';
 import { printDecision } from './report.js';
 import { Session, type Operator } from './session.js';
 import { describeServices, Stack } from './stack.js';
 import { withProjectLock, type LockOptions } from './locking.js';
+import { changeFiles, performEffect } from './wal.js';
 
 export interface DeployOptions extends LockOptions {
   /** Overwrite hand-edited generated files (as `init --force`). */
@@ -30,8 +31,12 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
     await session.event('requested', { detail: `deploy ${m.services.image} (${m.services.mode}, version ${m.services.version})` });
     let gateRecorded = false; // the gate records its own decision or engine failure
     try {
-      const generated = await generateProject(session.loaded, { force: options.force });
-      const nginxConfChanged = generated.files.some((f) => f.path.endsWith('nginx.conf') && f.action === 'written');
+      const toWrite = (await planGenerate(session.loaded, { force: options.force })).filter((p) => !p.unchanged);
+      await changeFiles(session, toWrite, {
+        detail: `render ${toWrite.map((p) => p.abs.slice(session.loaded.projectDir.length + 1)).join(', ')}${options.force ? ' (--force)' : ''}`,
+        command: options.force ? 'deploy --force' : 'deploy',
+      });
+      const nginxConfChanged = toWrite.some((p) => p.abs.endsWith('nginx.conf'));
       const stack = await Stack.connect(session);
 
       const client = await session.policyClient();
@@ -81,13 +86,15 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
         out.info(`building ${m.services.image}`);
         await stack.buildApp();
       }
-      out.info(`bringing up project ${m.project.name}`);
-      await stack.up();
-      if (nginxConfChanged) {
-        // compose does not recreate nginx for a changed bind-mounted file; a running nginx must reload.
-        await stack.reloadNginx();
-        out.info('nginx reloaded with the new nginx.conf');
-      }
+      await performEffect(session, `compose up project ${m.project.name}${nginxConfChanged ? ', reload nginx' : ''}`, async () => {
+        out.info(`bringing up project ${m.project.name}`);
+        await stack.up();
+        if (nginxConfChanged) {
+          // compose does not recreate nginx for a changed bind-mounted file; a running nginx must reload.
+          await stack.reloadNginx();
+          out.info('nginx reloaded with the new nginx.conf');
+        }
+      });
       await session.event('executed', { detail: 'compose up' });
 
       const url = session.nginxUrl('/healthz');

@@ -1,18 +1,27 @@
 import { EXIT, type ExitCode } from '../errors.js';
-import { generateProject, type GenerateResult } from '../render/generate.js';
+import { planGenerate, type GenerateResult } from '../render/generate.js';
 import { withProjectLock } from './locking.js';
 import { Session, type Operator } from './session.js';
+import { changeFiles } from './wal.js';
 
-/** init: render the derived files under the project lock, and record what was written. */
+/**
+ * init: render the derived files under the project lock, write-ahead: the intent (each file's sha256
+ * before and after) is recorded before the first write, the outcome after the last.
+ */
 export async function initProject(manifestPath: string, operator: Operator, options: { force?: boolean } = {}): Promise<{ code: ExitCode; result: GenerateResult }> {
   const session = await Session.open(manifestPath, operator, 'init');
   return withProjectLock(session, 'init', {}, async () => {
-    const result = await generateProject(session.loaded, options);
-    const written = result.files.filter((f) => f.action === 'written');
+    const plans = await planGenerate(session.loaded, options);
+    const rel = (abs: string) => abs.slice(session.loaded.projectDir.length + 1);
+    const toWrite = plans.filter((p) => !p.unchanged);
     // Re-running init with nothing to change is not an event worth a history line.
-    if (written.length > 0) {
-      await session.event('executed', { detail: `rendered ${written.map((f) => f.path.slice(session.loaded.projectDir.length + 1)).join(', ')}${options.force ? ' (--force)' : ''}` });
+    if (toWrite.length > 0) {
+      await changeFiles(session, toWrite, {
+        detail: `render ${toWrite.map((p) => rel(p.abs)).join(', ')}${options.force ? ' (--force)' : ''}`,
+        command: options.force ? 'init --force' : 'init',
+      });
     }
+    const result: GenerateResult = { files: plans.map((p) => ({ path: p.abs, action: p.unchanged ? 'unchanged' : 'written' })) };
     return { code: EXIT.OK, result };
   });
 }

@@ -2,12 +2,13 @@ import { Agent, request } from 'undici';
 import { OperationFailed } from '../errors.js';
 import { progress } from '../cli/progress.js';
 import { setServicesMode } from '../manifest/edit.js';
+import { parseManifest, sha256Hex, type LoadedManifest } from '../manifest/load.js';
 import type { AppMode } from '../manifest/schema.js';
-import { writeFileAtomic } from '../render/atomic-write.js';
-import { generateProject } from '../render/generate.js';
+import { planGenerate } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
 import type { Session } from './session.js';
 import type { Stack } from './stack.js';
+import { changeFiles, performEffect } from './wal.js';
 
 /** What GET / through nginx says about the running app. */
 export interface LiveMode {
@@ -51,16 +52,40 @@ export function manifestLineChange(before: string, after: string): { line: numbe
 /**
  * Write the manifest with `services.mode = target` (one line, atomically), re-render, recreate only
  * the app container, then confirm: healthy through nginx, and GET / shows the target mode in body
- * and header. Throws OperationFailed with the cause at the first step that fails.
+ * and header. Throws OperationFailed with the cause at the first step that fails. Two write-ahead
+ * steps: the files (writeModeFiles), then the container (an effect).
  */
 export async function applyMode(session: Session, stack: Stack, target: AppMode, manifestText: string): Promise<void> {
   const { out } = session;
-  await writeFileAtomic(session.loaded.file, manifestText);
+  await writeModeFiles(session, target, manifestText);
+  await performEffect(
+    session,
+    `replace the app container with one in ${target} mode and confirm it through nginx`,
+    async () => {
+      out.info(`replacing the app container with one in ${target} mode, start-before-stop (nginx and OPA untouched)`);
+      await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
+      await confirmMode(session, target);
+    },
+    { command: `${session.action} ${target}` },
+  );
+}
+
+/**
+ * The file part of a mode switch, write-ahead: one intent naming the manifest and every generated
+ * file that changes with their sha256 before and after, then the writes (manifest first, each
+ * atomic), then the outcome; the session then reads the new manifest. A drifted generated file is
+ * refused before anything is written.
+ */
+export async function writeModeFiles(session: Session, target: AppMode, manifestText: string): Promise<void> {
+  const current = session.loaded;
+  const next: LoadedManifest = { ...current, text: manifestText, sha256: sha256Hex(manifestText), manifest: parseManifest(manifestText, current.file) };
+  const plans = (await planGenerate(next)).filter((p) => !p.unchanged);
+  await changeFiles(session, [{ abs: current.file, content: manifestText }, ...plans], {
+    detail: `services.mode ${current.manifest.services.mode} -> ${target} in ${current.file.slice(current.projectDir.length + 1)}; re-render`,
+    command: `${session.action} ${target}`,
+    extra: { from_mode: current.manifest.services.mode, to_mode: target },
+  });
   await session.reload();
-  await generateProject(session.loaded);
-  out.info(`replacing the app container with one in ${target} mode, start-before-stop (nginx and OPA untouched)`);
-  await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
-  await confirmMode(session, target);
 }
 
 export async function confirmMode(session: Session, target: AppMode): Promise<void> {

@@ -103,6 +103,9 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
         const cause = err instanceof Interrupted ? err.message : (err as Error).message;
         out.error(`promote to ${target} failed: ${cause}`);
         out.info(`rolling back to ${from}`);
+        // As the rollback command does: getting back matters more than recording it; an unwritable
+        // ledger makes the records wait in a spool file (src/history/spool.ts), loudly.
+        session.recordLater = true;
         try {
           await applyMode(session, stack, from, previousText);
           await session.event('rolled_back', { from_mode: target, to_mode: from, detail: `automatic rollback: ${cause}` });

@@ -3,6 +3,7 @@ import { deferInterrupts } from './interrupts.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
+import { performEffect } from './wal.js';
 import { Stack } from './stack.js';
 
 export interface RollbackOptions extends LockOptions {
@@ -16,6 +17,9 @@ export interface RollbackOptions extends LockOptions {
 export async function rollback(manifestPath: string, operator: Operator, options: RollbackOptions = {}): Promise<ExitCode> {
   assertCanAuthorise(operator, 'rollback');
   const session = await Session.open(manifestPath, operator, 'rollback');
+  // The one mutation that goes on when history cannot be written: records wait in a spool file,
+  // said loudly, and the next mutating command appends them (exit 7 at the end says so too).
+  session.recordLater = true;
   return withProjectLock(session, 'rollback', options, async () => {
     const { out } = session;
     const from = session.manifest.services.mode;
@@ -40,8 +44,10 @@ export async function rollback(manifestPath: string, operator: Operator, options
       const stack = await Stack.connect(session);
       if (from === 'stable') {
         // The manifest already says stable but the app does not: converge the app only.
-        await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
-        await confirmMode(session, 'stable');
+        await performEffect(session, 'replace the app container with one in stable mode and confirm it through nginx', async () => {
+          await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
+          await confirmMode(session, 'stable');
+        });
       } else {
         await applyMode(session, stack, 'stable', manifestWithMode(session, 'stable'));
       }
@@ -54,7 +60,8 @@ export async function rollback(manifestPath: string, operator: Operator, options
     await session.event('rolled_back', { from_mode: from, to_mode: 'stable', detail: reason, reason });
     out.result(`rolled back ${session.manifest.project.name}: ${from} -> stable`);
     interrupt.check(); // exit 130 if asked to stop, now that stable is confirmed
-    out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: true, reason });
+    // A rollback that could not record all of it ends with exit 7 (withProjectLock), after this.
+    out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: true, reason, unrecorded: session.unrecorded });
     return EXIT.OK;
   });
 }

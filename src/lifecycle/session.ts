@@ -1,8 +1,9 @@
 import path from 'node:path';
 import type { Output } from '../cli/output.js';
-import { UsageError } from '../errors.js';
+import { HistoryUnwritable, UsageError } from '../errors.js';
 import { createRecorder } from '../history/ledger.js';
-import type { EventPayload, GitInfo, HistoryRecord, LifecycleAction, LifecycleStage, Recorder } from '../history/types.js';
+import { Spool, spoolDirs } from '../history/spool.js';
+import type { EventPayload, GitInfo, HistoryRecord, LifecycleAction, LifecycleStage, RecordInput, Recorder } from '../history/types.js';
 import { loadManifest, type LoadedManifest } from '../manifest/load.js';
 import type { OpaClient } from '../policy/client.js';
 import type { PolicyDomain } from '../policy/types.js';
@@ -31,6 +32,16 @@ export class Session {
   readonly historyFile: string;
   readonly stateDir: string;
   readonly policiesDir: string;
+  /**
+   * When set (rollback, and promote's automatic rollback), a record the ledger refuses is kept in a
+   * spool file and appended by the next mutating command, and the operation goes on: see `event`.
+   */
+  recordLater = false;
+  /** How many records this session could not append and spooled instead. */
+  unrecorded = 0;
+  /** How many outcomes could not be appended after their change (their intents stay open for reconciliation). */
+  outcomesUnrecorded = 0;
+  private spool: Spool | null = null;
 
   private constructor(
     private current: LoadedManifest,
@@ -81,15 +92,55 @@ export class Session {
     this.current = await loadManifest(this.current.file);
   }
 
-  /** Append one lifecycle event to history. */
-  event(stage: LifecycleStage, payload: Omit<EventPayload, 'action' | 'stage'> = {}, actor = this.operator.actor): Promise<HistoryRecord> {
-    return this.recorder.append({
+  /**
+   * Append one lifecycle event to history (a payload's own `action` wins over the session's). Resolves
+   * to the record as written, or to null when the ledger refused it and `recordLater` spooled it.
+   * Without `recordLater` a refusal throws: HistoryUnwritable (exit 7), HistoryIntegrityError (exit 6)
+   * or LockHeld (exit 5).
+   */
+  async event(stage: LifecycleStage, payload: Omit<EventPayload, 'action' | 'stage'> & { action?: LifecycleAction } = {}, actor = this.operator.actor): Promise<HistoryRecord | null> {
+    const input: RecordInput = {
       kind: 'event',
       actor,
       policy_version: this.versions.all,
       manifest_sha256: this.loaded.sha256,
       payload: { action: this.action, stage, ...(this.git ? { git: this.git } : {}), ...payload },
-    });
+    };
+    try {
+      return await this.recorder.append(input);
+    } catch (err) {
+      if (!this.recordLater || err instanceof TypeError || err instanceof RangeError) throw err;
+      this.spoolRecord(input, err as Error);
+      return null;
+    }
+  }
+
+  /** Keeps a record the ledger refused, and says so loudly: an unrecorded change must never be quiet. */
+  private spoolRecord(input: RecordInput, why: Error): void {
+    this.unrecorded++;
+    const { out } = this;
+    const what = `${String((input.payload as EventPayload).action)} ${String((input.payload as EventPayload).stage)}`;
+    this.spool ??= new Spool(spoolDirs(this.stateDir, this.historyFile));
+    try {
+      const file = this.spool.write(input);
+      out.error(out.c.red(`NOT RECORDED in ${this.historyFile}: ${what} (${why.message}); kept in ${file}, appended by the next swiftdeploy command that changes anything`));
+    } catch (spoolErr) {
+      out.error(out.c.red(`NOT RECORDED in ${this.historyFile}: ${what} (${why.message}); no spool file could be written either (${(spoolErr as Error).message}). The record:`));
+      out.error(JSON.stringify(input));
+    }
+  }
+
+  /** true when this session made a change some record of which is not in the ledger yet. */
+  get hasUnrecorded(): boolean {
+    return this.unrecorded > 0 || this.outcomesUnrecorded > 0;
+  }
+
+  /** The error (exit 7) a command ends with when it made its change but not all of it is in the ledger. */
+  unrecordedError(): HistoryUnwritable {
+    const parts: string[] = [];
+    if (this.unrecorded > 0) parts.push(`${this.unrecorded} record${this.unrecorded === 1 ? '' : 's'} could not be appended (kept in a spool file, appended by the next command that changes anything)`);
+    if (this.outcomesUnrecorded > 0) parts.push(`${this.outcomesUnrecorded} outcome${this.outcomesUnrecorded === 1 ? '' : 's'} could not be recorded (the next command that changes anything reconciles ${this.outcomesUnrecorded === 1 ? 'it' : 'them'} from the files)`);
+    return new HistoryUnwritable(`${this.action} completed, but in ${this.historyFile} ${parts.join('; and ')}: see above`);
   }
 
   /**

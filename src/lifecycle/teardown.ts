@@ -1,10 +1,11 @@
-import { rm, rmdir } from 'node:fs/promises';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
 import { COMPOSE_FILE, NGINX_CONF } from '../util/project-paths.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { Stack } from './stack.js';
+import { changeFiles, performEffect } from './wal.js';
 
 export interface TeardownOptions extends LockOptions {
   /** Also delete the generated files (never the manifest, history or audit report). */
@@ -27,17 +28,13 @@ export async function teardown(manifestPath: string, operator: Operator, options
     await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
     try {
       const stack = await Stack.connect(session);
-      await stack.down();
+      await performEffect(session, `compose down project ${name}`, () => stack.down(), { command: 'teardown' });
       const removed: string[] = [];
       if (options.clean) {
         // The paths the session resolved when it opened: a symlink leading out was refused then.
-        for (const [relPath, abs] of [
-          [NGINX_CONF, session.files.nginxConf],
-          [COMPOSE_FILE, session.files.compose],
-        ] as const) {
-          await rm(abs, { force: true });
-          removed.push(relPath);
-        }
+        const planned = [session.files.nginxConf, session.files.compose].map((abs) => ({ abs, content: null }));
+        await changeFiles(session, planned, { detail: `delete ${NGINX_CONF}, ${COMPOSE_FILE}`, command: 'teardown --clean' });
+        removed.push(NGINX_CONF, COMPOSE_FILE);
         // nginx/ held only the generated nginx.conf; leave it if someone put anything else there
         await rmdir(path.dirname(session.files.nginxConf)).catch(() => undefined);
       }

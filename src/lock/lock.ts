@@ -267,7 +267,17 @@ export interface ForceReleaseResult {
  * we cannot check, so the operator vouches for it). A lock whose holder is alive on this host is
  * refused unless `evenIfAlive`, because removing it lets two commands change the stack at once.
  */
-export async function forceReleaseLock(stateDir: string, options: { evenIfAlive?: boolean } = {}): Promise<ForceReleaseResult> {
+export async function forceReleaseLock(
+  stateDir: string,
+  options: {
+    evenIfAlive?: boolean;
+    /**
+     * Removes the inspected lock file and says whether it did; default: unlink it. `lock release`
+     * passes one that records the removal write-ahead (src/lifecycle/lock-release.ts).
+     */
+    remove?: (status: Exclude<LockStatus, { state: 'free' }>) => Promise<boolean>;
+  } = {},
+): Promise<ForceReleaseResult> {
   const status = await lockStatus(stateDir);
   if (status.state === 'free') return { removed: false };
   if (status.state === 'held' && status.liveness === 'alive' && !options.evenIfAlive) {
@@ -275,6 +285,7 @@ export async function forceReleaseLock(stateDir: string, options: { evenIfAlive?
   }
   // Remove only what we inspected: if it was replaced meanwhile, the new holder keeps it.
   if (status.state === 'held' && !isOurs(status.path, status.holder.id)) return { previous: status, removed: false };
+  if (options.remove) return { previous: status, removed: await options.remove(status) };
   try {
     await unlink(status.path);
   } catch (e) {

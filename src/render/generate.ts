@@ -17,14 +17,21 @@ export function renderProject(loaded: LoadedManifest): Promise<RenderedFile[]> {
   return renderAll(loaded.manifest, { policiesDir: policiesDirFor(loaded.projectDir) });
 }
 
+/** One generated file as `planGenerate` found it: its path, the bytes it should have, whether it already has them. */
+export interface GeneratePlan {
+  abs: string;
+  content: string;
+  unchanged: boolean;
+}
+
 /**
- * `init`: render, refuse on drift (a generated file whose body no longer matches its header hash,
- * or a same-named file swiftdeploy did not write) unless `force`, then write atomically. Every file
- * is checked before any is written, so a refusal changes nothing.
+ * Render and check, writing nothing: refuse on drift (a generated file whose body no longer matches
+ * its header hash, or a same-named file swiftdeploy did not write) unless `force`. Every file is
+ * checked before any is written, so a refusal changes nothing.
  */
-export async function generateProject(loaded: LoadedManifest, options: { force?: boolean } = {}): Promise<GenerateResult> {
+export async function planGenerate(loaded: LoadedManifest, options: { force?: boolean } = {}): Promise<GeneratePlan[]> {
   const rendered = await renderProject(loaded);
-  const plans: Array<{ abs: string; content: string; unchanged: boolean }> = [];
+  const plans: GeneratePlan[] = [];
   const problems: string[] = [];
   for (const file of rendered) {
     const abs = await generatedPath(loaded, file.relPath);
@@ -48,6 +55,15 @@ export async function generateProject(loaded: LoadedManifest, options: { force?:
         'Move the change into manifest.yaml (or the templates), or run `swiftdeploy init --force` to discard it.',
     );
   }
+  return plans;
+}
+
+/**
+ * planGenerate, then write the files that differ, atomically. Lifecycle commands do not call this:
+ * they hand the plan to src/lifecycle/wal.ts so every write is recorded before it happens.
+ */
+export async function generateProject(loaded: LoadedManifest, options: { force?: boolean } = {}): Promise<GenerateResult> {
+  const plans = await planGenerate(loaded, options);
   const result: GenerateResult = { files: [] };
   for (const plan of plans) {
     // A write removes the temp files a killed writer left beside its target; so does a run with nothing to write.

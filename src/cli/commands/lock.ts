@@ -34,17 +34,15 @@ export function register(program: Command): void {
     .requiredOption('--force', 'required: say you mean it')
     .action(
       action(async (ctx) => {
-        const [{ forceReleaseLock, describeHolder }, { Session }, { resolveStateDir }] = await Promise.all([
+        const [{ describeHolder }, { Session }, { releaseStaleLock }] = await Promise.all([
           import('../../lock/index.js'),
           import('../../lifecycle/session.js'),
-          import('../../util/project-paths.js'),
+          import('../../lifecycle/lock-release.js'),
         ]);
-        const result = await forceReleaseLock(await resolveStateDir(ctx.projectDir));
+        // The session first: the removal is recorded before it happens (exit 7 when it cannot be).
+        const session = await Session.open(ctx.manifestPath, { actor: ctx.actor(), out: ctx.out, yes: true }, 'lock_release');
+        const result = await releaseStaleLock(session);
         const previous = result.previous?.state === 'held' ? describeHolder(result.previous.holder) : result.previous?.reason;
-        if (result.removed) {
-          const session = await Session.open(ctx.manifestPath, { actor: ctx.actor(), out: ctx.out, yes: true }, 'lock_release');
-          await session.event('executed', { detail: `forced release of ${previous ?? 'the lock'}` });
-        }
         ctx.out.emit({ ok: true, removed: result.removed, previous: result.previous ?? null });
         ctx.out.result(result.removed ? `released: ${previous}` : 'the lock was already free');
         return EXIT.OK;
