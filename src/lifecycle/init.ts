@@ -2,6 +2,7 @@ import { EXIT, type ExitCode } from '../errors.js';
 import { planGenerate, type GenerateResult } from '../render/generate.js';
 import { withProjectLock } from './locking.js';
 import { Session, type Operator } from './session.js';
+import { removeStaleTemps } from '../util/stale-temps.js';
 import { changeFiles } from './wal.js';
 
 /**
@@ -14,6 +15,9 @@ export async function initProject(manifestPath: string, operator: Operator, opti
     const plans = await planGenerate(session.loaded, options);
     const rel = (abs: string) => abs.slice(session.loaded.projectDir.length + 1);
     const toWrite = plans.filter((p) => !p.unchanged);
+    // A file with nothing to write still gets the temp files a killed writer left beside it removed
+    // (a write does that itself, in writeFileAtomic).
+    for (const p of plans) if (p.unchanged) await removeStaleTemps(p.abs);
     // Re-running init with nothing to change is not an event worth a history line.
     if (toWrite.length > 0) {
       await changeFiles(session, toWrite, {

@@ -1,10 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OperationFailed, UsageError } from '../errors.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { ownedPaths, resolveGenerated } from '../util/project-paths.js';
-import { removeStaleTemps } from '../util/stale-temps.js';
-import { writeFileAtomic } from './atomic-write.js';
 import { inspectGenerated } from './header.js';
 import { policiesDirFor, renderAll, type RenderedFile } from './render.js';
 
@@ -56,25 +54,6 @@ export async function planGenerate(loaded: LoadedManifest, options: { force?: bo
     );
   }
   return plans;
-}
-
-/**
- * planGenerate, then write the files that differ, atomically. Lifecycle commands do not call this:
- * they hand the plan to src/lifecycle/wal.ts so every write is recorded before it happens.
- */
-export async function generateProject(loaded: LoadedManifest, options: { force?: boolean } = {}): Promise<GenerateResult> {
-  const plans = await planGenerate(loaded, options);
-  const result: GenerateResult = { files: [] };
-  for (const plan of plans) {
-    // A write removes the temp files a killed writer left beside its target; so does a run with nothing to write.
-    if (plan.unchanged) await removeStaleTemps(plan.abs);
-    else {
-      await mkdir(path.dirname(plan.abs), { recursive: true });
-      await writeFileAtomic(plan.abs, plan.content);
-    }
-    result.files.push({ path: plan.abs, action: plan.unchanged ? 'unchanged' : 'written' });
-  }
-  return result;
 }
 
 /** Where a generated file really goes: refused (exit 2) if a symlink leads it out of the project or onto another owned file. */

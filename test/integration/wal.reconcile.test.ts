@@ -277,7 +277,7 @@ describe('reconcile', { timeout: 60_000 }, () => {
     const before = readFileSync(path.join(dir, 'docker-compose.yml'));
     const r = await cli(['init'], dir);
     expect(r.exitCode).toBe(6);
-    expect(r.stderr).toContain('does not match its hash');
+    expect(r.stderr).toContain('is not exactly as written');
     expect(r.stderr).toContain('init stopped before changing anything');
     expect(readFileSync(path.join(dir, 'docker-compose.yml')).equals(before)).toBe(true);
   });
