@@ -149,7 +149,12 @@ function lifecycleSteps(composeChoice: string): void {
     return { mode: body.mode, xMode: res.headers.get('x-mode'), deployedBy: res.headers.get('x-deployed-by') };
   }
 
-  function records(): Array<{ kind: string; actor: string; payload: Record<string, unknown> & { action?: string; stage?: string; detail?: string } }> {
+  function records(): Array<{
+    seq: number;
+    kind: string;
+    actor: string;
+    payload: Record<string, unknown> & { action?: string; stage?: string; detail?: string; intent_id?: string; intent_seq?: number };
+  }> {
     return readFileSync(historyFile, 'utf8')
       .trim()
       .split('\n')
@@ -324,5 +329,22 @@ function lifecycleSteps(composeChoice: string): void {
     generated.forEach((f, i) => expect(readFileSync(f).equals(bytes[i]!)).toBe(true));
     const network = await runArgv(['docker', 'network', 'ls', '-q', '--filter', `name=^${project.projectName}-net$`]);
     expect(network.stdout.trim()).toBe('');
+  });
+
+  step('write-ahead: every change the scenario made has its intent and exactly one outcome; the chain verifies', async () => {
+    const all = records();
+    const intents = all.filter((r) => r.payload.stage === 'intent');
+    const outcomes = all.filter((r) => typeof r.payload.intent_id === 'string' && r.payload.stage !== 'intent');
+    const actions = new Set(intents.map((r) => r.payload.action));
+    for (const action of ['init', 'deploy', 'promote', 'rollback', 'chaos', 'teardown']) expect(actions, `no intent for ${action}`).toContain(action);
+    for (const intent of intents) {
+      const mine = outcomes.filter((o) => o.payload.intent_id === intent.payload.intent_id);
+      expect(mine.map((o) => o.payload.intent_seq), `outcomes of intent seq ${intent.seq} (${intent.payload.action})`).toEqual([intent.seq]);
+      expect(mine[0]!.seq).toBeGreaterThan(intent.seq);
+    }
+    // Nothing in this scenario crashed, so nothing needed reconciling.
+    expect(outcomes.filter((o) => o.payload.reconciled)).toEqual([]);
+    const r = await cli(['audit', 'verify']);
+    expect(r.exitCode, r.stderr).toBe(0);
   });
 }
