@@ -8,11 +8,12 @@
  * before hashing existed continues with `prev = sha256hex(bytes of the last such line)` and seq = its
  * line number + 1.
  */
-import { closeSync, constants as fsc, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, fsync, ftruncateSync, openSync, readlinkSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import { HistoryIntegrityError, HistoryUnwritable, UsageError } from '../errors.js';
 import { canonicalJson, duplicateMember } from '../util/canonical-json.js';
+import { fsyncDirectorySync } from '../util/fsync-directory.js';
 import {
   GENESIS_PREV,
   MAX_RECORD_BYTES,
@@ -109,7 +110,7 @@ async function appendValidated(file: string, input: RecordInput, opts: LedgerOpt
         }
         await writeDurably(fd, bytes, tail.truncateTo ?? tail.size);
         // A new file's directory entry is metadata of the directory, not of the file.
-        if (created) fsyncDirectory(dirname(file));
+        if (created) fsyncDirectorySync(dirname(file));
         return record;
       } finally {
         closeSync(fd);
@@ -183,15 +184,6 @@ function readlinkQuietly(file: string): string {
     return readlinkSync(file);
   } catch {
     return 'somewhere unreadable';
-  }
-}
-
-function fsyncDirectory(dir: string): void {
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
   }
 }
 

@@ -1,5 +1,6 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncDirectory } from '../util/fsync-directory.js';
 import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
 
 export interface AtomicWriteOptions {
@@ -41,17 +42,4 @@ export async function writeFileAtomic(file: string, data: string | Buffer, optio
     throw err;
   }
   await fsyncDirectory(dir);
-}
-
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch (err) {
-    // Some filesystems refuse fsync on a directory (EINVAL/EISDIR); the rename is still atomic there.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw err;
-  } finally {
-    await handle.close();
-  }
 }
