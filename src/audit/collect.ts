@@ -13,9 +13,9 @@ import {
   stringOrNull,
   toAuditEntry,
   toVerdictView,
-  isObject,
   type AuditEntry,
 } from './entry.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 import { OperationTracker, finalState, isChangeAction, wouldHaveBlocked, type Operation } from './operations.js';
 import { DownsampledTimeline, type TimelineRow } from './timeline.js';
 import { EpisodeTracker, correlate, newEpisode, type ViolationEpisode } from './violations.js';
@@ -214,8 +214,8 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
   const onStatus = (entry: AuditEntry): void => {
     const p = entry.payload as Record<string, unknown>;
     const mode = stringOrNull(p.mode);
-    const chaos = isObject(p.chaos) ? stringOrNull(p.chaos.mode) : null;
-    const window = isObject(p.window) ? p.window : null;
+    const chaos = isPlainObject(p.chaos) ? stringOrNull(p.chaos.mode) : null;
+    const window = isPlainObject(p.window) ? p.window : null;
     const errorRate = window === null ? null : numberOrNull(window.error_rate);
     const p99 = window === null ? null : numberOrNull(window.p99_seconds);
     const capped = window !== null && window.quantiles_capped === true;
@@ -243,7 +243,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     let denied = false;
     let shadowBlock = false;
     const judged = new Set<string>();
-    const decisions = isObject(p.decisions) ? p.decisions : {};
+    const decisions = isPlainObject(p.decisions) ? p.decisions : {};
     for (const [key, raw] of Object.entries(decisions)) {
       const verdict = toVerdictView(raw, key);
       if (verdict === null) continue;

@@ -5,6 +5,7 @@
  * and never trusts a field's type without checking it.
  */
 import type { EventPayload, StatusPayload } from '../history/types.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 export interface AuditEntry {
   /** 1-based line number in history.jsonl when known (for messages), else the record's position. */
@@ -16,10 +17,6 @@ export interface AuditEntry {
   payload: Partial<StatusPayload> | Partial<EventPayload>;
   /** Written before the hash chain (no `hash`): read, but nothing vouches for it. */
   legacy: boolean;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A record's time in ms: `ts` (ISO string, or ms), else the seed's `timestamp` (epoch seconds), else its `time` (ISO). */
@@ -37,16 +34,16 @@ function timeOf(raw: Record<string, unknown>): number {
  * skipped rather than guessing where in time they belong.
  */
 export function toAuditEntry(raw: unknown, line: number): AuditEntry | null {
-  if (!isObject(raw)) return null;
+  if (!isPlainObject(raw)) return null;
   const ts = timeOf(raw);
   if (!Number.isFinite(ts)) return null;
   const legacy = typeof raw.hash !== 'string';
   const actor = typeof raw.actor === 'string' ? raw.actor : typeof raw.user === 'string' ? raw.user : 'unknown';
-  if (legacy && typeof raw.event === 'string' && !isObject(raw.payload)) {
+  if (legacy && typeof raw.event === 'string' && !isPlainObject(raw.payload)) {
     const seed = fromSeedRecord(raw);
     return { line, tsMs: ts, kind: seed.kind, actor, policyVersion: null, payload: seed.payload, legacy };
   }
-  const payload = isObject(raw.payload) ? raw.payload : raw;
+  const payload = isPlainObject(raw.payload) ? raw.payload : raw;
   let kind: 'status' | 'event';
   if (raw.kind === 'status' || raw.kind === 'event') kind = raw.kind;
   // Old records carry no kind: an action makes it an event, anything else is an observation.
@@ -75,9 +72,9 @@ const SEED_STAGES: Record<string, string> = { success: 'confirmed', ok: 'confirm
  */
 function fromSeedRecord(raw: Record<string, unknown>): { kind: 'status' | 'event'; payload: Record<string, unknown> } {
   const event = raw.event as string;
-  const verdicts = Array.isArray(raw.policies) ? raw.policies.filter(isObject).map(seedVerdict) : [];
+  const verdicts = Array.isArray(raw.policies) ? raw.policies.filter(isPlainObject).map(seedVerdict) : [];
   if (event === 'status_scrape') {
-    const m = isObject(raw.metrics) ? raw.metrics : null;
+    const m = isPlainObject(raw.metrics) ? raw.metrics : null;
     const p99Ms = m === null ? null : numberOrNull(m.p99_ms);
     const decisions: Record<string, unknown> = {};
     for (const v of verdicts) decisions[v.domain] ??= v;
@@ -85,7 +82,7 @@ function fromSeedRecord(raw: Record<string, unknown>): { kind: 'status' | 'event
       kind: 'status',
       payload: {
         mode: stringOrNull(raw.mode),
-        chaos: typeof raw.chaos === 'string' ? { mode: raw.chaos } : isObject(raw.chaos) ? raw.chaos : null,
+        chaos: typeof raw.chaos === 'string' ? { mode: raw.chaos } : isPlainObject(raw.chaos) ? raw.chaos : null,
         window:
           m === null
             ? null
@@ -130,10 +127,10 @@ interface SeedVerdict {
 
 function seedVerdict(entry: Record<string, unknown>): SeedVerdict {
   const d = entry.decision;
-  const decision = isObject(d) ? d : {};
+  const decision = isPlainObject(d) ? d : {};
   const allowed = d === 'allow' || decision.allow === true || decision.allowed === true;
   const list = Array.isArray(decision.violations) ? decision.violations : Array.isArray(entry.violations) ? entry.violations : [];
-  const violations = list.filter(isObject).map((v) => ({
+  const violations = list.filter(isPlainObject).map((v) => ({
     id: stringOrNull(v.rule) ?? stringOrNull(v.id) ?? 'unknown',
     message: stringOrNull(v.message) ?? '',
     observed: v.observed,
@@ -170,13 +167,13 @@ export interface ViolationView {
 export type VerdictView = { unavailable: string; domain: string; enforcement: 'enforce' | 'shadow' } | DecisionView;
 
 export function toVerdictView(raw: unknown, fallbackDomain: string): VerdictView | null {
-  if (!isObject(raw)) return null;
+  if (!isPlainObject(raw)) return null;
   const domain = typeof raw.domain === 'string' ? raw.domain : fallbackDomain;
   const enforcement = raw.enforcement === 'shadow' ? 'shadow' : 'enforce';
   if (typeof raw.unavailable === 'string') return { unavailable: raw.unavailable, domain, enforcement };
   if (typeof raw.allowed !== 'boolean') return null;
   const violations: ViolationView[] = Array.isArray(raw.violations)
-    ? raw.violations.filter(isObject).map((v) => ({
+    ? raw.violations.filter(isPlainObject).map((v) => ({
         id: typeof v.id === 'string' ? v.id : 'unknown',
         message: typeof v.message === 'string' ? v.message : '',
         observed: v.observed,
@@ -208,4 +205,3 @@ export function stringOrNull(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-export { isObject };

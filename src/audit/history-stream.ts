@@ -14,10 +14,10 @@
  * JSON, a torn tail) makes it throw NotTrusted, and the caller takes the exact pass. The same pass
  * on two threads is in parallel-pass.ts.
  */
-import { isPlainObject } from '../history/chain.js';
 import { RecordLines } from '../history/ledger.js';
 import { iterateLineBatches, iterateLineChunks, type LineChunk } from '../history/lines.js';
 import { duplicateMember } from '../util/canonical-json.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 export interface StreamOptions {
   trustLayout?: boolean;

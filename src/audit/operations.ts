@@ -7,7 +7,8 @@
  * another's (status records may sit between them and are ignored here). A record continues the last
  * operation when it has the same action and actor and is not a new `requested`.
  */
-import { isObject, stringOrNull, toVerdictView, isUnavailable, type AuditEntry, type DecisionView } from './entry.js';
+import { stringOrNull, toVerdictView, isUnavailable, type AuditEntry, type DecisionView } from './entry.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 export interface Operation {
   action: string;
@@ -159,8 +160,8 @@ export class OperationTracker {
     op.toMode ??= stringOrNull(p.to_mode);
     const detail = stringOrNull(p.detail);
     if (detail !== null && detail !== '') op.detail = detail;
-    if (isObject(p.git) && typeof p.git.sha === 'string') op.git = { sha: p.git.sha, dirty: p.git.dirty === true };
-    if (isObject(p.policy_unavailable)) {
+    if (isPlainObject(p.git) && typeof p.git.sha === 'string') op.git = { sha: p.git.sha, dirty: p.git.dirty === true };
+    if (isPlainObject(p.policy_unavailable)) {
       const u = p.policy_unavailable;
       op.decisionUnavailable = `${stringOrNull(u.domain) ?? 'policy'}: ${stringOrNull(u.failure) ?? 'unknown failure'}${u.enforcement === 'shadow' ? ' (shadow, not enforced)' : ''}`;
     }

@@ -24,10 +24,11 @@
  */
 import { hash } from 'node:crypto';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { GENESIS_PREV, MAX_RECORD_BYTES, isPlainObject } from '../history/chain.js';
+import { GENESIS_PREV, MAX_RECORD_BYTES } from '../history/chain.js';
 import type { VerifyResult } from '../history/types.js';
 import { iterateLineChunks } from '../history/lines.js';
 import type { AuditCollector } from './collect.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 import { HASH_NOT_SENT, NotTrusted, asRecord, forEachLine, hasDuplicateMember, locateLayout, streamHistory, withoutHashMember } from './history-stream.js';
 
 const TASK = 'swiftdeploy:audit-read';

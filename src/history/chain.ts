@@ -135,10 +135,6 @@ export function recordShapeProblem(value: Record<string, unknown>): string | nul
   return null;
 }
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 // Fixed parts of the writer's canonical layout. Keys sort as actor, hash, kind, manifest_sha256,
 // payload, policy_version, prev, seq, ts, v: `hash` is always the second member and
 // prev/seq/ts/v always the last four.

@@ -14,11 +14,11 @@ import { dirname } from 'node:path';
 import { HistoryIntegrityError, HistoryUnwritable, UsageError } from '../errors.js';
 import { canonicalJson, duplicateMember } from '../util/canonical-json.js';
 import { fsyncDirectorySync } from '../util/fsync-directory.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 import {
   GENESIS_PREV,
   MAX_RECORD_BYTES,
   isLegacyRecord,
-  isPlainObject,
   legacyAnchor,
   recordHash,
   recordIntact,

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
-import { isPlainObject } from './chain.js';
 import { lineStartBefore, readRange } from './lines.js';
 import { settledSize } from './settled.js';
 import type { HistoryRecord } from './types.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 /**
  * The newest complete record, read backwards from the end (cost independent of the file's length),

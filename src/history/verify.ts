@@ -9,8 +9,9 @@
  * records appended by someone who recomputes hashes. Compare the head hash with one kept elsewhere
  * (the audit report prints it) to catch those.
  */
-import { GENESIS_PREV, chainedLineHash, isLegacyRecord, isPlainObject, legacyAnchor, recordHashMatches, recordIntact, recordShapeProblem } from './chain.js';
+import { GENESIS_PREV, chainedLineHash, isLegacyRecord, legacyAnchor, recordHashMatches, recordIntact, recordShapeProblem } from './chain.js';
 import { canonicalJsonProblem, duplicateMember } from '../util/canonical-json.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 import { iterateLineBatches, type RawLine } from './lines.js';
 import { settledSize } from './settled.js';
 import type { HistoryRecord, IntegrityFailure, VerifyResult } from './types.js';
