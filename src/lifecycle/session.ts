@@ -8,7 +8,7 @@ import { loadManifest, type LoadedManifest } from '../manifest/load.js';
 import type { OpaClient } from '../policy/client.js';
 import type { PolicyDomain } from '../policy/types.js';
 import { policyVersion, readPolicyFiles } from '../policy/version.js';
-import { policiesDirFor } from '../render/render.js';
+import { policiesPathFor } from '../render/render.js';
 import { resolveProjectFiles, type ProjectFiles } from '../util/project-paths.js';
 import { gitInfo } from './git.js';
 
@@ -56,8 +56,7 @@ export class Session {
     this.historyFile = files.history;
     this.recorder = createRecorder(this.historyFile, { warn: (line) => operator.out.warn(line) });
     this.stateDir = files.stateDir;
-    const dir = policiesDirFor(projectDir);
-    this.policiesDir = path.isAbsolute(dir) ? dir : path.join(projectDir, dir);
+    this.policiesDir = policiesPathFor(projectDir);
   }
 
   static async open(manifestPath: string, operator: Operator, action: LifecycleAction): Promise<Session> {
@@ -182,8 +181,7 @@ export function assertCanAuthorise(operator: Operator, command: string): void {
 
 /** policy_version per domain (the domain's own thresholds) and for the whole manifest's policy block. */
 async function policyVersions(loaded: LoadedManifest): Promise<Record<PolicyDomain | 'all', string>> {
-  const dir = policiesDirFor(loaded.projectDir);
-  const files = await readPolicyFiles(path.isAbsolute(dir) ? dir : path.join(loaded.projectDir, dir));
+  const files = await readPolicyFiles(policiesPathFor(loaded.projectDir));
   const { infrastructure, canary } = loaded.manifest.policy;
   const strip = <T extends { mode: unknown }>({ mode: _mode, ...rest }: T) => rest;
   return {
