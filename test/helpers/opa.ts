@@ -8,6 +8,8 @@
  * test/helpers/opa-fault-stub.ts, which models no policy.
  */
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { OpaClient } from '../../src/policy/client.js';
 import { findOpaBinary, OPA_SETUP_HINT } from '../../src/runtime/opa-binary.js';
 import { freePort, startOpaServer, type OpaServer } from './opa-server.mjs';
 
@@ -27,4 +29,30 @@ export async function startOpa(paths: string[] = [policiesDir]): Promise<OpaServ
 /** An opa.url nothing listens on: the engine is down. */
 export async function deadOpaUrl(): Promise<string> {
   return `http://127.0.0.1:${await freePort()}`;
+}
+
+/**
+ * For a describe block: one real OPA loaded with policies/ and a client on it, started before the
+ * block's tests and closed after. Read `.opa` / `.client` inside the tests.
+ */
+export function opaForSuite(): { readonly opa: OpaServer; readonly client: OpaClient } {
+  const suite: { opa?: OpaServer; client?: OpaClient } = {};
+  beforeAll(async () => {
+    suite.opa = await startOpa();
+    suite.client = new OpaClient({ url: suite.opa.url });
+  });
+  afterAll(async () => {
+    await suite.client?.close();
+    await suite.opa?.close();
+  });
+  return {
+    get opa() {
+      if (!suite.opa) throw new Error('opaForSuite: read .opa inside a test, after beforeAll');
+      return suite.opa;
+    },
+    get client() {
+      if (!suite.client) throw new Error('opaForSuite: read .client inside a test, after beforeAll');
+      return suite.client;
+    },
+  };
 }

@@ -5,7 +5,7 @@ import { PolicyEngineUnavailable, type EngineFailure } from '../../src/policy/er
 import type { PolicyDomain } from '../../src/policy/types.js';
 import { requireOpa } from '../helpers/engines.js';
 import { errorBody, resultBody, startFaultStub, type FaultStub, type FaultStubAnswers } from '../helpers/opa-fault-stub.js';
-import { deadOpaUrl, startOpa, type OpaServer } from '../helpers/opa.js';
+import { deadOpaUrl, opaForSuite, startOpa } from '../helpers/opa.js';
 import { canaryThresholds, healthyCanary, healthyHost, infraThresholds } from '../unit/policy.cases.js';
 
 const engine = requireOpa();
@@ -26,32 +26,23 @@ const input = { question: 'pre_promote', facts: healthyCanary, thresholds: canar
 
 /** What swiftdeploy relies on from an OPA serving policies/: `opa run --server`, as the sidecar runs it. */
 describe.skipIf(!engine.path)(`OPA REST contract and client: real OPA${engine.skipNote}`, () => {
-  let opa: OpaServer;
-  let client: OpaClient;
-  beforeAll(async () => {
-    opa = await startOpa();
-    client = new OpaClient({ url: opa.url });
-  });
-  afterAll(async () => {
-    await client?.close();
-    await opa?.close();
-  });
+  const real = opaForSuite();
 
   it('is healthy and waitReady returns at once', async () => {
-    expect(await client.health()).toEqual({ ok: true, detail: 'healthy' });
-    await waitReady(client, { timeoutMs: 1_000 });
+    expect(await real.client.health()).toEqual({ ok: true, detail: 'healthy' });
+    await waitReady(real.client, { timeoutMs: 1_000 });
   });
 
   it.each([
     ['infrastructure', { question: 'pre_deploy', facts: healthyHost, thresholds: infraThresholds }],
     ['canary', input],
   ] as const)('allows a healthy %s input', async (domain, body) => {
-    const d = await client.decide(domain as PolicyDomain, body);
+    const d = await real.client.decide(domain as PolicyDomain, body);
     expect(d).toMatchObject({ domain, allowed: true, violations: [] });
   });
 
   it('returns a deny as a decision with ids, observed and threshold', async () => {
-    const d = await client.decide('infrastructure', {
+    const d = await real.client.decide('infrastructure', {
       question: 'pre_deploy', facts: { ...healthyHost, disk_free_gb: 3, cpu_load_per_core: null }, thresholds: infraThresholds,
     });
     expect(d.allowed).toBe(false);
@@ -63,13 +54,13 @@ describe.skipIf(!engine.path)(`OPA REST contract and client: real OPA${engine.sk
   });
 
   it('answers {} for an undefined document', async () => {
-    const res = await fetch(`${opa.url}/v1/data/swiftdeploy/nonexistent`, { method: 'POST', body: '{"input":{}}' });
+    const res = await fetch(`${real.opa.url}/v1/data/swiftdeploy/nonexistent`, { method: 'POST', body: '{"input":{}}' });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({});
   });
 
   it('warns api_usage_warning when input is missing, and the client refuses that very answer', async () => {
-    const res = await fetch(`${opa.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{}' });
+    const res = await fetch(`${real.opa.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{}' });
     expect(res.status).toBe(200);
     const answer = await res.text();
     expect((JSON.parse(answer) as { warning?: { code: string } }).warning?.code).toBe('api_usage_warning');
@@ -85,7 +76,7 @@ describe.skipIf(!engine.path)(`OPA REST contract and client: real OPA${engine.sk
   });
 
   it('answers 400 invalid_parameter to a body that is not JSON', async () => {
-    const res = await fetch(`${opa.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{"input":' });
+    const res = await fetch(`${real.opa.url}/v1/data/swiftdeploy/canary/decision`, { method: 'POST', body: '{"input":' });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe('invalid_parameter');
   });

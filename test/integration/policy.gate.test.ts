@@ -15,7 +15,7 @@ import { PolicyDecisionDenied, PolicyEngineUnavailable } from '../../src/policy/
 import { gate, type GateContext, type GateRequest } from '../../src/policy/gate.js';
 import { requireOpa } from '../helpers/engines.js';
 import { errorBody, startFaultStub } from '../helpers/opa-fault-stub.js';
-import { deadOpaUrl, startOpa, type OpaServer } from '../helpers/opa.js';
+import { deadOpaUrl, opaForSuite } from '../helpers/opa.js';
 import { healthyHost, infraThresholds } from '../unit/policy.cases.js';
 
 const engine = requireOpa();
@@ -56,19 +56,10 @@ beforeEach(async (t) => {
 });
 
 describe.skipIf(!engine.path)(`policy gate against real OPA: enforce and shadow${engine.skipNote}`, () => {
-  let opa: OpaServer;
-  let client: OpaClient;
-  beforeAll(async () => {
-    opa = await startOpa();
-    client = new OpaClient({ url: opa.url });
-  });
-  afterAll(async () => {
-    await client?.close();
-    await opa?.close();
-  });
+  const real = opaForSuite();
 
   it('enforce + allow: records the decision and lets the action proceed', async () => {
-    const record = await gate(healthy, ctx(client));
+    const record = await gate(healthy, ctx(real.client));
     expect(record).toMatchObject({ allowed: true, enforcement: 'enforce', policy_version: 'sha256:test' });
     const [r, ...rest] = await records();
     expect(rest).toEqual([]);
@@ -78,7 +69,7 @@ describe.skipIf(!engine.path)(`policy gate against real OPA: enforce and shadow$
   });
 
   it('enforce + deny: records the denial, then stops the action with exit 3', async () => {
-    const err = await gate(sick, ctx(client)).catch((e: unknown) => e);
+    const err = await gate(sick, ctx(real.client)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PolicyDecisionDenied);
     expect((err as PolicyDecisionDenied).exitCode).toBe(EXIT.POLICY_DENIED);
     expect((err as PolicyDecisionDenied).decision.violations.map((v) => v.id)).toEqual(['disk_free_too_low', 'memory_available_too_low']);
@@ -90,7 +81,7 @@ describe.skipIf(!engine.path)(`policy gate against real OPA: enforce and shadow$
   });
 
   it('shadow + deny: prints [SHADOW] would have blocked, records actor shadow, and proceeds', async () => {
-    const record = await gate({ ...sick, mode: 'shadow' }, ctx(client));
+    const record = await gate({ ...sick, mode: 'shadow' }, ctx(real.client));
     expect(record).toMatchObject({ allowed: false, enforcement: 'shadow', would_have_blocked: ['disk_free_too_low', 'memory_available_too_low'] });
     expect(warnings).toEqual(['[SHADOW] would have blocked: disk_free_too_low, memory_available_too_low']);
     const [r] = await records();
@@ -99,18 +90,18 @@ describe.skipIf(!engine.path)(`policy gate against real OPA: enforce and shadow$
   });
 
   it('shadow + allow: records quietly', async () => {
-    await gate({ ...healthy, mode: 'shadow' }, ctx(client));
+    await gate({ ...healthy, mode: 'shadow' }, ctx(real.client));
     expect(warnings).toEqual([]);
     expect((await records())[0]!.actor).toBe('shadow');
   });
 
   it('does not let an allowed action proceed when the decision cannot be recorded', async () => {
     const broken: Recorder = { append: async () => { throw new Error('disk full'); } };
-    await expect(gate(healthy, ctx(client, { recorder: broken }))).rejects.toThrow('disk full');
+    await expect(gate(healthy, ctx(real.client, { recorder: broken }))).rejects.toThrow('disk full');
   });
 
   it('writes a ledger line that is valid JSON with the decision in it', async () => {
-    await gate(healthy, ctx(client));
+    await gate(healthy, ctx(real.client));
     const text = await readFile(history, 'utf8');
     expect(text.trim().split('\n')).toHaveLength(1);
     expect(JSON.parse(text).payload.decision.domain).toBe('infrastructure');

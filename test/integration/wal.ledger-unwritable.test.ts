@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyHistory } from '../../src/history/ledger.js';
-import type { EventPayload, HistoryRecord } from '../../src/history/types.js';
+import { readEventRecords } from '../helpers/history.js';
 import { bundleWalRunner } from '../helpers/wal-runner.js';
 
 /**
@@ -91,14 +91,7 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
-type EventRecord = HistoryRecord & { payload: EventPayload };
-
-async function records(file: string): Promise<EventRecord[]> {
-  return (await readFile(file, 'utf8'))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as EventRecord);
-}
+const records = readEventRecords;
 
 beforeAll(async () => {
   if (!noMount) runner = await bundleWalRunner();

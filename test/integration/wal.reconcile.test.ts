@@ -15,6 +15,7 @@ import { Spool, spoolDirs } from '../../src/history/spool.js';
 import type { EventPayload, HistoryRecord } from '../../src/history/types.js';
 import { Session } from '../../src/lifecycle/session.js';
 import { findOpenIntents, reconcile } from '../../src/lifecycle/wal.js';
+import { readEventRecords } from '../helpers/history.js';
 import { bundleWalRunner } from '../helpers/wal-runner.js';
 
 /**
@@ -87,14 +88,7 @@ async function session(manifest: string) {
   return { s, text: c.text };
 }
 
-type EventRecord = HistoryRecord & { payload: EventPayload };
-
-async function records(file: string): Promise<EventRecord[]> {
-  return (await readFile(file, 'utf8'))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as EventRecord);
-}
+const records = readEventRecords;
 
 describe('reconcile', { timeout: 60_000 }, () => {
   it('settles a dead writer\'s intent from the files: completed, not_applied, partial (a file in neither state); removes only its temp files', async () => {
