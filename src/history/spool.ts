@@ -5,16 +5,15 @@
  * mutating command appends it (src/lifecycle/wal.ts, `reconcile`).
  *
  * A spool file is JSON lines, one RecordInput each, written with one write and an fsync per line.
- * It lives in `<stateDir>/unrecorded/` and, when that cannot be written either (the same full or
- * read-only filesystem), in a per-project directory under the OS temp dir. Each spooled record
+ * It lives in `<stateDir>/unrecorded/` and nowhere else: never outside the project (a shared temp
+ * directory could be pre-filled by anyone, and what is here is appended to the ledger). When it cannot
+ * be written either (the same full or read-only filesystem), the caller prints the record. Each spooled record
  * carries `payload.spool_id`, so a flush interrupted half way never appends a record twice.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readFile, readdir, unlink } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { sha256Of } from './intent.js';
 import type { RecordInput } from './types.js';
 
 export interface SpoolLine {
@@ -23,12 +22,9 @@ export interface SpoolLine {
   spooled_at: string;
 }
 
-/** Where spool files for this ledger go, most preferred first. */
-export function spoolDirs(stateDir: string, historyFile: string): string[] {
-  return [
-    path.join(stateDir, 'unrecorded'),
-    path.join(os.tmpdir(), `swiftdeploy-unrecorded-${sha256Of(path.resolve(historyFile)).slice(0, 16)}`),
-  ];
+/** Where spool files go: inside the project's state directory (resolved and checked by the session). */
+export function spoolDirs(stateDir: string): string[] {
+  return [path.join(stateDir, 'unrecorded')];
 }
 
 export class Spool {

@@ -119,7 +119,7 @@ export class Session {
     this.unrecorded++;
     const { out } = this;
     const what = `${String((input.payload as EventPayload).action)} ${String((input.payload as EventPayload).stage)}`;
-    this.spool ??= new Spool(spoolDirs(this.stateDir, this.historyFile));
+    this.spool ??= new Spool(spoolDirs(this.stateDir));
     try {
       const file = this.spool.write(input);
       out.error(out.c.red(`NOT RECORDED in ${this.historyFile}: ${what} (${why.message}); kept in ${file}, appended by the next swiftdeploy command that changes anything`));

@@ -169,7 +169,7 @@ describe('reconcile', { timeout: 60_000 }, () => {
     const { dir, manifest, historyFile } = await project();
     expect((await cli(['init'], dir)).exitCode).toBe(0);
     const { s } = await session(manifest);
-    const spool = new Spool(spoolDirs(s.stateDir, historyFile));
+    const spool = new Spool(spoolDirs(s.stateDir));
     const intentId = 'feedfacefeedface';
     const base = { kind: 'event' as const, actor: 'carol@example.com', policy_version: null, manifest_sha256: null };
     spool.write({ ...base, payload: { action: 'rollback', stage: 'intent', intent_id: intentId, command: 'rollback', files: [], effect: 'x', writer: deadWriter() } });
