@@ -6,7 +6,7 @@
  *
  * Shapes live in src/history/intent.ts; this module does the I/O.
  */
-import { mkdir, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +32,7 @@ import { scanBackwards } from '../history/tail.js';
 import type { EventPayload, HistoryRecord } from '../history/types.js';
 import { bootId, processStartTime, whyNotAlive } from '../lock/liveness.js';
 import { writeFileAtomic } from '../render/atomic-write.js';
+import { removeStaleTemps } from '../util/stale-temps.js';
 import type { Session } from './session.js';
 
 /** One file a command is about to write (content) or delete (null). */
@@ -83,6 +84,16 @@ export async function fileOutcomes(projectDir: string, files: readonly FileChang
   );
 }
 
+/** A refusal before any change, said as such: the command has not started changing anything. */
+function stoppedBeforeChange(session: Session, err: unknown): unknown {
+  const stopped = `${session.action} stopped before changing anything: swiftdeploy records what it will change before changing it`;
+  if (err instanceof HistoryUnwritable) {
+    return new HistoryUnwritable(`${err.message}\n${stopped}. Make the ledger writable (free space, remount read-write, fix permissions) and run it again.`, { cause: err });
+  }
+  if (err instanceof HistoryIntegrityError) return new HistoryIntegrityError(`${err.message}\n${stopped}.`, { cause: err });
+  return err;
+}
+
 /**
  * Records what is about to change. Throws when the ledger refuses (unless the session records later,
  * i.e. rollback), adding that nothing was changed: the caller has not started.
@@ -105,14 +116,7 @@ export async function recordIntent(
   try {
     record = await session.event('intent', payload);
   } catch (err) {
-    const stopped = `${session.action} stopped before changing anything: swiftdeploy records what it will change before changing it`;
-    if (err instanceof HistoryUnwritable) {
-      throw new HistoryUnwritable(`${err.message}\n${stopped}. Make the ledger writable (free space, remount read-write, fix permissions) and run it again.`, { cause: err });
-    }
-    if (err instanceof HistoryIntegrityError) {
-      throw new HistoryIntegrityError(`${err.message}\n${stopped}.`, { cause: err });
-    }
-    throw err;
+    throw stoppedBeforeChange(session, err);
   }
   return { seq: record?.seq ?? null, payload };
 }
@@ -291,7 +295,8 @@ export async function reconcile(session: Session): Promise<ReconcileResult> {
       }
       const files = await fileOutcomes(session.loaded.projectDir, open.payload.files);
       const stage = outcomeFromFiles(files);
-      await removeDeadWritersTemps(session.loaded.projectDir, open.payload);
+      // The dead writer's temp files beside the files it was writing (killed between write and rename).
+      for (const change of open.payload.files) await removeStaleTemps(path.resolve(session.loaded.projectDir, change.path));
       const what =
         open.payload.files.length > 0
           ? files.map((f) => `${f.path} ${f.state === 'other' ? 'in neither state' : f.state.replace('_', ' ')}`).join(', ')
@@ -318,35 +323,10 @@ export async function reconcile(session: Session): Promise<ReconcileResult> {
       result.reconciled.push({ seq: open.seq, stage });
     }
   } catch (err) {
-    if (!session.recordLater) {
-      const stopped = `${session.action} stopped before changing anything: swiftdeploy records what it will change before changing it`;
-      if (err instanceof HistoryUnwritable) {
-        throw new HistoryUnwritable(`${err.message}\n${stopped}. Make the ledger writable (free space, remount read-write, fix permissions) and run it again.`, { cause: err });
-      }
-      if (err instanceof HistoryIntegrityError) throw new HistoryIntegrityError(`${err.message}\n${stopped}.`, { cause: err });
-      throw err;
-    }
+    if (!session.recordLater) throw stoppedBeforeChange(session, err);
     out.error(out.c.red(`could not settle earlier records in ${session.historyFile}: ${(err as Error).message}; ${session.action} goes on`));
   }
   return result;
-}
-
-/**
- * The temp files a dead writer of this intent left beside the files it was writing (killed between
- * creating a temp file and renaming it). Only names writeFileAtomic gives (`.<name>.<pid>.<8 hex>.tmp`)
- * with the dead writer's pid: nothing anyone else is writing.
- */
-async function removeDeadWritersTemps(projectDir: string, intent: IntentPayload): Promise<void> {
-  for (const change of intent.files) {
-    const abs = path.resolve(projectDir, change.path);
-    const dir = path.dirname(abs);
-    const prefix = `.${path.basename(abs)}.${intent.writer.pid}.`;
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (name.startsWith(prefix) && /^[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length))) {
-        await unlink(path.join(dir, name)).catch(() => undefined);
-      }
-    }
-  }
 }
 
 /**
@@ -356,7 +336,7 @@ async function removeDeadWritersTemps(projectDir: string, intent: IntentPayload)
  * interrupted) is not appended again.
  */
 async function flushSpools(session: Session): Promise<number> {
-  const files = await pendingSpools(spoolDirs(session.stateDir, session.historyFile));
+  const files = await pendingSpools(spoolDirs(session.stateDir));
   if (files.length === 0) return 0;
   const already = await spooledIdsInLedger(session.historyFile);
   const seqOf = new Map<string, number>();
