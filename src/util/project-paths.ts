@@ -21,10 +21,11 @@ import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
-/** swiftdeploy's state directory: the project lock and the chaos token. */
+/** swiftdeploy's state directory: the project lock, the chaos token, the progressive canary's state. */
 export const STATE_DIR = '.swiftdeploy';
 export const LOCK_REL = `${STATE_DIR}/lock`;
 export const CHAOS_TOKEN_REL = `${STATE_DIR}/chaos-token`;
+export const ROLLOUT_REL = `${STATE_DIR}/rollout.json`;
 /** The generated files (templates/ names what they are rendered from). */
 export const NGINX_DIR = 'nginx';
 export const NGINX_CONF = `${NGINX_DIR}/nginx.conf`;
@@ -66,9 +67,10 @@ export function ownedPaths(manifestRel: string, obs: ObservabilityPaths): OwnedP
     { id: COMPOSE_FILE, rel: COMPOSE_FILE, what: 'a generated file', tree: false },
     { id: LOCK_REL, rel: LOCK_REL, what: 'the project lock', tree: false },
     { id: CHAOS_TOKEN_REL, rel: CHAOS_TOKEN_REL, what: 'the chaos token', tree: false },
+    { id: ROLLOUT_REL, rel: ROLLOUT_REL, what: 'the rollout state', tree: false },
     // Files are listed before the directories holding them, so a refusal names the most precise one.
     { id: NGINX_DIR, rel: NGINX_DIR, what: 'the generated nginx/ directory', tree: true },
-    { id: STATE_DIR, rel: STATE_DIR, what: "swiftdeploy's state directory (lock, chaos token)", tree: true },
+    { id: STATE_DIR, rel: STATE_DIR, what: "swiftdeploy's state directory (lock, chaos token, rollout state)", tree: true },
   ];
 }
 

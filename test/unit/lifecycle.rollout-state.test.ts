@@ -133,3 +133,25 @@ describe('rollout state machine', () => {
     expect(rolloutStateSchema.safeParse({ ...start(), extra: 1 }).success).toBe(false);
   });
 });
+
+describe('rollout state file', () => {
+  it('round-trips through canonical JSON, and a damaged file fails loudly naming the file', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { readRollout, rolloutFileContent, rolloutFileIn } = await import('../../src/lifecycle/rollout-store.js');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sd-rollout-'));
+    const file = rolloutFileIn(dir);
+    expect(await readRollout(file)).toBeUndefined();
+    const s = start();
+    const content = rolloutFileContent(s);
+    expect(content.endsWith('}\n')).toBe(true);
+    expect(content.indexOf('"canary"')).toBeLessThan(content.indexOf('"status"'));
+    await writeFile(file, content);
+    expect(await readRollout(file)).toEqual(s);
+    await writeFile(file, content.slice(0, 40));
+    await expect(readRollout(file)).rejects.toThrow(/rollout\.json is damaged \(not JSON/);
+    await writeFile(file, JSON.stringify({ ...s, weight: 250 }));
+    await expect(readRollout(file)).rejects.toThrow(/damaged \(weight: /);
+  });
+});
