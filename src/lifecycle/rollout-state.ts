@@ -55,8 +55,16 @@ export const rolloutStateSchema = z.strictObject({
   updated_at: z.string(),
   /** Why it paused, aborted or completed; the ledger has the whole story. */
   reason: z.string().nullable(),
+  /**
+   * The process driving the steps while `running` (null otherwise): a `running` rollout whose
+   * driver is gone (killed) may be resumed by anyone; one with a live driver may not.
+   */
+  driver: z
+    .strictObject({ pid: z.number().int(), host: z.string(), boot_id: z.string().optional(), pid_start: z.string().optional() })
+    .nullable(),
 });
 export type RolloutState = z.infer<typeof rolloutStateSchema>;
+export type RolloutDriver = NonNullable<RolloutState['driver']>;
 
 /** What the driver does next. */
 export type Next =
@@ -66,7 +74,13 @@ export type Next =
   | { kind: 'pause'; state: RolloutState }
   | { kind: 'abort'; state: RolloutState };
 
-export function newRollout(id: string, canary: { image: string; version: string }, config: RolloutConfig, now: Date): RolloutState {
+export function newRollout(
+  id: string,
+  canary: { image: string; version: string },
+  config: RolloutConfig,
+  driver: RolloutDriver,
+  now: Date,
+): RolloutState {
   const at = now.toISOString();
   return {
     version: 1,
@@ -83,6 +97,7 @@ export function newRollout(id: string, canary: { image: string; version: string 
     running_since: at,
     updated_at: at,
     reason: null,
+    driver,
   };
 }
 
@@ -105,6 +120,7 @@ function stopped(state: RolloutState, status: 'paused' | 'aborted', reason: stri
     driven_ms: drivenMs(state, now),
     running_since: null,
     updated_at: now.toISOString(),
+    driver: null,
     // An aborted rollout sends nothing to the canary.
     weight: status === 'aborted' ? 0 : state.weight,
   };
@@ -127,7 +143,10 @@ export function afterAnalysis(state: RolloutState, outcome: StepOutcome, config:
   let next: Next;
   if (outcome === 'pass') {
     if (state.step + 1 >= state.steps.length) {
-      next = { kind: 'ready', state: { ...state, status: 'ready', inconclusive: 0, reason: 'every step passed', driven_ms: drivenMs(state, now), running_since: null, updated_at: at } };
+      next = {
+        kind: 'ready',
+        state: { ...state, status: 'ready', inconclusive: 0, reason: 'every step passed', driven_ms: drivenMs(state, now), running_since: null, driver: null, updated_at: at },
+      };
     } else {
       const step = state.step + 1;
       next = { kind: 'advance', state: { ...state, step, inconclusive: 0, updated_at: at } };
@@ -160,12 +179,12 @@ export function pause(state: RolloutState, reason: string, now: Date): RolloutSt
 }
 
 /** `resume`: a paused rollout runs again from its current step, with the step's extensions reset. */
-export function resume(state: RolloutState, now: Date): RolloutState {
+export function resume(state: RolloutState, driver: RolloutDriver, now: Date): RolloutState {
   if (state.status !== 'paused' && state.status !== 'running') throw new Error(`cannot resume a ${state.status} rollout`);
   // A `running` state whose driver died (the CLI was killed) is resumed as it stands; the dead run
   // counts as driven up to its last update, the time since as not driven.
   const driven = drivenMs(state, new Date(Date.parse(state.updated_at)));
-  return { ...state, status: 'running', inconclusive: 0, reason: null, driven_ms: driven, running_since: now.toISOString(), updated_at: now.toISOString() };
+  return { ...state, status: 'running', inconclusive: 0, reason: null, driven_ms: driven, running_since: now.toISOString(), updated_at: now.toISOString(), driver };
 }
 
 /** `abort` / `rollback`: weight 0, canary removed. Allowed from any state but `completed` and `aborted`. */
@@ -177,7 +196,7 @@ export function abort(state: RolloutState, reason: string, now: Date): RolloutSt
 /** `promote stable` on a `ready` rollout: the canary became the stable. */
 export function complete(state: RolloutState, now: Date): RolloutState {
   if (state.status !== 'ready') throw new Error(`only a ready rollout can complete (this one is ${state.status})`);
-  return { ...state, status: 'completed', weight: 0, reason: 'promoted to stable', running_since: null, updated_at: now.toISOString() };
+  return { ...state, status: 'completed', weight: 0, reason: 'promoted to stable', running_since: null, driver: null, updated_at: now.toISOString() };
 }
 
 /** Whether the stack has a canary track (an `app-canary` service) in this state. */

@@ -18,7 +18,8 @@ import {
 const config: RolloutConfig = { steps: [10, 25, 50, 100], failure_limit: 0, inconclusive_limit: 2, on_inconclusive: 'pause', max_duration: 600 };
 const t0 = new Date('2026-11-30T12:00:00.000Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
-const start = (c: RolloutConfig = config): RolloutState => atStepWeight(newRollout('r-1', { image: 'app:2', version: '2.0.0' }, c, t0), t0);
+const me = { pid: 4242, host: 'h1' };
+const start = (c: RolloutConfig = config): RolloutState => atStepWeight(newRollout('r-1', { image: 'app:2', version: '2.0.0' }, c, me, t0), t0);
 
 describe('rollout state machine', () => {
   it('a new rollout is running at its first step weight, and its state file shape parses', () => {
@@ -93,8 +94,8 @@ describe('rollout state machine', () => {
 
   it('paused time does not count towards max_duration', () => {
     const paused = pause(start(), 'Ctrl-C', at(500));
-    expect(paused).toMatchObject({ status: 'paused', driven_ms: 500_000, weight: 10 });
-    const resumed = resume(paused, at(5000));
+    expect(paused).toMatchObject({ status: 'paused', driven_ms: 500_000, weight: 10, driver: null });
+    const resumed = resume(paused, me, at(5000));
     expect(drivenMs(resumed, at(5050))).toBe(550_000);
     expect(afterAnalysis(resumed, 'pass', config, at(5050)).kind).toBe('advance');
     expect(afterAnalysis(resumed, 'pass', config, at(5102)).kind).toBe('abort');
@@ -102,8 +103,8 @@ describe('rollout state machine', () => {
 
   it('resume continues a running rollout whose driver died, at its step and weight', () => {
     const s = atStepWeight(afterAnalysis(start(), 'pass', config, at(30)).state, at(30));
-    const resumed = resume(s, at(100));
-    expect(resumed).toMatchObject({ status: 'running', step: 1, weight: 25, driven_ms: 30_000, running_since: at(100).toISOString() });
+    const resumed = resume(s, { pid: 7, host: 'h2' }, at(100));
+    expect(resumed).toMatchObject({ status: 'running', step: 1, weight: 25, driven_ms: 30_000, running_since: at(100).toISOString(), driver: { pid: 7 } });
   });
 
   it('abort works from running, paused and ready; completed and aborted refuse', () => {
@@ -120,7 +121,7 @@ describe('rollout state machine', () => {
     const s = start();
     expect(() => complete(s, at(1))).toThrow(/only a ready rollout/);
     expect(() => afterAnalysis(pause(s, 'x', at(1)), 'pass', config, at(2))).toThrow(/paused rollout/);
-    expect(() => resume(abort(s, 'x', at(1)), at(2))).toThrow(/cannot resume a aborted/);
+    expect(() => resume(abort(s, 'x', at(1)), me, at(2))).toThrow(/cannot resume a aborted/);
     expect(complete({ ...s, status: 'ready', weight: 100 }, at(1))).toMatchObject({ status: 'completed', weight: 0 });
   });
 
