@@ -7,7 +7,7 @@ import type { AppMode } from '../manifest/schema.js';
 import { planGenerate } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
 import type { Session } from './session.js';
-import type { Stack } from './stack.js';
+import type { Engine } from '../runtime/engine.js';
 import { changeFiles, performEffect } from './wal.js';
 
 /** What GET / through nginx says about the running app. */
@@ -55,7 +55,7 @@ export function manifestLineChange(before: string, after: string): { line: numbe
  * and header. Throws OperationFailed with the cause at the first step that fails. Two write-ahead
  * steps: the files (writeModeFiles), then the container (an effect).
  */
-export async function applyMode(session: Session, stack: Stack, target: AppMode, manifestText: string): Promise<void> {
+export async function applyMode(session: Session, engine: Engine, target: AppMode, manifestText: string): Promise<void> {
   const { out } = session;
   await writeModeFiles(session, target, manifestText);
   await performEffect(
@@ -63,7 +63,7 @@ export async function applyMode(session: Session, stack: Stack, target: AppMode,
     `replace the app container with one in ${target} mode and confirm it through nginx`,
     async () => {
       out.info(`replacing the app container with one in ${target} mode, start-before-stop (nginx and OPA untouched)`);
-      await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
+      await engine.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
       await confirmMode(session, target);
     },
     { command: `${session.action} ${target}` },

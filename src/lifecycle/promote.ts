@@ -10,14 +10,14 @@ import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, liveMode, manifestLineChange, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { printDecision } from './report.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
-import { Stack } from './stack.js';
+import { connectEngine, type LifecycleDeps } from './engine.js';
 
 /**
  * promote canary|stable: plan, gate (canary/pre_promote over a real window) BEFORE anything
  * changes, authorise, change one manifest line, recreate only the app, confirm the new mode through
  * nginx. Any failure after the manifest changed rolls back automatically.
  */
-export async function promote(manifestPath: string, target: AppMode, operator: Operator, options: LockOptions = {}): Promise<ExitCode> {
+export async function promote(manifestPath: string, target: AppMode, operator: Operator, options: LockOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
   // Refuse early when authorisation is impossible, before sampling a window for nothing.
   assertCanAuthorise(operator, `promote ${target}`);
   const session = await Session.open(manifestPath, operator, 'promote');
@@ -89,7 +89,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     }
     await session.event('authorised', { from_mode: from, to_mode: target, detail: `authorised by ${operator.actor} via ${how}` });
 
-    const stack = await Stack.connect(session);
+    const engine = await connectEngine(session, deps);
     const previousText = session.loaded.text;
     // From the first write of the manifest until the new mode is confirmed, Ctrl-C means "abort":
     // the Docker step in progress finishes, then the previous mode is restored (a second Ctrl-C
@@ -97,7 +97,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     const interrupt = deferInterrupts(out, `rolling back to ${from}`);
     try {
       try {
-        await applyMode(session, stack, target, nextText);
+        await applyMode(session, engine, target, nextText);
         interrupt.check();
       } catch (err) {
         const cause = err instanceof Interrupted ? err.message : (err as Error).message;
@@ -107,7 +107,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
         // ledger makes the records wait in a spool file (src/history/spool.ts), loudly.
         session.recordLater = true;
         try {
-          await applyMode(session, stack, from, previousText);
+          await applyMode(session, engine, from, previousText);
           await session.event('rolled_back', { from_mode: target, to_mode: from, detail: `automatic rollback: ${cause}` });
           out.info(`rolled back: manifest.yaml restored, app confirmed in ${from} mode`);
         } catch (rollbackErr) {

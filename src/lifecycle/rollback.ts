@@ -4,7 +4,7 @@ import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { performEffect } from './wal.js';
-import { Stack } from './stack.js';
+import { connectEngine, type LifecycleDeps } from './engine.js';
 
 export interface RollbackOptions extends LockOptions {
   reason?: string;
@@ -14,7 +14,7 @@ export interface RollbackOptions extends LockOptions {
  * rollback: the fast way back to stable. Never gated by canary health (a failing canary is exactly
  * when it is needed), but still locked, authorised and recorded with actor and reason.
  */
-export async function rollback(manifestPath: string, operator: Operator, options: RollbackOptions = {}): Promise<ExitCode> {
+export async function rollback(manifestPath: string, operator: Operator, options: RollbackOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
   assertCanAuthorise(operator, 'rollback');
   const session = await Session.open(manifestPath, operator, 'rollback');
   // The one mutation that goes on when history cannot be written: records wait in a spool file,
@@ -41,15 +41,15 @@ export async function rollback(manifestPath: string, operator: Operator, options
     // Stopping half way would leave the app between modes: a signal lets the rollback finish first.
     const interrupt = deferInterrupts(out, 'exiting once stable is confirmed');
     try {
-      const stack = await Stack.connect(session);
+      const engine = await connectEngine(session, deps);
       if (from === 'stable') {
         // The manifest already says stable but the app does not: converge the app only.
         await performEffect(session, 'replace the app container with one in stable mode and confirm it through nginx', async () => {
-          await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
+          await engine.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
           await confirmMode(session, 'stable');
         });
       } else {
-        await applyMode(session, stack, 'stable', manifestWithMode(session, 'stable'));
+        await applyMode(session, engine, 'stable', manifestWithMode(session, 'stable'));
       }
     } catch (err) {
       await session.event('failed', { from_mode: from, to_mode: 'stable', detail: (err as Error).message, reason });

@@ -1,5 +1,8 @@
 import type { Manifest } from '../manifest/schema.js';
 
+/** Where templates/docker-compose.yml.hbs mounts nginx/ and what its nginx is started with (`nginx -c`). */
+export const NGINX_CONF_IN_CONTAINER = '/etc/swiftdeploy/nginx/nginx.conf';
+
 /** Where things are on this machine, decided by the caller (kept out of the pure context builder). */
 export interface RenderEnvironment {
   /** Directory of Rego policies mounted into the OPA sidecar, relative to the project ("./policies") or absolute. */
