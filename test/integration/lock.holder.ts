@@ -10,15 +10,20 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../src');
-const SOURCES = ['errors.ts', 'lock/lock.ts', 'lock/liveness.ts', 'util/stale-temps.ts', 'util/printable.ts'];
+const SOURCES = [
+  'errors.ts', 'lock/lock.ts', 'lock/holder.ts', 'lock/holder-file.ts', 'lock/file-lock.ts', 'lock/liveness.ts',
+  'util/signals.ts', 'util/stale-temps.ts', 'util/printable.ts',
+];
 
 /**
  * argv: stateDir actor command mode [waitSeconds]
- * modes: hold (until "release" on stdin), own-handler (SIGTERM handler that exits 7 after 300 ms),
+ * modes: hold (until "release" on stdin), own-handler (a signal listener registered with util/signals,
+ * as promote's deferral does, that exits 7 after 300 ms),
  * race (print WON/LOST, hold 1 s).
  */
 const HOLDER = `
 import { acquireLock } from './lock/lock.js';
+import { onInterrupt } from './util/signals.js';
 const [stateDir, actor, command, mode, wait] = process.argv.slice(2);
 let handle;
 try {
@@ -29,7 +34,7 @@ try {
 }
 if (mode === 'race') { console.log('WON'); setTimeout(() => handle.release(), 1000); }
 else {
-  if (mode === 'own-handler') process.on('SIGTERM', () => setTimeout(() => process.exit(7), 300));
+  if (mode === 'own-handler') onInterrupt(() => setTimeout(() => process.exit(7), 300));
   console.log('LOCKED');
   process.stdin.on('data', async (d) => { if (String(d).includes('release')) { await handle.release(); console.log('RELEASED'); process.exit(0); } });
   setTimeout(() => {}, 60_000);
@@ -56,11 +61,15 @@ export interface Holder {
   /** Resolves with the first stdout line matching. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything written to stderr so far. */
+  stderr(): string;
 }
 
 export function startHolder(script: string, args: string[]): Holder {
   const child = spawn(process.execPath, [script, ...args], { stdio: 'pipe' });
   let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const waiters: Array<() => void> = [];
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
@@ -82,5 +91,5 @@ export function startHolder(script: string, args: string[]): Holder {
       void exited.then(() => setTimeout(check, 10));
       check();
     });
-  return { child, waitFor, exited };
+  return { child, waitFor, exited, stderr: () => err };
 }
