@@ -41,7 +41,43 @@ else {
 }
 `;
 
-export async function buildHolder(): Promise<{ dir: string; script: string; cleanup: () => Promise<void> }> {
+/**
+ * The lock core alone (src/lock/holder*.ts, file-lock.ts). argv: mode path
+ * modes: hold (the short file lock, kept until killed), die (take it, then SIGKILL itself without
+ * releasing it), race (read the stale holder, print READY, on "go" on stdin break it, slowly, and
+ * try to publish once: print WON or LOST, then stay 2 s holding whatever it won).
+ */
+const CORE = `
+import { withFileLock } from './lock/file-lock.js';
+import { newHolder } from './lock/holder.js';
+import { breakHolderFile, linkHolderFile, prepareHolderFile, readHolderFile, unlinkIfPresent } from './lock/holder-file.js';
+const [mode, path] = process.argv.slice(2);
+if (mode === 'hold' || mode === 'die') {
+  await withFileLock(path, async () => {
+    console.log('LOCKED ' + process.pid);
+    if (mode === 'die') process.kill(process.pid, 'SIGKILL');
+    await new Promise(() => setInterval(() => {}, 60_000));
+  }, { command: 'core test ' + mode, timeoutMs: 5_000 });
+} else if (mode === 'race') {
+  const seen = readHolderFile(path);
+  if (seen.state !== 'held') { console.log('NOT-HELD ' + seen.state); process.exit(3); }
+  const temp = await prepareHolderFile(path, newHolder('race'));
+  console.log('READY');
+  process.stdin.once('data', async () => {
+    // A slow removal (as a forced release that records it first): widens the window between
+    // "is it still the stale file?" and the unlink, where a second breaker must not get in.
+    const broke = await breakHolderFile(path, seen.identity, async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      return unlinkIfPresent(path);
+    });
+    const won = linkHolderFile(temp, path);
+    console.log((won ? 'WON ' : 'LOST ') + process.pid + ' ' + broke);
+    setTimeout(() => process.exit(0), 2_000);
+  });
+}
+`;
+
+export async function buildHolder(): Promise<{ dir: string; script: string; core: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'sd-lock-holder-'));
   for (const rel of SOURCES) {
     const out = ts.transpileModule(await readFile(join(SRC, rel), 'utf8'), {
@@ -53,7 +89,8 @@ export async function buildHolder(): Promise<{ dir: string; script: string; clea
   }
   await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
   await writeFile(join(dir, 'holder.js'), HOLDER);
-  return { dir, script: join(dir, 'holder.js'), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  await writeFile(join(dir, 'core.js'), CORE);
+  return { dir, script: join(dir, 'holder.js'), core: join(dir, 'core.js'), cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 export interface Holder {

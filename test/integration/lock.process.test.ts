@@ -147,6 +147,17 @@ describe('the project lock between processes', () => {
     expect(await exists(join(stateDir, 'lock'))).toBe(false);
   });
 
+  it('a second signal exits at once, releasing the lock and saying so', async () => {
+    const h = holder('alice', 'promote canary', 'own-handler');
+    await h.waitFor(/^LOCKED/);
+    h.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 50));
+    h.child.kill('SIGTERM');
+    expect((await h.exited).code).toBe(143);
+    expect(h.stderr()).toBe('swiftdeploy: interrupted by SIGTERM; project lock released\n');
+    expect(await exists(join(stateDir, 'lock'))).toBe(false);
+  });
+
   it('a normal exit releases the lock', async () => {
     const h = holder('alice', 'deploy');
     await h.waitFor(/^LOCKED/);
