@@ -54,7 +54,7 @@ export class Stack {
       env: this.env,
       // compose's progress goes to stderr as plain lines: show it dimmed as it happens
       onLine: (line) => {
-        if (line.trim() !== '') out.info(out.c.dim(`  | ${line}`));
+        if (line.trim() !== '') out.runtimeOutput(line);
       },
       ...extra,
     };
