@@ -64,6 +64,6 @@ export async function sampleWindow(metricsUrl: string, seconds: number, out: Rep
     until: () => false,
   });
   const latest = polled.last ?? first;
-  bar.done(`sampled the canary window: ${seconds}s`);
+  bar.done('sampled the canary window');
   return { window: windowStats(first, latest), source: `sampled through nginx for ${seconds}s` };
 }

@@ -50,7 +50,7 @@ describe('sampleWindow', () => {
     const updates = events.filter((e) => e.kind === 'progress-update');
     expect(updates.length).toBeGreaterThanOrEqual(2);
     expect(updates.at(-1)).toMatchObject({ id: 'p1', detail: `[${'#'.repeat(30)}] 2/2s` });
-    expect(events.at(-1)).toEqual({ kind: 'progress-done', id: 'p1', message: 'sampled the canary window: 2s' });
+    expect(events.at(-1)).toEqual({ kind: 'progress-done', id: 'p1', message: 'sampled the canary window' });
     expect(events.every((e) => e.kind.startsWith('progress-'))).toBe(true);
   });
 

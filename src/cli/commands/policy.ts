@@ -47,8 +47,13 @@ export function register(program: Command): void {
               client,
               ready: async () => {
                 const wait = progress(out, `waiting for OPA at ${client.url}`);
-                // Short bound: a check against a stack that is not up should say so, not hang.
-                await waitReady(client, { timeoutMs: 5_000, onProgress: (p) => wait.update(p.detail) });
+                try {
+                  // Short bound: a check against a stack that is not up should say so, not hang.
+                  await waitReady(client, { timeoutMs: 5_000, onProgress: (p) => wait.update(p.detail) });
+                } catch (err) {
+                  wait.suspend(); // the error line that follows starts on a clean line
+                  throw err;
+                }
                 wait.done(`OPA at ${client.url} is ready`);
               },
               gatherFacts: async () => {
