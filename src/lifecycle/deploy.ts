@@ -1,5 +1,4 @@
 import { EXIT, OperationFailed, type ExitCode } from '../errors.js';
-import { progress } from '../cli/progress.js';
 import { gatherHostFacts } from '../policy/host-facts.js';
 import { gate } from '../policy/gate.js';
 import { PolicyDecisionDenied } from '../policy/errors.js';
@@ -7,7 +6,6 @@ import { waitReady } from '../policy/client.js';
 import { planGenerate } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
 import { describeServices } from '../runtime/ps.js';
-import { printDecision } from './report.js';
 import { Session, type Operator } from './session.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
 import { withProjectLock, type LockOptions } from './locking.js';
@@ -45,7 +43,7 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
           out.info(`starting the OPA sidecar (${m.opa.image})`);
           await engine.startServices(['opa']);
         }
-        const wait = progress(out, `waiting for OPA at ${client.url}`);
+        const wait = out.progress(`waiting for OPA at ${client.url}`);
         await waitReady(client, { timeoutMs: 30_000, onProgress: (p) => wait.update(p.detail) });
         wait.done(`OPA at ${client.url} is ready`);
 
@@ -63,14 +61,14 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
               actor: operator.actor,
               action: 'deploy',
               ...(session.git ? { git: session.git } : {}),
-              warn: (line) => out.info(out.c.yellow(line)),
+              warn: (line) => out.info(line, 'warn'),
             },
           );
-          if (record) printDecision(out, record, record.enforcement === 'shadow');
+          if (record) out.decision(record, record.enforcement === 'shadow');
         } catch (err) {
           gateRecorded = true;
           if (err instanceof PolicyDecisionDenied) {
-            printDecision(out, err.decision);
+            out.decision(err.decision);
             out.info('deploy stopped before the app and nginx were created.');
           }
           throw err;
@@ -98,7 +96,7 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
       await session.event('executed', { detail: 'compose up' });
 
       const url = session.nginxUrl('/healthz');
-      const poll = progress(out, `waiting for ${url}`);
+      const poll = out.progress(`waiting for ${url}`);
       const health = await pollHealth(url, {
         intervalMs: 1000,
         timeoutMs: m.services.health_timeout_seconds * 1000,
@@ -116,8 +114,9 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
       }
       poll.done(`healthy through nginx at ${session.nginxUrl('/')}`);
       await session.event('confirmed', { detail: `healthy after ${health.elapsedMs} ms`, to_mode: m.services.mode });
-      out.result(`deployed ${m.project.name}: ${m.services.image} in ${m.services.mode} mode at ${session.nginxUrl('/')}`);
-      out.emit({ ok: true, action: 'deploy', project: m.project.name, mode: m.services.mode, url: session.nginxUrl('/') });
+      out.result(`deployed ${m.project.name}: ${m.services.image} in ${m.services.mode} mode at ${session.nginxUrl('/')}`, {
+        ok: true, action: 'deploy', project: m.project.name, mode: m.services.mode, url: session.nginxUrl('/'),
+      });
       return EXIT.OK;
     } catch (err) {
       if (!gateRecorded) {

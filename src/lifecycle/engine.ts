@@ -23,9 +23,9 @@ export async function engineProject(session: Session): Promise<EngineProject> {
     projectName: session.manifest.project.name,
     composeFile: session.composeFile(),
     chaosToken: await ensureChaosToken(session.stateDir),
-    // compose's progress goes to stderr as plain lines: show it dimmed as it happens
+    // compose's progress lines, reported as they happen (the CLI shows them dimmed)
     onLine: (line) => {
-      if (line.trim() !== '') out.info(out.c.dim(`  | ${line}`));
+      if (line.trim() !== '') out.runtimeOutput(line);
     },
   };
 }

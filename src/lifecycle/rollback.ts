@@ -26,8 +26,7 @@ export async function rollback(manifestPath: string, operator: Operator, options
     const reason = options.reason?.trim() || 'no reason given';
     const live = await liveMode(session.nginxUrl('/')).catch(() => undefined);
     if (from === 'stable' && live && modeConfirmed(live, 'stable')) {
-      out.result('already stable (confirmed through nginx): nothing to roll back');
-      out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: false });
+      out.result('already stable (confirmed through nginx): nothing to roll back', { ok: true, action: 'rollback', from, to: 'stable', changed: false });
       return EXIT.OK;
     }
     out.info(`plan: rollback ${from} -> stable (not gated by canary policy); reason: ${reason}`);
@@ -58,10 +57,15 @@ export async function rollback(manifestPath: string, operator: Operator, options
       interrupt.release();
     }
     await session.event('rolled_back', { from_mode: from, to_mode: 'stable', detail: reason, reason });
-    out.result(`rolled back ${session.manifest.project.name}: ${from} -> stable`);
-    interrupt.check(); // exit 130 if asked to stop, now that stable is confirmed
+    const done = `rolled back ${session.manifest.project.name}: ${from} -> stable`;
+    try {
+      interrupt.check(); // exit 130 if asked to stop, now that stable is confirmed
+    } catch (err) {
+      out.info(done); // said, but not as a result: the command ends interrupted
+      throw err;
+    }
     // A rollback that could not record all of it ends with exit 7 (withProjectLock), after this.
-    out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: true, reason, unrecorded: session.unrecorded });
+    out.result(done, { ok: true, action: 'rollback', from, to: 'stable', changed: true, reason, unrecorded: session.unrecorded });
     return EXIT.OK;
   });
 }

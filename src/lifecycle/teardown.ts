@@ -44,8 +44,7 @@ export async function teardown(manifestPath: string, operator: Operator, options
         throw new OperationFailed(`containers remain after compose down: ${left.map((c) => `${c.service} (${c.state})`).join(', ')}`);
       }
       await session.event('confirmed', { detail: 'no containers of the project remain' });
-      out.result(`tore down ${name}${removed.length ? ` and removed ${removed.join(', ')}` : ''}`);
-      out.emit({ ok: true, action: 'teardown', project: name, removed });
+      out.result(`tore down ${name}${removed.length ? ` and removed ${removed.join(', ')}` : ''}`, { ok: true, action: 'teardown', project: name, removed });
       return EXIT.OK;
     } catch (err) {
       await session.event('failed', { detail: (err as Error).message }).catch(() => undefined);

@@ -4,6 +4,7 @@
  * answering it, and an nginx stand-in on the manifest's nginx port that routes to the real app in
  * the mode of the oldest running app container (nginx keeps the old one until it stops).
  */
+import { eventRenderer } from '../../src/cli/render-events.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,7 +93,7 @@ export async function scriptedProject(
     host,
     nginx,
     deps: { connectEngine: composeEngine({ run: runner.run }) },
-    operator: { actor: 'dana@example.com', out, yes: true },
+    operator: { actor: 'dana@example.com', events: eventRenderer(out), yes: true },
     text: () => text,
     compose: (...args) => [...prefix, '--project-name', PROJECT, '--file', composeFile, ...args],
     argvs: () => runner.calls.map((c) => [...c.argv]),
