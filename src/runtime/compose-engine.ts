@@ -27,6 +27,7 @@ import type { Engine, EngineProject } from './engine.js';
 import type { ComposeFlavour } from './flavour.js';
 import { parseServiceContainers, type ServiceContainer } from './ps.js';
 import { lastLines, runArgv, runArgvChecked, type RunOptions, type Runner } from './run.js';
+import { pollUntil } from '../util/poll-until.js';
 
 export interface ComposeEngineOptions {
   /** Runs every command; the real runner (runArgv) when absent. */
@@ -99,19 +100,22 @@ export class ComposeEngine implements Engine {
     }
     await this.checked(composeScaleService(this.target, 'app', old.length + 1), this.options());
     const oldIds = new Set(old.map((c) => c.id));
-    const deadline = Date.now() + healthTimeoutMs;
-    let fresh = (await this.services()).filter((c) => c.service === 'app' && !oldIds.has(c.id));
-    while (!(fresh.length > 0 && fresh.every((c) => c.health === 'healthy'))) {
-      if (Date.now() > deadline || fresh.some((c) => c.state === 'exited' || c.state === 'dead' || c.health === 'unhealthy')) {
-        const logs = await this.logs(['app'], 20);
-        if (fresh.length > 0) await this.run(dockerRemove('container', fresh.map((c) => c.id)));
-        throw new OperationFailed(
-          `the new app container did not become healthy (${fresh.map((c) => `${c.state}${c.health ? `/${c.health}` : ''}`).join(', ') || 'not created'}); ` +
-            `the old one keeps serving. Last app log lines:\n${logs}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 500));
-      fresh = (await this.services()).filter((c) => c.service === 'app' && !oldIds.has(c.id));
+    const isFresh = (c: ServiceContainer) => c.service === 'app' && !oldIds.has(c.id);
+    const failed = (c: ServiceContainer) => c.state === 'exited' || c.state === 'dead' || c.health === 'unhealthy';
+    const wait = await pollUntil({
+      probe: async () => (await this.services()).filter(isFresh),
+      until: (fresh) => (fresh.length > 0 && fresh.every((c) => c.health === 'healthy')) || fresh.some(failed),
+      intervalMs: 500,
+      timeoutMs: healthTimeoutMs,
+    });
+    const fresh = wait.last ?? [];
+    if (wait.outcome !== 'done' || fresh.some(failed)) {
+      const logs = await this.logs(['app'], 20);
+      if (fresh.length > 0) await this.run(dockerRemove('container', fresh.map((c) => c.id)));
+      throw new OperationFailed(
+        `the new app container did not become healthy (${fresh.map((c) => `${c.state}${c.health ? `/${c.health}` : ''}`).join(', ') || 'not created'}); ` +
+          `the old one keeps serving. Last app log lines:\n${logs}`,
+      );
     }
     const ids = [...oldIds];
     await this.checked(dockerStop(ids, 10));
