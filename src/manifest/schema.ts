@@ -207,18 +207,17 @@ export const canarySchema = z
     const valid = (v: unknown, min: number, max: number) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
     if (c.steps.length === 0 || c.steps.length > 20 || !c.steps.every((w) => valid(w, 1, 100))) return;
     // Growing weights only ever move users from stable to canary (nginx.conf lists the canary range first).
-    for (let i = 1; i < c.steps.length; i++) {
-      if (c.steps[i]! <= c.steps[i - 1]!) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps', i],
-          message: `expected steps in strictly increasing order (a weight above the ${c.steps[i - 1]}% before it)`,
-        });
-        return;
-      }
+    const unordered = c.steps.findIndex((w, i) => i > 0 && w <= c.steps[i - 1]!);
+    if (unordered > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', unordered],
+        message: `expected steps in strictly increasing order (a weight above the ${c.steps[unordered - 1]}% before it)`,
+      });
     }
     const last = c.steps.length - 1;
-    if (c.steps[last] !== 100) {
+    // Only for an ordered list: one problem with the steps at a time.
+    if (unordered < 0 && c.steps[last] !== 100) {
       ctx.addIssue({
         code: 'custom',
         path: ['steps', last],

@@ -263,3 +263,13 @@ describe('cross-field rules judge only values that passed their own checks', () 
     expect(problemsOf(withCanary('steps: [10, 101]')).map((p) => p.path)).toEqual(['canary.steps.1']);
   });
 });
+
+describe('canary.steps: one ordering problem at a time, and the duration still judged', () => {
+  it('unordered steps report the first repeat only, and too short a max_duration beside it', () => {
+    const text = withCanary('steps: [50, 10, 5]', 'step_seconds: 60', 'max_duration: 100');
+    expect(problemsOf(text).map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'canary.steps.1: expected steps in strictly increasing order (a weight above the 50% before it), got 10 (a number)',
+      'canary.max_duration: expected at least the sum of the step windows (3 steps x 60 s = 180 s), got 100 (a number)',
+    ]);
+  });
+});
