@@ -11,9 +11,13 @@
 # thresholds.max_cpu_load, so one manifest means the same thing on a 2-core laptop and a 64-core host.
 #
 # Violations are sorted (by id, then message) so the same input always yields the same document.
+# Messages show rounded figures with units (policies/format.rego); `observed` and `threshold` keep the
+# raw numbers.
 package swiftdeploy.infrastructure
 
 import rego.v1
+
+import data.swiftdeploy.format
 
 supported_questions := {"pre_deploy", "status"}
 
@@ -79,9 +83,10 @@ violations contains v if {
 	is_number(observed)
 	is_number(limit)
 	observed < limit
+	shown := format.gigabytes_pair(observed, limit)
 	v := {
 		"id": "disk_free_too_low",
-		"message": sprintf("disk free %v GB is below the minimum %v GB", [observed, limit]),
+		"message": sprintf("disk free %s is below the minimum %s", shown),
 		"observed": observed,
 		"threshold": limit,
 	}
@@ -94,9 +99,10 @@ violations contains v if {
 	is_number(observed)
 	is_number(limit)
 	observed > limit
+	shown := format.figure_pair(observed, limit)
 	v := {
 		"id": "cpu_load_too_high",
-		"message": sprintf("1-minute load per core %v is above the maximum %v", [observed, limit]),
+		"message": sprintf("1-minute load per core %s is above the maximum %s", shown),
 		"observed": observed,
 		"threshold": limit,
 	}
@@ -109,9 +115,10 @@ violations contains v if {
 	is_number(observed)
 	is_number(limit)
 	observed < limit
+	shown := format.megabytes_pair(observed, limit)
 	v := {
 		"id": "memory_available_too_low",
-		"message": sprintf("available memory %v MB is below the minimum %v MB", [observed, limit]),
+		"message": sprintf("available memory %s is below the minimum %s", shown),
 		"observed": observed,
 		"threshold": limit,
 	}

@@ -176,3 +176,18 @@ test_missing_input_still_yields_a_deny_document if {
 	d.observed == {}
 	ids(d) == {"unsupported_question"}
 }
+
+test_messages_show_rounded_figures_with_units if {
+	d := decide("pre_deploy", object.union(healthy, {"disk_free_gb": 7.254, "cpu_load_per_core": 2.256, "memory_available_mb": 100.04}), thresholds)
+	d.reason == "1-minute load per core 2.26 is above the maximum 2; disk free 7.25 GB is below the minimum 10 GB; available memory 100 MB is below the minimum 512 MB"
+	[v.observed | some v in d.violations] == [2.256, 7.254, 100.04]
+}
+
+test_figures_that_would_read_as_equal_to_the_limit_are_shown_finer if {
+	d := decide("pre_deploy", object.union(healthy, {"disk_free_gb": 9.999, "cpu_load_per_core": 2.004, "memory_available_mb": 511.96}), thresholds)
+	[v.message | some v in d.violations] == [
+		"1-minute load per core 2.004 is above the maximum 2",
+		"disk free 9.999 GB is below the minimum 10 GB",
+		"available memory 511.96 MB is below the minimum 512 MB",
+	]
+}

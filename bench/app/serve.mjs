@@ -4,7 +4,7 @@ import { buildApp } from '../../dist/app/server.js';
 
 const metrics = process.argv[2] !== 'off';
 const { server } = buildApp(
-  { port: 0, host: '127.0.0.1', mode: 'canary', version: 'bench', chaosToken: undefined, drainTimeoutMs: 1000 },
+  { port: 0, host: '127.0.0.1', mode: 'canary', track: 'stable', version: 'bench', chaosToken: undefined, drainTimeoutMs: 1000 },
   { metrics },
 );
 await server.listen({ port: 0, host: '127.0.0.1' });

@@ -5,11 +5,15 @@
  */
 
 export type AppMode = 'stable' | 'canary';
+/** Which side of a progressive rollout this process is: nginx splits traffic between the two. */
+export type AppTrack = 'stable' | 'canary';
 
 export interface AppConfig {
   readonly port: number;
   readonly host: string;
   readonly mode: AppMode;
+  /** Sent as X-Track on every response. */
+  readonly track: AppTrack;
   readonly version: string;
   /** undefined: chaos is switched off and POST /chaos answers 404. */
   readonly chaosToken: string | undefined;
@@ -37,6 +41,7 @@ export function readAppConfig(env: Env): AppConfig {
     // 0.0.0.0 because inside a container the app must be reachable from nginx on the compose network.
     host: nonEmpty(env['HOST']) ?? '0.0.0.0',
     mode: readMode(env['MODE']),
+    track: readTrack(env['TRACK']),
     version: readVersion(env['APP_VERSION']),
     chaosToken: readChaosToken(env['CHAOS_TOKEN']),
     drainTimeoutMs: readDrainTimeout(env['DRAIN_TIMEOUT_SECONDS']),
@@ -62,6 +67,13 @@ function readMode(raw: string | undefined): AppMode {
   if (value === undefined) return 'stable';
   if (value === 'stable' || value === 'canary') return value;
   throw new AppConfigError(`MODE: expected "stable" or "canary", got ${JSON.stringify(raw)}`);
+}
+
+function readTrack(raw: string | undefined): AppTrack {
+  const value = nonEmpty(raw);
+  if (value === undefined) return 'stable';
+  if (value === 'stable' || value === 'canary') return value;
+  throw new AppConfigError(`TRACK: expected "stable" or "canary", got ${JSON.stringify(raw)}`);
 }
 
 function readVersion(raw: string | undefined): string {

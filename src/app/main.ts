@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     formatEventLine('listening', {
       port: typeof address === 'object' && address !== null ? address.port : config.port,
       mode: config.mode,
+      track: config.track,
       version: config.version,
       chaos_enabled: config.chaosToken !== undefined,
     }),

@@ -5,7 +5,8 @@
  *
  * Request pipeline, in registration order (Fastify runs onRequest hooks in that order):
  *   1. observe   (outermost) starts the clock; on response records metrics and the log line
- *   2. mode      adds `X-Mode: canary` to every response, errors and chaos failures included
+ *   2. mode      adds `X-Mode: canary` (canary mode) and `X-Track: stable|canary` to every response,
+ *                errors and chaos failures included
  *   3. drain     once SIGTERM arrived, answers new requests 503 and closes their connections
  *   4. chaos     delays or fails ordinary requests; /healthz, /metrics and /chaos are exempt
  * Hooks 1 and 2 also cover the 404 and error handlers, so every answer is counted and labelled.
@@ -67,6 +68,7 @@ export function buildApp(config: AppConfig, options: AppOptions = {}): App {
 
   const setModeHeader = (reply: FastifyReply): void => {
     if (config.mode === 'canary') reply.header('x-mode', 'canary');
+    reply.header('x-track', config.track);
   };
 
   const observe = (request: FastifyRequest, reply: FastifyReply): void => {

@@ -1,13 +1,14 @@
 import { createInterface } from 'node:readline/promises';
 import type { Operator } from '../lifecycle/session.js';
 import type { CliContext } from './context.js';
+import { eventRenderer } from './render-events.js';
 
-/** The person at the keyboard: actor, output, --yes, and a y/N prompt only when stdin and stderr are TTYs. */
+/** The person at the keyboard: actor, where events are drawn, --yes, and a y/N prompt only when stdin and stderr are TTYs. */
 export function operatorFrom(ctx: CliContext, yes: boolean): Operator {
   const canAsk = process.stdin.isTTY === true && process.stderr.isTTY === true && !ctx.global.json;
   return {
     actor: ctx.actor(),
-    out: ctx.out,
+    events: eventRenderer(ctx.out),
     yes,
     ...(canAsk
       ? {

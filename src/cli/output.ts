@@ -19,6 +19,8 @@ export class Output {
   readonly c: ChalkInstance;
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Colour for stderr: as `c`, and only when stderr itself is a TTY (never into a log file). */
+  readonly stderrC: ChalkInstance;
   /** Whether progress may be drawn in place (spinners, redraws): stderr is a TTY and not --json. */
   readonly interactive: boolean;
 
@@ -30,6 +32,7 @@ export class Output {
     const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
     const useColor = options.color && !noColor && !options.json && this.stdout.isTTY === true;
     this.c = new Chalk({ level: useColor ? 1 : 0 });
+    this.stderrC = this.stderr.isTTY === true ? this.c : new Chalk({ level: 0 });
     this.interactive = !options.json && this.stderr.isTTY === true;
   }
 
@@ -44,19 +47,15 @@ export class Output {
   }
 
   warn(line: string): void {
-    this.stderr.write(`${this.stderrColor().yellow('warning:')} ${line}\n`);
+    this.stderr.write(`${this.stderrC.yellow('warning:')} ${line}\n`);
   }
 
   error(line: string): void {
-    this.stderr.write(`${this.stderrColor().red('error:')} ${line}\n`);
+    this.stderr.write(`${this.stderrC.red('error:')} ${line}\n`);
   }
 
   /** One JSON document on stdout (only in --json mode). */
   emit(document: unknown): void {
     if (this.json) this.stdout.write(`${JSON.stringify(document)}\n`);
-  }
-
-  private stderrColor(): ChalkInstance {
-    return this.stderr.isTTY === true ? this.c : new Chalk({ level: 0 });
   }
 }

@@ -1,12 +1,12 @@
+import type { ProgressHandle } from '../events.js';
 import type { Output } from './output.js';
+import { LiveRegion } from './redraw.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export interface Progress {
-  /** Report the current state; on a TTY it redraws one line, otherwise it prints at most every `plainEveryMs`. */
-  update(detail: string): void;
-  /** Finish the line with a final message. */
-  done(message: string): void;
+export interface Progress extends ProgressHandle {
+  /** Erase the spinner line so another line can be printed; the next update draws it again. */
+  suspend(): void;
 }
 
 /**
@@ -16,15 +16,16 @@ export interface Progress {
 export function progress(out: Output, label: string, plainEveryMs = 5000): Progress {
   const started = Date.now();
   const elapsed = () => `${Math.floor((Date.now() - started) / 1000)}s`;
+  const line = out.interactive ? new LiveRegion(out.stderr) : undefined;
   let frame = 0;
   let lastPlain = -Infinity;
   let finished = false;
   return {
     update(detail) {
       if (finished) return;
-      if (out.interactive) {
+      if (line) {
         frame = (frame + 1) % FRAMES.length;
-        out.stderr.write(`\r\x1b[2K${FRAMES[frame]} ${label} (${elapsed()}) ${out.c.dim(detail)}`);
+        line.draw(`${FRAMES[frame]} ${label} (${elapsed()}) ${out.stderrC.dim(detail)}`);
       } else if (Date.now() - lastPlain >= plainEveryMs) {
         lastPlain = Date.now();
         out.info(`${label} (${elapsed()}): ${detail}`);
@@ -33,8 +34,11 @@ export function progress(out: Output, label: string, plainEveryMs = 5000): Progr
     done(message) {
       if (finished) return;
       finished = true;
-      if (out.interactive) out.stderr.write('\r\x1b[2K');
+      line?.clear();
       out.info(`${message} (${elapsed()})`);
+    },
+    suspend() {
+      line?.clear();
     },
   };
 }

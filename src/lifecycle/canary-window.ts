@@ -1,10 +1,11 @@
 import { OperationFailed } from '../errors.js';
-import type { Output } from '../cli/output.js';
+import type { Reporter } from '../events.js';
 import { readLastRecord } from '../history/tail.js';
 import type { StatusPayload } from '../history/types.js';
 import { scrapeMetrics } from '../metrics/scrape.js';
 import type { Snapshot, WindowStats } from '../metrics/types.js';
 import { windowStats } from '../metrics/window.js';
+import { pollUntil } from '../util/poll-until.js';
 import type { Session } from './session.js';
 
 export interface CanaryWindow {
@@ -39,7 +40,7 @@ async function freshStatusWindow(session: Session, now: number): Promise<CanaryW
 }
 
 /** Scrape now and once a second for `seconds`; the window is first vs last snapshot. */
-export async function sampleWindow(metricsUrl: string, seconds: number, out: Output): Promise<CanaryWindow> {
+export async function sampleWindow(metricsUrl: string, seconds: number, out: Reporter): Promise<CanaryWindow> {
   const scrape = async (): Promise<Snapshot> => {
     try {
       return await scrapeMetrics(metricsUrl, { timeoutMs: 3000 });
@@ -49,17 +50,20 @@ export async function sampleWindow(metricsUrl: string, seconds: number, out: Out
   };
   const first = await scrape();
   const width = 30;
-  let latest = first;
-  for (;;) {
-    const elapsed = (Date.now() - first.at) / 1000;
-    if (elapsed >= seconds) break;
-    const done = Math.min(width, Math.round((elapsed / seconds) * width));
-    const bar = `[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${Math.floor(elapsed)}/${seconds}s`;
-    if (out.interactive) out.stderr.write(`\r\x1b[2Ksampling the canary window ${bar}`);
-    else if (Math.floor(elapsed) % 10 === 0) out.info(`sampling the canary window ${bar}`);
-    await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, seconds * 1000 - (Date.now() - first.at)))));
-    latest = await scrape();
-  }
-  if (out.interactive) out.stderr.write('\r\x1b[2K');
+  const bar = out.progress('sampling the canary window');
+  // The window is simply over at the deadline: a timeout here is the normal end.
+  const polled = await pollUntil<Snapshot>({
+    intervalMs: 1000,
+    timeoutMs: Math.max(1, seconds * 1000 - (Date.now() - first.at)),
+    probe: scrape,
+    onObservation: (latest) => {
+      const elapsed = Math.min(seconds, (latest.at - first.at) / 1000);
+      const done = Math.min(width, Math.round((elapsed / seconds) * width));
+      bar.update(`[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${Math.floor(elapsed)}/${seconds}s`);
+    },
+    until: () => false,
+  });
+  const latest = polled.last ?? first;
+  bar.done('sampled the canary window');
   return { window: windowStats(first, latest), source: `sampled through nginx for ${seconds}s` };
 }

@@ -62,8 +62,7 @@ export async function chaos(manifestPath: string, operator: Operator, command: C
     });
     // The app's 200 is its acknowledgement that the new chaos state is in force.
     await session.event('confirmed', { detail: `chaos ${what}`, chaos: command });
-    session.out.result(`chaos ${what}: accepted`);
-    session.out.emit({ ok: true, action: 'chaos', chaos: command, response: safeJson(body) });
+    session.out.result(`chaos ${what}: accepted`, { ok: true, action: 'chaos', chaos: command, response: safeJson(body) });
     return EXIT.OK;
   });
 }

@@ -1,15 +1,13 @@
 import { EXIT, OperationFailed, type ExitCode } from '../errors.js';
-import { progress } from '../cli/progress.js';
 import { gatherHostFacts } from '../policy/host-facts.js';
 import { gate } from '../policy/gate.js';
 import { PolicyDecisionDenied } from '../policy/errors.js';
 import { waitReady } from '../policy/client.js';
 import { planGenerate } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
-import { dockerDataRoot } from '../runtime/docker-info.js';
-import { printDecision } from './report.js';
+import { describeServices } from '../runtime/ps.js';
 import { Session, type Operator } from './session.js';
-import { describeServices, Stack } from './stack.js';
+import { connectEngine, type LifecycleDeps } from './engine.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { changeFiles, performEffect } from './wal.js';
 
@@ -23,7 +21,7 @@ export interface DeployOptions extends LockOptions {
  * needed), bring the stack up and poll /healthz through nginx. A deny stops before the app and
  * nginx are created.
  */
-export async function deploy(manifestPath: string, operator: Operator, options: DeployOptions = {}): Promise<ExitCode> {
+export async function deploy(manifestPath: string, operator: Operator, options: DeployOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
   const session = await Session.open(manifestPath, operator, 'deploy');
   return withProjectLock(session, 'deploy', options, async () => {
     const { out } = session;
@@ -37,19 +35,19 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
         command: options.force ? 'deploy --force' : 'deploy',
       });
       const nginxConfChanged = toWrite.some((p) => p.abs.endsWith('nginx.conf'));
-      const stack = await Stack.connect(session);
+      const engine = await connectEngine(session, deps);
 
       const client = await session.policyClient();
       try {
         if (m.opa.url === undefined) {
           out.info(`starting the OPA sidecar (${m.opa.image})`);
-          await stack.startServices(['opa']);
+          await engine.startServices(['opa']);
         }
-        const wait = progress(out, `waiting for OPA at ${client.url}`);
+        const wait = out.progress(`waiting for OPA at ${client.url}`);
         await waitReady(client, { timeoutMs: 30_000, onProgress: (p) => wait.update(p.detail) });
         wait.done(`OPA at ${client.url} is ready`);
 
-        const dataRoot = await dockerDataRoot();
+        const dataRoot = await engine.dataRoot();
         const facts = await gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot });
         const { mode, ...thresholds } = m.policy.infrastructure;
         try {
@@ -63,14 +61,14 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
               actor: operator.actor,
               action: 'deploy',
               ...(session.git ? { git: session.git } : {}),
-              warn: (line) => out.info(out.c.yellow(line)),
+              warn: (line) => out.info(line, 'warn'),
             },
           );
-          if (record) printDecision(out, record, record.enforcement === 'shadow');
+          if (record) out.decision(record, record.enforcement === 'shadow');
         } catch (err) {
           gateRecorded = true;
           if (err instanceof PolicyDecisionDenied) {
-            printDecision(out, err.decision);
+            out.decision(err.decision);
             out.info('deploy stopped before the app and nginx were created.');
           }
           throw err;
@@ -79,26 +77,26 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
         await client.close();
       }
 
-      if (!(await stack.imageExists(m.services.image))) {
+      if (!(await engine.imageExists(m.services.image))) {
         if (!m.services.build) {
           throw new OperationFailed(`image ${m.services.image} does not exist locally and services.build is not set`);
         }
         out.info(`building ${m.services.image}`);
-        await stack.buildApp();
+        await engine.buildApp();
       }
       await performEffect(session, `compose up project ${m.project.name}${nginxConfChanged ? ', reload nginx' : ''}`, async () => {
         out.info(`bringing up project ${m.project.name}`);
-        await stack.up();
+        await engine.up();
         if (nginxConfChanged) {
           // compose does not recreate nginx for a changed bind-mounted file; a running nginx must reload.
-          await stack.reloadNginx();
+          await engine.reloadNginx();
           out.info('nginx reloaded with the new nginx.conf');
         }
       });
       await session.event('executed', { detail: 'compose up' });
 
       const url = session.nginxUrl('/healthz');
-      const poll = progress(out, `waiting for ${url}`);
+      const poll = out.progress(`waiting for ${url}`);
       const health = await pollHealth(url, {
         intervalMs: 1000,
         timeoutMs: m.services.health_timeout_seconds * 1000,
@@ -106,9 +104,9 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
       });
       if (!health.healthy) {
         poll.done(`not healthy after ${health.attempts} attempts`);
-        const services = await stack.services();
+        const services = await engine.services();
         out.info(`service states:\n${describeServices(services)}`);
-        out.info(`last log lines (app, nginx):\n${await stack.logs(['app', 'nginx'], 20)}`);
+        out.info(`last log lines (app, nginx):\n${await engine.logs(['app', 'nginx'], 20)}`);
         throw new OperationFailed(
           `the stack did not become healthy through nginx within ${m.services.health_timeout_seconds}s ` +
             `(last: ${health.last?.status !== undefined ? `HTTP ${health.last.status}` : (health.last?.error ?? 'no answer')})`,
@@ -116,8 +114,9 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
       }
       poll.done(`healthy through nginx at ${session.nginxUrl('/')}`);
       await session.event('confirmed', { detail: `healthy after ${health.elapsedMs} ms`, to_mode: m.services.mode });
-      out.result(`deployed ${m.project.name}: ${m.services.image} in ${m.services.mode} mode at ${session.nginxUrl('/')}`);
-      out.emit({ ok: true, action: 'deploy', project: m.project.name, mode: m.services.mode, url: session.nginxUrl('/') });
+      out.result(`deployed ${m.project.name}: ${m.services.image} in ${m.services.mode} mode at ${session.nginxUrl('/')}`, {
+        ok: true, action: 'deploy', project: m.project.name, mode: m.services.mode, url: session.nginxUrl('/'),
+      });
       return EXIT.OK;
     } catch (err) {
       if (!gateRecorded) {

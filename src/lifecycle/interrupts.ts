@@ -1,5 +1,5 @@
-import type { Output } from '../cli/output.js';
 import { Interrupted } from '../errors.js';
+import type { Reporter } from '../events.js';
 import { onInterrupt } from '../util/signals.js';
 
 export interface DeferredInterrupts {
@@ -13,7 +13,7 @@ export interface DeferredInterrupts {
  * half replaced). The first signal is noted and announced; the caller checks at the next safe point
  * and undoes the change. A second signal exits at once (src/util/signals.ts).
  */
-export function deferInterrupts(out: Output, then: string): DeferredInterrupts {
+export function deferInterrupts(out: Reporter, then: string): DeferredInterrupts {
   let received: NodeJS.Signals | undefined;
   const stop = onInterrupt((signal) => {
     received = signal;

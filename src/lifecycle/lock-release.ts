@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { withFileLock } from '../history/lock.js';
-import { describeHolder, forceReleaseLock, lockStatus, type ForceReleaseResult } from '../lock/index.js';
+import { describeHolder, forceReleaseLock, lockStatus, withFileLock, type ForceReleaseResult } from '../lock/index.js';
 import type { Session } from './session.js';
 import { changeFiles, reconcile } from './wal.js';
 
@@ -24,6 +23,6 @@ export async function releaseStaleLock(session: Session): Promise<ForceReleaseRe
           return done !== undefined;
         },
       }),
-    { purpose: 'lock release --force', timeoutMs: 10_000 },
+    { command: 'lock release --force', timeoutMs: 10_000 },
   );
 }

@@ -1,13 +1,13 @@
 import { Agent, request } from 'undici';
 import { OperationFailed } from '../errors.js';
-import { progress } from '../cli/progress.js';
 import { setServicesMode } from '../manifest/edit.js';
 import { parseManifest, sha256Hex, type LoadedManifest } from '../manifest/load.js';
 import type { AppMode } from '../manifest/schema.js';
 import { planGenerate } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
+import { pollUntil } from '../util/poll-until.js';
 import type { Session } from './session.js';
-import type { Stack } from './stack.js';
+import type { Engine } from '../runtime/engine.js';
 import { changeFiles, performEffect } from './wal.js';
 
 /** What GET / through nginx says about the running app. */
@@ -55,7 +55,7 @@ export function manifestLineChange(before: string, after: string): { line: numbe
  * and header. Throws OperationFailed with the cause at the first step that fails. Two write-ahead
  * steps: the files (writeModeFiles), then the container (an effect).
  */
-export async function applyMode(session: Session, stack: Stack, target: AppMode, manifestText: string): Promise<void> {
+export async function applyMode(session: Session, engine: Engine, target: AppMode, manifestText: string): Promise<void> {
   const { out } = session;
   await writeModeFiles(session, target, manifestText);
   await performEffect(
@@ -63,7 +63,7 @@ export async function applyMode(session: Session, stack: Stack, target: AppMode,
     `replace the app container with one in ${target} mode and confirm it through nginx`,
     async () => {
       out.info(`replacing the app container with one in ${target} mode, start-before-stop (nginx and OPA untouched)`);
-      await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
+      await engine.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
       await confirmMode(session, target);
     },
     { command: `${session.action} ${target}` },
@@ -91,7 +91,7 @@ export async function writeModeFiles(session: Session, target: AppMode, manifest
 export async function confirmMode(session: Session, target: AppMode): Promise<void> {
   const { out } = session;
   const m = session.manifest;
-  const poll = progress(out, `confirming ${target} through nginx`);
+  const poll = out.progress(`confirming ${target} through nginx`);
   const health = await pollHealth(session.nginxUrl('/healthz'), {
     intervalMs: 500,
     timeoutMs: m.services.health_timeout_seconds * 1000,
@@ -102,21 +102,26 @@ export async function confirmMode(session: Session, target: AppMode): Promise<vo
     throw new OperationFailed(`the app did not become healthy through nginx within ${m.services.health_timeout_seconds}s`);
   }
   // nginx re-resolves the app's new address within its resolver `valid` time: allow a few seconds.
-  const deadline = Date.now() + 15_000;
   let last: LiveMode | undefined;
   let lastError = '';
-  while (Date.now() < deadline) {
-    try {
-      last = await liveMode(session.nginxUrl('/'));
-      if (modeConfirmed(last, target)) {
-        poll.done(`confirmed: GET / reports mode ${target}${target === 'canary' ? ' with X-Mode: canary' : ' without X-Mode'}`);
-        return;
-      }
-      poll.update(`GET / says mode=${last.mode ?? '?'} x-mode=${last.canaryHeader ? 'canary' : 'absent'}`);
-    } catch (err) {
-      lastError = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 500));
+  const polled = await pollUntil<LiveMode | undefined>({
+    intervalMs: 500,
+    timeoutMs: 15_000,
+    probe: () =>
+      liveMode(session.nginxUrl('/')).catch((err: unknown) => {
+        lastError = (err as Error).message;
+        return undefined;
+      }),
+    onObservation: (live) => {
+      if (!live) return;
+      last = live;
+      if (!modeConfirmed(live, target)) poll.update(`GET / says mode=${live.mode ?? '?'} x-mode=${live.canaryHeader ? 'canary' : 'absent'}`);
+    },
+    until: (live) => live !== undefined && modeConfirmed(live, target),
+  });
+  if (polled.outcome === 'done') {
+    poll.done(`confirmed: GET / reports mode ${target}${target === 'canary' ? ' with X-Mode: canary' : ' without X-Mode'}`);
+    return;
   }
   poll.done('mode not confirmed');
   throw new OperationFailed(

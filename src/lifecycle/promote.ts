@@ -8,16 +8,15 @@ import { gate } from '../policy/gate.js';
 import { canaryWindow } from './canary-window.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, liveMode, manifestLineChange, manifestWithMode, modeConfirmed } from './mode-switch.js';
-import { printDecision } from './report.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
-import { Stack } from './stack.js';
+import { connectEngine, type LifecycleDeps } from './engine.js';
 
 /**
  * promote canary|stable: plan, gate (canary/pre_promote over a real window) BEFORE anything
  * changes, authorise, change one manifest line, recreate only the app, confirm the new mode through
  * nginx. Any failure after the manifest changed rolls back automatically.
  */
-export async function promote(manifestPath: string, target: AppMode, operator: Operator, options: LockOptions = {}): Promise<ExitCode> {
+export async function promote(manifestPath: string, target: AppMode, operator: Operator, options: LockOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
   // Refuse early when authorisation is impossible, before sampling a window for nothing.
   assertCanAuthorise(operator, `promote ${target}`);
   const session = await Session.open(manifestPath, operator, 'promote');
@@ -29,9 +28,8 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     if (from === target) {
       const live = await liveMode(session.nginxUrl('/')).catch(() => undefined);
       const running = live && modeConfirmed(live, target);
-      out.result(`already ${target}${running ? ' (confirmed through nginx)' : ' in the manifest'}: nothing to do`);
       if (!running) out.warn(`the running app does not confirm ${target}; run \`swiftdeploy deploy\` to converge`);
-      out.emit({ ok: true, action: 'promote', from, to: target, changed: false });
+      out.result(`already ${target}${running ? ' (confirmed through nginx)' : ' in the manifest'}: nothing to do`, { ok: true, action: 'promote', from, to: target, changed: false });
       return EXIT.OK;
     }
 
@@ -40,8 +38,8 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     out.info(`plan: promote ${from} -> ${target}`);
     if (change) {
       out.info(`  manifest.yaml line ${change.line}:`);
-      out.info(out.c.red(`  - ${change.from.trim()}`));
-      out.info(out.c.green(`  + ${change.to.trim()}`));
+      out.info(`  - ${change.from.trim()}`, 'bad');
+      out.info(`  + ${change.to.trim()}`, 'good');
     }
     out.info('  replaces: the app container only, start-before-stop (nginx and OPA keep running)');
     out.info(`  judged: canary window of ${m.policy.canary.window_seconds}s (policy.canary, ${m.policy.canary.mode})`);
@@ -66,13 +64,13 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
             actor: operator.actor,
             action: 'promote',
             ...(session.git ? { git: session.git } : {}),
-            warn: (line) => out.info(out.c.yellow(line)),
+            warn: (line) => out.info(line, 'warn'),
           },
         );
-        if (record) printDecision(out, record, record.enforcement === 'shadow');
+        if (record) out.decision(record, record.enforcement === 'shadow');
       } catch (err) {
         if (err instanceof PolicyDecisionDenied) {
-          printDecision(out, err.decision);
+          out.decision(err.decision);
           out.info(`manifest.yaml was not changed (still ${from}).`);
         }
         throw err;
@@ -89,7 +87,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     }
     await session.event('authorised', { from_mode: from, to_mode: target, detail: `authorised by ${operator.actor} via ${how}` });
 
-    const stack = await Stack.connect(session);
+    const engine = await connectEngine(session, deps);
     const previousText = session.loaded.text;
     // From the first write of the manifest until the new mode is confirmed, Ctrl-C means "abort":
     // the Docker step in progress finishes, then the previous mode is restored (a second Ctrl-C
@@ -97,7 +95,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     const interrupt = deferInterrupts(out, `rolling back to ${from}`);
     try {
       try {
-        await applyMode(session, stack, target, nextText);
+        await applyMode(session, engine, target, nextText);
         interrupt.check();
       } catch (err) {
         const cause = err instanceof Interrupted ? err.message : (err as Error).message;
@@ -107,7 +105,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
         // ledger makes the records wait in a spool file (src/history/spool.ts), loudly.
         session.recordLater = true;
         try {
-          await applyMode(session, stack, from, previousText);
+          await applyMode(session, engine, from, previousText);
           await session.event('rolled_back', { from_mode: target, to_mode: from, detail: `automatic rollback: ${cause}` });
           out.info(`rolled back: manifest.yaml restored, app confirmed in ${from} mode`);
         } catch (rollbackErr) {
@@ -126,8 +124,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     }
     await session.event('executed', { from_mode: from, to_mode: target, detail: 'manifest changed, app recreated' });
     await session.event('confirmed', { from_mode: from, to_mode: target, detail: `GET / confirms ${target}` });
-    out.result(`promoted ${m.project.name}: ${from} -> ${target}`);
-    out.emit({ ok: true, action: 'promote', from, to: target, changed: true });
+    out.result(`promoted ${m.project.name}: ${from} -> ${target}`, { ok: true, action: 'promote', from, to: target, changed: true });
     return EXIT.OK;
   });
 }

@@ -4,7 +4,7 @@ import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { performEffect } from './wal.js';
-import { Stack } from './stack.js';
+import { connectEngine, type LifecycleDeps } from './engine.js';
 
 export interface RollbackOptions extends LockOptions {
   reason?: string;
@@ -14,7 +14,7 @@ export interface RollbackOptions extends LockOptions {
  * rollback: the fast way back to stable. Never gated by canary health (a failing canary is exactly
  * when it is needed), but still locked, authorised and recorded with actor and reason.
  */
-export async function rollback(manifestPath: string, operator: Operator, options: RollbackOptions = {}): Promise<ExitCode> {
+export async function rollback(manifestPath: string, operator: Operator, options: RollbackOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
   assertCanAuthorise(operator, 'rollback');
   const session = await Session.open(manifestPath, operator, 'rollback');
   // The one mutation that goes on when history cannot be written: records wait in a spool file,
@@ -26,8 +26,7 @@ export async function rollback(manifestPath: string, operator: Operator, options
     const reason = options.reason?.trim() || 'no reason given';
     const live = await liveMode(session.nginxUrl('/')).catch(() => undefined);
     if (from === 'stable' && live && modeConfirmed(live, 'stable')) {
-      out.result('already stable (confirmed through nginx): nothing to roll back');
-      out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: false });
+      out.result('already stable (confirmed through nginx): nothing to roll back', { ok: true, action: 'rollback', from, to: 'stable', changed: false });
       return EXIT.OK;
     }
     out.info(`plan: rollback ${from} -> stable (not gated by canary policy); reason: ${reason}`);
@@ -41,15 +40,15 @@ export async function rollback(manifestPath: string, operator: Operator, options
     // Stopping half way would leave the app between modes: a signal lets the rollback finish first.
     const interrupt = deferInterrupts(out, 'exiting once stable is confirmed');
     try {
-      const stack = await Stack.connect(session);
+      const engine = await connectEngine(session, deps);
       if (from === 'stable') {
         // The manifest already says stable but the app does not: converge the app only.
         await performEffect(session, 'replace the app container with one in stable mode and confirm it through nginx', async () => {
-          await stack.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
+          await engine.replaceApp(session.manifest.services.health_timeout_seconds * 1000);
           await confirmMode(session, 'stable');
         });
       } else {
-        await applyMode(session, stack, 'stable', manifestWithMode(session, 'stable'));
+        await applyMode(session, engine, 'stable', manifestWithMode(session, 'stable'));
       }
     } catch (err) {
       await session.event('failed', { from_mode: from, to_mode: 'stable', detail: (err as Error).message, reason });
@@ -58,10 +57,15 @@ export async function rollback(manifestPath: string, operator: Operator, options
       interrupt.release();
     }
     await session.event('rolled_back', { from_mode: from, to_mode: 'stable', detail: reason, reason });
-    out.result(`rolled back ${session.manifest.project.name}: ${from} -> stable`);
-    interrupt.check(); // exit 130 if asked to stop, now that stable is confirmed
+    const done = `rolled back ${session.manifest.project.name}: ${from} -> stable`;
+    try {
+      interrupt.check(); // exit 130 if asked to stop, now that stable is confirmed
+    } catch (err) {
+      out.info(done); // said, but not as a result: the command ends interrupted
+      throw err;
+    }
     // A rollback that could not record all of it ends with exit 7 (withProjectLock), after this.
-    out.emit({ ok: true, action: 'rollback', from, to: 'stable', changed: true, reason, unrecorded: session.unrecorded });
+    out.result(done, { ok: true, action: 'rollback', from, to: 'stable', changed: true, reason, unrecorded: session.unrecorded });
     return EXIT.OK;
   });
 }

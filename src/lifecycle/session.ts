@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { Output } from '../cli/output.js';
 import { HistoryUnwritable, UsageError } from '../errors.js';
+import { Reporter, type EventSink } from '../events.js';
 import { createRecorder } from '../history/ledger.js';
 import { Spool, spoolDirs } from '../history/spool.js';
 import type { EventPayload, GitInfo, HistoryRecord, LifecycleAction, LifecycleStage, RecordInput, Recorder } from '../history/types.js';
@@ -15,7 +15,8 @@ import { gitInfo } from './git.js';
 /** What every lifecycle operation is told about the person and terminal driving it. */
 export interface Operator {
   actor: string;
-  out: Output;
+  /** Where the operation's events go; src/cli draws them. */
+  events: EventSink;
   /** --yes was given. */
   yes: boolean;
   /** Ask a yes/no question on the terminal; undefined when there is no TTY to ask on. */
@@ -41,6 +42,8 @@ export class Session {
   unrecorded = 0;
   /** How many outcomes could not be appended after their change (their intents stay open for reconciliation). */
   outcomesUnrecorded = 0;
+  /** What the operation says, as events to the operator's sink. */
+  readonly out: Reporter;
   private spool: Spool | null = null;
 
   private constructor(
@@ -54,7 +57,8 @@ export class Session {
   ) {
     const { projectDir } = current;
     this.historyFile = files.history;
-    this.recorder = createRecorder(this.historyFile, { warn: (line) => operator.out.warn(line) });
+    this.out = new Reporter(operator.events);
+    this.recorder = createRecorder(this.historyFile, { warn: (line) => this.out.warn(line) });
     this.stateDir = files.stateDir;
     this.policiesDir = policiesPathFor(projectDir);
   }
@@ -76,10 +80,6 @@ export class Session {
 
   get manifest() {
     return this.current.manifest;
-  }
-
-  get out(): Output {
-    return this.operator.out;
   }
 
   policyVersion(domain: PolicyDomain | 'all' = 'all'): string {
@@ -122,9 +122,9 @@ export class Session {
     this.spool ??= new Spool(spoolDirs(this.stateDir));
     try {
       const file = this.spool.write(input);
-      out.error(out.c.red(`NOT RECORDED in ${this.historyFile}: ${what} (${why.message}); kept in ${file}, appended by the next swiftdeploy command that changes anything`));
+      out.error(`NOT RECORDED in ${this.historyFile}: ${what} (${why.message}); kept in ${file}, appended by the next swiftdeploy command that changes anything`, 'bad');
     } catch (spoolErr) {
-      out.error(out.c.red(`NOT RECORDED in ${this.historyFile}: ${what} (${why.message}); no spool file could be written either (${(spoolErr as Error).message}). The record:`));
+      out.error(`NOT RECORDED in ${this.historyFile}: ${what} (${why.message}); no spool file could be written either (${(spoolErr as Error).message}). The record:`, 'bad');
       out.error(JSON.stringify(input));
     }
   }

@@ -4,7 +4,7 @@ import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
 import { COMPOSE_FILE, NGINX_CONF } from '../util/project-paths.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
-import { Stack } from './stack.js';
+import { connectEngine, type LifecycleDeps } from './engine.js';
 import { changeFiles, performEffect } from './wal.js';
 
 export interface TeardownOptions extends LockOptions {
@@ -13,7 +13,7 @@ export interface TeardownOptions extends LockOptions {
 }
 
 /** teardown: compose down (orphans and the network removed; the log volume is kept), authorised and recorded. */
-export async function teardown(manifestPath: string, operator: Operator, options: TeardownOptions = {}): Promise<ExitCode> {
+export async function teardown(manifestPath: string, operator: Operator, options: TeardownOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
   assertCanAuthorise(operator, 'teardown');
   const session = await Session.open(manifestPath, operator, 'teardown');
   return withProjectLock(session, 'teardown', options, async () => {
@@ -27,8 +27,8 @@ export async function teardown(manifestPath: string, operator: Operator, options
     }
     await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
     try {
-      const stack = await Stack.connect(session);
-      await performEffect(session, `compose down project ${name}`, () => stack.down(), { command: 'teardown' });
+      const engine = await connectEngine(session, deps);
+      await performEffect(session, `compose down project ${name}`, () => engine.down(), { command: 'teardown' });
       const removed: string[] = [];
       if (options.clean) {
         // The paths the session resolved when it opened: a symlink leading out was refused then.
@@ -39,13 +39,12 @@ export async function teardown(manifestPath: string, operator: Operator, options
         await rmdir(path.dirname(session.files.nginxConf)).catch(() => undefined);
       }
       await session.event('executed', { detail: `compose down${removed.length ? `; removed ${removed.join(', ')}` : ''}` });
-      const left = await stack.services();
+      const left = await engine.services();
       if (left.length > 0) {
         throw new OperationFailed(`containers remain after compose down: ${left.map((c) => `${c.service} (${c.state})`).join(', ')}`);
       }
       await session.event('confirmed', { detail: 'no containers of the project remain' });
-      out.result(`tore down ${name}${removed.length ? ` and removed ${removed.join(', ')}` : ''}`);
-      out.emit({ ok: true, action: 'teardown', project: name, removed });
+      out.result(`tore down ${name}${removed.length ? ` and removed ${removed.join(', ')}` : ''}`, { ok: true, action: 'teardown', project: name, removed });
       return EXIT.OK;
     } catch (err) {
       await session.event('failed', { detail: (err as Error).message }).catch(() => undefined);

@@ -139,10 +139,9 @@ export async function recordOutcome(
     session.outcomesUnrecorded++;
     const { out } = session;
     out.error(
-      out.c.red(
-        `could not record the outcome (${stage}) of intent #${intent.seq ?? '?'} in ${session.historyFile}: ${(err as Error).message}; ` +
-          'the next swiftdeploy command that changes anything will reconcile it from the files',
-      ),
+      `could not record the outcome (${stage}) of intent #${intent.seq ?? '?'} in ${session.historyFile}: ${(err as Error).message}; ` +
+        'the next swiftdeploy command that changes anything will reconcile it from the files',
+      'bad',
     );
   }
 }
@@ -324,7 +323,7 @@ export async function reconcile(session: Session): Promise<ReconcileResult> {
     }
   } catch (err) {
     if (!session.recordLater) throw stoppedBeforeChange(session, err);
-    out.error(out.c.red(`could not settle earlier records in ${session.historyFile}: ${(err as Error).message}; ${session.action} goes on`));
+    out.error(`could not settle earlier records in ${session.historyFile}: ${(err as Error).message}; ${session.action} goes on`, 'bad');
   }
   return result;
 }

@@ -1,37 +1,21 @@
 /**
- * The project lock: one mutating swiftdeploy command per project at a time.
- *
- * `<stateDir>/lock` is created atomically: the record is written to a private temp file and
- * hard-linked into place. link(2) fails with EEXIST if the lock exists, so exactly one process wins,
- * and no reader ever sees a half-written lock (as it could with O_EXCL followed by a write).
- * No fsync: a lock only has to survive a process crash; after a power cut it is stale anyway (boot id).
+ * The project lock: one mutating swiftdeploy command per project at a time, `<stateDir>/lock`.
+ * A thin user of the one lock core (holder.ts, holder-file.ts): its own path, wait policy (poll,
+ * never break a stale lock by itself) and messages.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, readFileSync, unlinkSync } from 'node:fs';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXIT, LockHeld, UsageError } from '../errors.js';
-import { removeStaleTemps, tempPathFor } from '../util/stale-temps.js';
-import { bootId, processStartTime, whyNotAlive } from './liveness.js';
+import { LockHeld, UsageError } from '../errors.js';
+import { onCleanup } from '../util/signals.js';
+import { removeStaleTemps } from '../util/stale-temps.js';
+import { holderLiveness, newHolder, type LockHolder } from './holder.js';
+import { breakHolderFile, linkHolderFile, prepareHolderFile, readHolderFile, releaseHolderFile, unlinkQuietly, type HolderFileIdentity } from './holder-file.js';
 
 export const LOCK_FILE = 'lock';
 
-export interface LockInfo {
-  version: 1;
-  /** Random; a holder removes the lock only while it still carries its own id. */
-  id: string;
+/** The core's holder record; the project lock always names the actor. */
+export interface LockInfo extends LockHolder {
   actor: string;
-  host: string;
-  pid: number;
-  /** Linux only: lets a reader tell a reused pid from the holder. */
-  pidStartTime?: string;
-  /** Linux only: lets a reader tell a lock written before the last reboot. */
-  bootId?: string;
-  /** What the holder is doing, e.g. "promote canary". */
-  command: string;
-  /** ISO-8601 UTC. */
-  startedAt: string;
 }
 
 export interface LockRequest {
@@ -73,17 +57,6 @@ export function lockPath(stateDir: string): string {
   return join(stateDir, LOCK_FILE);
 }
 
-function parseLockInfo(text: string): LockInfo {
-  const v: unknown = JSON.parse(text);
-  if (typeof v !== 'object' || v === null) throw new Error('not a JSON object');
-  const o = v as Record<string, unknown>;
-  for (const k of ['id', 'actor', 'host', 'command', 'startedAt'] as const) {
-    if (typeof o[k] !== 'string') throw new Error(`field ${k} is missing or not a string`);
-  }
-  if (!Number.isInteger(o.pid)) throw new Error('field pid is missing or not an integer');
-  return v as LockInfo;
-}
-
 /** `2026-05-01T14:02:11Z`: seconds are enough for a human, and UTC avoids "whose 14:02?". */
 function displayTime(iso: string): string {
   return iso.replace(/\.\d+Z$/, 'Z');
@@ -106,151 +79,86 @@ export function lockHeldMessage(status: Exclude<LockStatus, { state: 'free' }>):
   return line;
 }
 
-// The lock is only ever created by link(2) from a regular file: never read one through a symlink, which
-// would show another file's contents in a refusal.
-const NO_FOLLOW = fsc.O_RDONLY | fsc.O_NOFOLLOW;
+type Inspected = { status: Exclude<LockStatus, { state: 'free' }>; identity?: HolderFileIdentity } | { status: Extract<LockStatus, { state: 'free' }> };
+
+function inspect(stateDir: string): Inspected {
+  const path = lockPath(stateDir);
+  const seen = readHolderFile(path);
+  if (seen.state === 'free') return { status: { state: 'free', path } };
+  if (seen.state === 'unreadable') return { status: { state: 'unreadable', path, reason: seen.reason }, ...(seen.identity ? { identity: seen.identity } : {}) };
+  if (seen.holder.actor === undefined) {
+    return { status: { state: 'unreadable', path, reason: 'field actor is missing or not a string' }, identity: seen.identity };
+  }
+  const holder = seen.holder as LockInfo;
+  const judged = holderLiveness(holder);
+  return { status: { state: 'held', path, holder, ...judged }, identity: seen.identity };
+}
 
 export async function lockStatus(stateDir: string): Promise<LockStatus> {
-  const path = lockPath(stateDir);
-  let text: string;
-  try {
-    text = await readFile(path, { encoding: 'utf8', flag: NO_FOLLOW });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { state: 'free', path };
-    if (code === 'ELOOP') return { state: 'unreadable', path, reason: 'it is a symlink, not a lock swiftdeploy wrote' };
-    return { state: 'unreadable', path, reason: (e as Error).message };
-  }
-  let holder: LockInfo;
-  try {
-    holder = parseLockInfo(text);
-  } catch (e) {
-    return { state: 'unreadable', path, reason: (e as Error).message };
-  }
-  if (holder.host !== hostname()) {
-    return { state: 'held', path, holder, liveness: 'unknown', reason: `taken on another host (${holder.host}); cannot check its pid from here` };
-  }
-  const reason = whyNotAlive(holder);
-  return reason ? { state: 'held', path, holder, liveness: 'stale', reason } : { state: 'held', path, holder, liveness: 'alive' };
+  return inspect(stateDir).status;
 }
-
-function newLockInfo(request: LockRequest): LockInfo {
-  if (!request.actor.trim() || !request.command.trim()) throw new UsageError('a lock needs an actor and a command');
-  const info: LockInfo = {
-    version: 1,
-    id: randomBytes(12).toString('hex'),
-    actor: request.actor,
-    host: hostname(),
-    pid: process.pid,
-    command: request.command,
-    startedAt: new Date().toISOString(),
-  };
-  const start = processStartTime(process.pid);
-  if (start !== undefined) info.pidStartTime = start;
-  const boot = bootId();
-  if (boot !== undefined) info.bootId = boot;
-  return info;
-}
-
-/** One attempt: true if we now hold the lock, false if someone else does. */
-async function tryCreate(stateDir: string, info: LockInfo): Promise<boolean> {
-  const tmp = tempPathFor(lockPath(stateDir));
-  await writeFile(tmp, `${JSON.stringify(info)}\n`, { flag: 'wx', mode: 0o644 });
-  try {
-    await link(tmp, lockPath(stateDir));
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-}
-
-function isOurs(path: string, id: string): boolean {
-  try {
-    const fd = openSync(path, NO_FOLLOW);
-    try {
-      return parseLockInfo(readFileSync(fd, 'utf8')).id === id;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return false;
-  }
-}
-
-// Synchronous on purpose: it also runs from the 'exit' event, where async work never completes.
-// Read-then-unlink is not atomic; the window only matters if someone force-removes our lock and a new
-// holder takes it within the same instant, which force-release makes the operator's responsibility.
-function removeIfOurs(path: string, id: string): void {
-  if (!isOurs(path, id)) return;
-  try {
-    unlinkSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-}
-
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
  * Take the project lock, or throw LockHeld (exit 5) naming the holder. A stale lock is not broken
  * automatically: the refusal says it is stale and how to remove it.
  *
  * The lock is released by release(), and otherwise whenever the process exits (normal exit,
- * process.exit, an uncaught exception). On SIGINT/SIGTERM/SIGHUP: if the command installed no handler
- * of its own, the process exits with 130 and the lock goes with it; if it did, that handler decides
- * (e.g. to roll back first) and the lock is released when it finally exits.
+ * process.exit, an uncaught exception). On SIGINT/SIGTERM/SIGHUP the signal registry
+ * (util/signals.ts) decides: a command that listens for the signal itself (a promote rolling back)
+ * keeps the lock until it exits; otherwise the registry runs this lock's cleanup, which releases it
+ * and says so, and exits 128 + the signal's number.
  */
 export async function acquireLock(stateDir: string, request: LockRequest, options: AcquireOptions = {}): Promise<LockHandle> {
   const waitSeconds = options.waitSeconds ?? 0;
   if (!(waitSeconds >= 0) || !Number.isFinite(waitSeconds)) {
     throw new UsageError(`--lock-wait: expected a number of seconds >= 0, got ${waitSeconds}`);
   }
+  if (!request.actor.trim() || !request.command.trim()) throw new UsageError('a lock needs an actor and a command');
   await mkdir(stateDir, { recursive: true });
-  // A command killed between writing its lock record and linking it left the record behind.
-  await removeStaleTemps(lockPath(stateDir));
-  const info = newLockInfo(request);
   const path = lockPath(stateDir);
+  // A command killed between writing its lock record and linking it left the record behind.
+  await removeStaleTemps(path);
+  const info = newHolder(request.command, request.actor) as LockInfo;
   const deadline = Date.now() + waitSeconds * 1000;
   const pollMs = options.pollMs ?? 250;
   let announced = false;
-  for (;;) {
-    if (await tryCreate(stateDir, info)) break;
-    const status = await lockStatus(stateDir);
-    if (status.state === 'free') continue; // released between our attempt and the read: try again
-    // Waiting on a stale or unreadable lock would only waste the wait: it never frees itself.
-    const hopeless = status.state === 'unreadable' || status.liveness === 'stale';
-    if (hopeless || Date.now() >= deadline) {
-      const waited = waitSeconds > 0 && !hopeless ? ` (waited ${waitSeconds} s)` : '';
-      throw new LockHeld(`${lockHeldMessage(status)}${waited}`);
+  const temp = await prepareHolderFile(path, info);
+  try {
+    for (;;) {
+      if (linkHolderFile(temp, path)) break;
+      const { status } = inspect(stateDir);
+      if (status.state === 'free') continue; // released between our attempt and the read: try again
+      // Waiting on a stale or unreadable lock would only waste the wait: it never frees itself.
+      const hopeless = status.state === 'unreadable' || status.liveness === 'stale';
+      if (hopeless || Date.now() >= deadline) {
+        const waited = waitSeconds > 0 && !hopeless ? ` (waited ${waitSeconds} s)` : '';
+        throw new LockHeld(`${lockHeldMessage(status)}${waited}`);
+      }
+      if (!announced) {
+        announced = true;
+        options.onWait?.(status);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
     }
-    if (!announced) {
-      announced = true;
-      options.onWait?.(status);
-    }
-    await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
+  } finally {
+    unlinkQuietly(temp);
   }
 
-  const releaseSync = (): void => removeIfOurs(path, info.id);
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (process.listenerCount(signal) > 1) return; // the command handles it and will exit itself
-    releaseSync();
-    process.stderr.write(`swiftdeploy: interrupted by ${signal}; project lock released\n`);
-    process.exit(EXIT.INTERRUPTED);
-  };
-  process.on('exit', releaseSync);
-  for (const s of SIGNALS) process.on(s, onSignal);
   let released = false;
+  const releaseSync = (): boolean => releaseHolderFile(path, info.id);
+  const onExit = (): void => void releaseSync();
+  process.on('exit', onExit);
+  const unregister = onCleanup((signal) => {
+    if (releaseSync() && signal) process.stderr.write(`swiftdeploy: interrupted by ${signal}; project lock released\n`);
+  });
   return {
     info,
     path,
     async release() {
       if (released) return;
       released = true;
-      process.off('exit', releaseSync);
-      for (const s of SIGNALS) process.off(s, onSignal);
+      process.off('exit', onExit);
+      unregister();
       releaseSync();
     },
   };
@@ -266,6 +174,7 @@ export interface ForceReleaseResult {
  * Remove a lock its holder can no longer release: stale, unreadable, or taken on another host (which
  * we cannot check, so the operator vouches for it). A lock whose holder is alive on this host is
  * refused unless `evenIfAlive`, because removing it lets two commands change the stack at once.
+ * The removal is the core's compare-and-delete: only the file inspected, and never by two at once.
  */
 export async function forceReleaseLock(
   stateDir: string,
@@ -278,19 +187,18 @@ export async function forceReleaseLock(
     remove?: (status: Exclude<LockStatus, { state: 'free' }>) => Promise<boolean>;
   } = {},
 ): Promise<ForceReleaseResult> {
-  const status = await lockStatus(stateDir);
-  if (status.state === 'free') return { removed: false };
+  const seen = inspect(stateDir);
+  if (seen.status.state === 'free') return { removed: false };
+  const status = seen.status;
   if (status.state === 'held' && status.liveness === 'alive' && !options.evenIfAlive) {
     throw new LockHeld(`${describeHolder(status.holder)}\nthe holder is still running; refusing to remove a live lock`);
   }
-  // Remove only what we inspected: if it was replaced meanwhile, the new holder keeps it.
-  if (status.state === 'held' && !isOurs(status.path, status.holder.id)) return { previous: status, removed: false };
-  if (options.remove) return { previous: status, removed: await options.remove(status) };
-  try {
-    await unlink(status.path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    return { previous: status, removed: false };
+  if (!('identity' in seen) || seen.identity === undefined) {
+    throw new LockHeld(`${lockHeldMessage(status)}\n(cannot tell which file it is, so it is not removed)`);
   }
-  return { previous: status, removed: true };
+  const remove = options.remove;
+  const result = await breakHolderFile(status.path, seen.identity, remove ? () => remove(status) : undefined);
+  // 'changed': it was replaced meanwhile (the new holder keeps it) or is already gone.
+  if (result === 'busy') throw new LockHeld(`${lockHeldMessage(status)}\nanother process is removing it right now`);
+  return { previous: status, removed: result === 'removed' };
 }

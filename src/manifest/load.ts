@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { LineCounter, isMap, isScalar, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { ManifestError, type ManifestProblem } from '../errors.js';
 import { quote, printable } from '../util/printable.js';
@@ -157,7 +157,7 @@ function describeFound(doc: Document, segs: string[], raw: unknown): string {
   const value = valueAt(raw, segs);
   if (value === undefined) return 'but the key is missing';
   if (value === null) return 'got nothing (an empty value)';
-  if (Array.isArray(value)) return 'got a list';
+  if (Array.isArray(value)) return value.length === 0 ? 'got an empty list' : `got a list of ${value.length}`;
   if (value instanceof Uint8Array) return 'got binary data (a !!binary value)';
   if (typeof value === 'object') return 'got a mapping';
   const node = doc.getIn(segs, true);
@@ -211,6 +211,13 @@ function position(
 ): { line?: number; col?: number } {
   for (let n = segs.length; n >= 1; n--) {
     const parent = n === 1 ? doc.contents : doc.getIn(segs.slice(0, n - 1), true);
+    if (isSeq(parent)) {
+      // A list item (canary.steps.2): the item itself.
+      const item = /^\d+$/.test(segs[n - 1]!) ? parent.items[Number(segs[n - 1])] : undefined;
+      const range = (item as { range?: [number, number, number] } | undefined)?.range;
+      if (range) return lc.linePos(range[0]);
+      continue;
+    }
     if (!isMap(parent)) continue;
     const pair = pairOf(parent, segs[n - 1]!);
     if (!pair) continue;

@@ -175,8 +175,64 @@ export const canaryPolicySchema = z.strictObject({
   max_p99_latency_seconds: decimal(0, 3600, 'a number of seconds, 0 or more (e.g. 0.5)'),
   window_seconds: integer(5, 3600, ' seconds').default(30),
   min_requests: integer(1, 1_000_000).default(20),
+  // Relative to stable, judged per step of a progressive rollout (the `canary:` section).
+  max_error_rate_increase: decimal(0, 1, 'a fraction from 0 to 1 (e.g. 0.01: at most 1 percentage point above stable)').default(0.01),
+  max_p99_ratio: decimal(1, 1000, 'a ratio from 1 to 1000 (e.g. 1.5: canary p99 at most 1.5 x stable p99)').default(1.5),
   mode,
 });
+
+const STEP_WHAT = 'a list of 1 to 20 traffic weights in %, integers from 1 to 100 (e.g. [10, 25, 50, 100])';
+
+/**
+ * A progressive rollout: the canary track beside the stable one, traffic moved to it in `steps`.
+ * Absent, swiftdeploy renders and behaves exactly as without the section.
+ */
+export const canarySchema = z
+  .strictObject({
+    image: safeString(IMAGE, IMAGE_WHAT).optional(),
+    version: safeString(VERSION, 'a version string of letters, digits, ".", "_", "+" or "-" (quote it, e.g. version: "1.10")').optional(),
+    steps: z
+      .array(integer(1, 100, '%'), { error: `expected ${STEP_WHAT}` })
+      .min(1, { error: `expected ${STEP_WHAT}` })
+      .max(20, { error: `expected ${STEP_WHAT}` }),
+    step_seconds: integer(5, 3600, ' seconds').default(30),
+    sticky: z.boolean({ error: 'expected true or false' }).default(false),
+    failure_limit: integer(0, 10).default(0),
+    inconclusive_limit: integer(0, 10).default(2),
+    on_inconclusive: oneOf(['pause', 'fail'] as const).default('pause'),
+    max_duration: integer(60, 86_400, ' seconds').default(3600),
+  })
+  .superRefine((c, ctx) => {
+    // zod runs this even when a key failed its own check: compare only values that passed theirs.
+    const valid = (v: unknown, min: number, max: number) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+    if (c.steps.length === 0 || c.steps.length > 20 || !c.steps.every((w) => valid(w, 1, 100))) return;
+    // Growing weights only ever move users from stable to canary (nginx.conf lists the canary range first).
+    const unordered = c.steps.findIndex((w, i) => i > 0 && w <= c.steps[i - 1]!);
+    if (unordered > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', unordered],
+        message: `expected steps in strictly increasing order (a weight above the ${c.steps[unordered - 1]}% before it)`,
+      });
+    }
+    const last = c.steps.length - 1;
+    // Only for an ordered list: one problem with the steps at a time.
+    if (unordered < 0 && c.steps[last] !== 100) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', last],
+        message: 'expected 100 as the last step (a finished rollout sends all traffic to the canary)',
+      });
+    }
+    const windows = c.steps.length * c.step_seconds;
+    if (valid(c.step_seconds, 5, 3600) && valid(c.max_duration, 60, 86_400) && c.max_duration < windows) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max_duration'],
+        message: `expected at least the sum of the step windows (${c.steps.length} steps x ${c.step_seconds} s = ${windows} s)`,
+      });
+    }
+  });
 
 export const policySchema = z.strictObject({
   infrastructure: infrastructurePolicySchema,
@@ -196,6 +252,7 @@ export const manifestSchema = z.strictObject({
   network: networkSchema,
   opa: opaSchema,
   policy: policySchema,
+  canary: canarySchema.optional(),
   observability: observabilitySchema.default({
     history_file: 'history.jsonl',
     audit_report: 'audit_report.md',
@@ -205,3 +262,4 @@ export const manifestSchema = z.strictObject({
 
 export type Manifest = z.output<typeof manifestSchema>;
 export type AppMode = Manifest['services']['mode'];
+export type CanaryConfig = NonNullable<Manifest['canary']>;

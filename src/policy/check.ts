@@ -3,7 +3,7 @@ import { OPA_IMAGE, OPA_VERSION } from './opa-version.js';
 import { PolicyUnavailable } from '../errors.js';
 import type { PolicyClient } from './client.js';
 import { evaluatePolicy, type PolicyOutcome } from './gate.js';
-import type { DecisionRecord, Enforcement, PolicyDomain, Violation } from './types.js';
+import type { DecisionRecord, Enforcement, PolicyDomain } from './types.js';
 
 export const DEFAULT_QUESTION: Record<PolicyDomain, string> = { infrastructure: 'pre_deploy', canary: 'pre_promote' };
 
@@ -56,28 +56,6 @@ export async function checkPolicy(request: PolicyCheckRequest, deps: PolicyCheck
     });
   }
   return outcome;
-}
-
-/** Human lines: `[PASS]`/`[FAIL] policy/<domain>: <reason>`, then one line per violation. Pure. */
-export function formatDecisionLines(record: DecisionRecord, paint: { pass: (s: string) => string; fail: (s: string) => string } = plain): string[] {
-  const tag = record.allowed ? paint.pass('[PASS]') : paint.fail('[FAIL]');
-  const lines = [`${tag} policy/${record.domain}: ${record.reason}`];
-  for (const v of record.violations) lines.push(`       ${v.id}: observed ${show(v.observed)} vs threshold ${show(v.threshold)}${detailOf(v)}`);
-  if (record.enforcement === 'shadow' && !record.allowed) {
-    lines.push(`       (policy.${record.domain}.mode is shadow: the gated action would proceed, recorded as would_have_blocked)`);
-  }
-  return lines;
-}
-
-const plain = { pass: (s: string) => s, fail: (s: string) => s };
-
-function detailOf(v: Violation): string {
-  // The message already names observed and threshold for comparisons; for the others it is the explanation.
-  return v.observed === null || v.threshold === null ? ` (${v.message})` : '';
-}
-
-function show(x: unknown): string {
-  return x === null || x === undefined ? 'none' : typeof x === 'string' ? x : JSON.stringify(x);
 }
 
 /** What `policy test` prints when there is no opa binary: how to get the pinned one, or use an image. */

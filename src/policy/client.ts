@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { PolicyEngineUnavailable } from './errors.js';
 import { parseDecisionResponse } from './decision-response.js';
 import type { Decision, PolicyDomain, PolicyInput } from './types.js';
+import { pollUntil } from '../util/poll-until.js';
 
 export const DEFAULT_OPA_TIMEOUT_MS = 2_000;
 
@@ -118,21 +119,21 @@ export async function waitReady(
   options: WaitReadyOptions = {},
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const intervalMs = options.intervalMs ?? 250;
-  const started = Date.now();
-  for (let attempt = 1; ; attempt += 1) {
-    const result = await client.health();
-    if (result.ok) return;
-    const elapsedMs = Date.now() - started;
-    options.onProgress?.({ attempt, elapsedMs, detail: result.detail });
-    if (elapsedMs + intervalMs > timeoutMs) {
-      throw new PolicyEngineUnavailable(
-        'not_ready',
-        `OPA at ${client.url} not ready after ${attempt} probe${attempt === 1 ? '' : 's'} in ${elapsedMs} ms: ${result.detail}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  const polled = await pollUntil({
+    intervalMs: options.intervalMs ?? 250,
+    timeoutMs,
+    probe: () => client.health(),
+    until: (result) => result.ok,
+    onObservation: (result, attempt, elapsedMs) => {
+      if (!result.ok) options.onProgress?.({ attempt, elapsedMs, detail: result.detail });
+    },
+  });
+  if (polled.outcome === 'done') return;
+  const { attempts, elapsedMs } = polled;
+  throw new PolicyEngineUnavailable(
+    'not_ready',
+    `OPA at ${client.url} not ready after ${attempts} probe${attempts === 1 ? '' : 's'} in ${elapsedMs} ms: ${polled.last?.detail ?? 'no answer'}`,
+  );
 }
 
 /** Validate and strip a base URL; a bad URL is the operator's input, so a usage error. */

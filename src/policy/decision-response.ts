@@ -1,4 +1,4 @@
-import type { Decision, PolicyDomain, Violation } from './types.js';
+import type { Decision, PolicyDomain, StepOutcome, Violation } from './types.js';
 import { isPlainObject } from '../util/is-plain-object.js';
 import { PolicyEngineUnavailable } from './errors.js';
 
@@ -40,6 +40,8 @@ export function parseDecisionResponse(domain: PolicyDomain, status: number, body
   return validateDecision(domain, parsed.result);
 }
 
+const STEP_OUTCOMES: ReadonlySet<unknown> = new Set<StepOutcome>(['pass', 'fail', 'inconclusive']);
+
 /** A decision document as policies/*.rego produce it, checked field by field. */
 export function validateDecision(domain: PolicyDomain, result: unknown): Decision {
   const bad = (what: string): never => {
@@ -61,14 +63,33 @@ export function validateDecision(domain: PolicyDomain, result: unknown): Decisio
   const allowed = result.allowed as boolean;
   // An allow that lists violations contradicts itself: refuse to guess which half is true.
   if (allowed && violations.length > 0) bad('says allowed but lists violations');
-  return {
+  const question = typeof result.question === 'string' ? result.question : String(result.question);
+  const outcome = validateOutcome(result.outcome, domain === 'canary' && question === 'step', allowed, bad);
+  const decision: Decision = {
     domain,
-    question: typeof result.question === 'string' ? result.question : String(result.question),
+    question,
     allowed,
     reason: result.reason as string,
     violations,
     observed: isPlainObject(result.observed) ? result.observed : {},
   };
+  if (outcome !== undefined) decision.outcome = outcome;
+  return decision;
+}
+
+/**
+ * A rollout step's outcome: required on the canary's `step` question, optional elsewhere, and always
+ * in agreement with `allowed` (a pass is an allow; fail and inconclusive are denies).
+ */
+function validateOutcome(outcome: unknown, required: boolean, allowed: boolean, bad: (what: string) => never): StepOutcome | undefined {
+  if (outcome === undefined) {
+    if (required) bad('for step is missing `outcome` (pass, fail or inconclusive)');
+    return undefined;
+  }
+  if (!STEP_OUTCOMES.has(outcome)) bad(`has outcome ${JSON.stringify(outcome).slice(0, 60)}, not pass, fail or inconclusive`);
+  const valid = outcome as StepOutcome;
+  if ((valid === 'pass') !== allowed) bad(`says outcome ${valid} but allowed ${String(allowed)}`);
+  return valid;
 }
 
 function describeOpaError(body: string): string {

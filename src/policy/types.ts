@@ -5,7 +5,7 @@
 
 export type PolicyDomain = 'infrastructure' | 'canary';
 export type InfrastructureQuestion = 'pre_deploy' | 'status';
-export type CanaryQuestion = 'pre_promote' | 'status';
+export type CanaryQuestion = 'pre_promote' | 'status' | 'step';
 export type PolicyQuestion = InfrastructureQuestion | CanaryQuestion;
 export type Enforcement = 'enforce' | 'shadow';
 
@@ -54,6 +54,42 @@ export interface CanaryThresholds {
   min_requests: number;
 }
 
+/**
+ * One track's window over a rollout step (from that track's own metrics): the CanaryFacts fields plus
+ * the other quantiles and the counter resets, for the record and the timeline.
+ */
+export interface TrackFacts extends CanaryFacts {
+  p50_latency_seconds: number | null;
+  p95_latency_seconds: number | null;
+  counter_resets: number;
+}
+
+/** The facts of the canary policy's `step` question. */
+export interface StepFacts {
+  /** 1-based index of the rollout step. */
+  step: number;
+  /** The canary's share of traffic during the step, in %. */
+  weight: number;
+  /** The step's analysis window as configured (each track's measured window is in its own facts). */
+  window_seconds: number;
+  stable: TrackFacts;
+  canary: TrackFacts;
+}
+
+export interface StepThresholds {
+  max_error_rate: number;
+  max_p99_latency_seconds: number;
+  /** Applies to each track in each step. */
+  min_requests: number;
+  /** The canary's error rate may exceed stable's by at most this (a ratio, 0.01 = one point). */
+  max_error_rate_increase: number;
+  /** The canary's p99 may be at most stable's p99 times this. */
+  max_p99_ratio: number;
+}
+
+/** What a step's analysis concluded; `allowed` is exactly `outcome === 'pass'`. */
+export type StepOutcome = 'pass' | 'fail' | 'inconclusive';
+
 export interface PolicyInput<Facts = unknown, Thresholds = unknown> {
   question: PolicyQuestion | string;
   facts: Facts;
@@ -75,6 +111,8 @@ export interface Decision {
   reason: string;
   violations: Violation[];
   observed: Record<string, unknown>;
+  /** Only on the canary's `step` question (required there). */
+  outcome?: StepOutcome;
 }
 
 /** A decision as it was obeyed (or shadowed), as written to history. */

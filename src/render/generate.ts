@@ -4,15 +4,23 @@ import { OperationFailed, UsageError } from '../errors.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { ownedPaths, resolveGenerated } from '../util/project-paths.js';
 import { inspectGenerated } from './header.js';
+import type { Rollout } from './context.js';
 import { policiesDirFor, renderAll, type RenderedFile } from './render.js';
 
 export interface GenerateResult {
   files: Array<{ path: string; action: 'written' | 'unchanged' }>;
 }
 
-/** Renders the derived files for a loaded manifest (no writing). */
-export function renderProject(loaded: LoadedManifest): Promise<RenderedFile[]> {
-  return renderAll(loaded.manifest, { policiesDir: policiesDirFor(loaded.projectDir) });
+/** Renders the derived files for a loaded manifest (no writing), at `rollout`'s weight when one is under way. */
+export function renderProject(loaded: LoadedManifest, rollout?: Rollout): Promise<RenderedFile[]> {
+  return renderAll(loaded.manifest, { policiesDir: policiesDirFor(loaded.projectDir) }, rollout);
+}
+
+export interface GenerateOptions {
+  /** Overwrite drifted or foreign files. */
+  force?: boolean;
+  /** The canary's weight during a progressive rollout; undefined renders the stable track alone. */
+  rollout?: Rollout;
 }
 
 /** One generated file as `planGenerate` found it: its path, the bytes it should have, whether it already has them. */
@@ -27,8 +35,8 @@ export interface GeneratePlan {
  * its header hash, or a same-named file swiftdeploy did not write) unless `force`. Every file is
  * checked before any is written, so a refusal changes nothing.
  */
-export async function planGenerate(loaded: LoadedManifest, options: { force?: boolean } = {}): Promise<GeneratePlan[]> {
-  const rendered = await renderProject(loaded);
+export async function planGenerate(loaded: LoadedManifest, options: GenerateOptions = {}): Promise<GeneratePlan[]> {
+  const rendered = await renderProject(loaded, options.rollout);
   const plans: GeneratePlan[] = [];
   const problems: string[] = [];
   for (const file of rendered) {
@@ -63,8 +71,11 @@ async function generatedPath(loaded: LoadedManifest, relPath: string): Promise<s
 }
 
 /** Drift check without writing, for `validate`. */
-export async function checkGenerated(loaded: LoadedManifest): Promise<Array<{ relPath: string; state: 'missing' | 'intact' | 'stale' | 'drifted' | 'foreign' }>> {
-  const rendered = await renderProject(loaded);
+export async function checkGenerated(
+  loaded: LoadedManifest,
+  rollout?: Rollout,
+): Promise<Array<{ relPath: string; state: 'missing' | 'intact' | 'stale' | 'drifted' | 'foreign' }>> {
+  const rendered = await renderProject(loaded, rollout);
   return Promise.all(
     rendered.map(async (file) => {
       const existing = await readFile(await generatedPath(loaded, file.relPath), 'utf8').catch((err: unknown) => {

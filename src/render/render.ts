@@ -8,7 +8,7 @@ import type { Manifest } from '../manifest/schema.js';
 import { packageRoot } from '../util/package-root.js';
 import { COMPOSE_FILE, NGINX_CONF } from '../util/project-paths.js';
 import { COMPILE_OPTIONS } from './compile-options.js';
-import { templateContext, type RenderEnvironment } from './context.js';
+import { templateContext, type RenderEnvironment, type Rollout } from './context.js';
 import { withHeader } from './header.js';
 
 /** A generated file: where it goes (relative to the project dir) and its complete bytes. */
@@ -52,11 +52,17 @@ export function policiesPathFor(projectDir: string): string {
 }
 
 /**
- * Renders every generated file. Pure in its inputs (manifest, environment, template text): no
- * clock, no randomness, so the same manifest gives byte-identical output.
+ * Renders every generated file. Pure in its inputs (manifest, environment, rollout, template text):
+ * no clock, no randomness, so the same manifest and rollout give byte-identical output. `rollout`
+ * (the canary's current weight) adds the canary track when the manifest has a `canary:` section.
  */
-export async function renderAll(manifest: Manifest, env: RenderEnvironment, dir = templatesDir()): Promise<RenderedFile[]> {
-  const context = templateContext(manifest, env);
+export async function renderAll(
+  manifest: Manifest,
+  env: RenderEnvironment,
+  rollout?: Rollout,
+  dir = templatesDir(),
+): Promise<RenderedFile[]> {
+  const context = templateContext(manifest, env, rollout);
   return Promise.all(
     GENERATED.map(async ({ relPath, template }) => {
       const source = await readFile(path.join(dir, template), 'utf8');

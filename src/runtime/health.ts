@@ -3,6 +3,7 @@
  * not thrown: on timeout the caller prints service states and logs, which is its business.
  */
 import { Agent, request } from 'undici';
+import { pollUntil } from '../util/poll-until.js';
 
 export interface HealthTick {
   attempt: number;
@@ -42,60 +43,46 @@ function errorText(e: unknown): string {
   return String(e);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 export async function pollHealth(url: string, options: PollHealthOptions): Promise<HealthOutcome> {
   const { intervalMs, timeoutMs } = options;
   if (!(intervalMs > 0) || !(timeoutMs > 0)) throw new RangeError('pollHealth: intervalMs and timeoutMs must be positive');
   const perRequest = options.requestTimeoutMs ?? Math.min(intervalMs * 5, 5_000);
-  const started = performance.now();
-  const elapsed = (): number => Math.round(performance.now() - started);
   // A private agent with keep-alive off: each probe is a fresh connection (as a new client would make),
   // and nothing is left open to keep the process alive afterwards.
   const agent = new Agent({ pipelining: 0 });
-  let attempts = 0;
-  let last: HealthTick | undefined;
   let lastStatus: number | undefined;
-  const seen = (): Pick<HealthOutcome, 'last' | 'lastStatus'> => ({
-    ...(last ? { last } : {}),
-    ...(lastStatus !== undefined ? { lastStatus } : {}),
-  });
+  const started = performance.now();
+  const elapsed = (): number => Math.round(performance.now() - started);
   try {
-    for (;;) {
-      if (options.signal?.aborted) return { healthy: false, attempts, elapsedMs: elapsed(), ...seen(), aborted: true };
-      attempts += 1;
-      const remaining = timeoutMs - elapsed();
-      const limit = Math.max(1, Math.min(perRequest, remaining));
-      const signals = [AbortSignal.timeout(limit), ...(options.signal ? [options.signal] : [])];
-      let tick: HealthTick;
-      try {
-        const res = await request(url, { dispatcher: agent, signal: AbortSignal.any(signals), headers: { connection: 'close' } });
-        await res.body.dump();
-        tick = { attempt: attempts, elapsedMs: elapsed(), status: res.statusCode };
-      } catch (e) {
-        tick = { attempt: attempts, elapsedMs: elapsed(), error: errorText(e) };
-      }
-      last = tick;
-      if (tick.status !== undefined) lastStatus = tick.status;
-      options.onTick?.(tick);
-      if (tick.status !== undefined && tick.status >= 200 && tick.status < 300) {
-        return { healthy: true, attempts, elapsedMs: elapsed(), ...seen() };
-      }
-      const left = timeoutMs - elapsed();
-      if (left <= 0) return { healthy: false, attempts, elapsedMs: elapsed(), ...seen() };
-      await sleep(Math.min(intervalMs, left), options.signal);
-    }
+    const polled = await pollUntil<HealthTick>({
+      intervalMs,
+      timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+      probe: async ({ attempt, remainingMs, signal }) => {
+        const limit = Math.max(1, Math.min(perRequest, remainingMs));
+        const signals = [AbortSignal.timeout(limit), ...(signal ? [signal] : [])];
+        try {
+          const res = await request(url, { dispatcher: agent, signal: AbortSignal.any(signals), headers: { connection: 'close' } });
+          await res.body.dump();
+          return { attempt, elapsedMs: elapsed(), status: res.statusCode };
+        } catch (e) {
+          return { attempt, elapsedMs: elapsed(), error: errorText(e) };
+        }
+      },
+      onObservation: (tick) => {
+        if (tick.status !== undefined) lastStatus = tick.status;
+        options.onTick?.(tick);
+      },
+      until: (tick) => tick.status !== undefined && tick.status >= 200 && tick.status < 300,
+    });
+    return {
+      healthy: polled.outcome === 'done',
+      attempts: polled.attempts,
+      elapsedMs: polled.elapsedMs,
+      ...(polled.last ? { last: polled.last } : {}),
+      ...(lastStatus !== undefined ? { lastStatus } : {}),
+      ...(polled.outcome === 'aborted' ? { aborted: true } : {}),
+    };
   } finally {
     await agent.close();
   }

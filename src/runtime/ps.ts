@@ -161,3 +161,11 @@ export function parseDockerPs(text: string): ServiceContainer[] {
 export function parseServiceContainers(flavour: ComposeFlavour, text: string): ServiceContainer[] {
   return isComposeV1(flavour) ? parseDockerPs(text) : parseComposePs(text);
 }
+
+/** One line per service for failure reports: "app: running (unhealthy) Up 40 seconds (unhealthy)". */
+export function describeServices(services: ServiceContainer[]): string {
+  if (services.length === 0) return '  (no containers)';
+  return services
+    .map((s) => `  ${s.service}: ${s.state}${s.health ? ` (${s.health})` : ''} - ${s.status}`)
+    .join('\n');
+}

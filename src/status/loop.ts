@@ -2,8 +2,8 @@
  * The status loop: prime, then tick every interval until interrupted. An interrupt is only looked at
  * between ticks, so the record of the tick in progress is always completed (never torn by Ctrl-C).
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { EXIT, type ExitCode } from '../errors.js';
+import { pause, pollUntil } from '../util/poll-until.js';
 import type { StatusMonitor, TickResult } from './tick.js';
 
 export interface StatusLoopOptions {
@@ -24,14 +24,6 @@ export interface StatusLoopOptions {
   maxTicks?: number;
 }
 
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal });
-  } catch (err) {
-    if ((err as Error).name !== 'AbortError') throw err;
-  }
-}
-
 export async function runStatusLoop(o: StatusLoopOptions): Promise<ExitCode> {
   let primed = false;
   try {
@@ -43,15 +35,20 @@ export async function runStatusLoop(o: StatusLoopOptions): Promise<ExitCode> {
   if (primed) {
     const first = o.once ? o.windowMs : o.intervalMs;
     o.onSampling?.(first);
-    await sleep(first, o.signal);
+    await pause(first, o.signal);
   }
-  for (let ticks = 0; ; ) {
-    if (o.signal.aborted) return EXIT.INTERRUPTED;
-    const tick = await o.monitor.tick();
-    ticks++;
-    o.onTick(tick);
-    if (o.once) return tick.exit;
-    if (o.maxTicks !== undefined && ticks >= o.maxTicks) return EXIT.OK;
-    await sleep(o.intervalMs, o.signal);
-  }
+  let ticks = 0;
+  // No deadline: the loop ends with --once, the test bound, or the signal (looked at between ticks).
+  const polled = await pollUntil<TickResult>({
+    intervalMs: o.intervalMs,
+    signal: o.signal,
+    probe: () => o.monitor.tick(),
+    onObservation: (tick) => {
+      ticks++;
+      o.onTick(tick);
+    },
+    until: () => o.once || (o.maxTicks !== undefined && ticks >= o.maxTicks),
+  });
+  if (polled.outcome === 'aborted') return EXIT.INTERRUPTED;
+  return o.once && polled.last ? polled.last.exit : EXIT.OK;
 }

@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ManifestError } from '../errors.js';
-import { NGINX_CONF_IN_CONTAINER } from '../lifecycle/stack.js';
+import { NGINX_CONF_IN_CONTAINER } from '../render/context.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { COMPOSE_FILE, NGINX_CONF, composeFileOf, type RenderedFile } from '../render/render.js';
 import { composeConfigCheck } from '../runtime/compose-argv.js';

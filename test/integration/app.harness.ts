@@ -26,6 +26,7 @@ export async function startApp(
       port: 0,
       host: '127.0.0.1',
       mode: 'stable',
+      track: 'stable',
       version: '1.2.3-test',
       chaosToken: undefined,
       drainTimeoutMs: 5000,

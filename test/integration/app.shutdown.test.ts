@@ -159,8 +159,24 @@ describe('app process (node dist/app/main.js)', () => {
     }
   });
 
+  it('TRACK from the environment is X-Track on every response and in the listening line', async () => {
+    const { child, url } = await startListening({ TRACK: 'canary' });
+    try {
+      expect((await child.waitFor('listening'))['track']).toBe('canary');
+      const res = await http(`${url}/nope`);
+      expect(res.status).toBe(404);
+      expect(res.headers['x-track']).toBe('canary');
+      expect(res.headers['x-mode']).toBeUndefined(); // MODE unset: stable mode on the canary track
+      child.proc.kill('SIGTERM');
+      expect(await child.exited).toBe(0);
+    } finally {
+      child.proc.kill('SIGKILL');
+    }
+  });
+
   it.each([
     [{ MODE: 'blue' }, /^swiftdeploy app: MODE: expected "stable" or "canary", got "blue"\n$/],
+    [{ TRACK: 'green' }, /^swiftdeploy app: TRACK: expected "stable" or "canary", got "green"\n$/],
     [{ PORT: '80a' }, /^swiftdeploy app: PORT: expected an integer 0-65535, got "80a"\n$/],
     [{ APP_VERSION: 'v 1' }, /^swiftdeploy app: APP_VERSION: expected up to 128 printable/],
     [{ CHAOS_TOKEN: 'sekrit-42' }, /^swiftdeploy app: CHAOS_TOKEN: expected at least 16 .*\(got 9 characters\)\n$/],

@@ -118,21 +118,43 @@ describe('the project lock between processes', () => {
     expect(await forceReleaseLock(stateDir, { evenIfAlive: true })).toMatchObject({ removed: true });
   });
 
-  it('SIGTERM to a holder without its own handler: exit 130 and the lock is gone', async () => {
+  it('Ctrl-C (SIGINT) to a holder without its own handler: exit 130, the lock is gone, and it says so', async () => {
     const h = holder('alice', 'deploy');
     await h.waitFor(/^LOCKED/);
-    h.child.kill('SIGTERM');
+    h.child.kill('SIGINT');
     expect((await h.exited).code).toBe(EXIT.INTERRUPTED);
+    expect(h.stderr()).toBe('swiftdeploy: interrupted by SIGINT; project lock released\n');
     expect(await exists(join(stateDir, 'lock'))).toBe(false);
   });
 
-  it('a command with its own SIGTERM handler keeps the lock until it exits', async () => {
+  it('SIGTERM and SIGHUP to a holder without its own handler: exit 143 and 129, the lock is gone', async () => {
+    for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      const h = holder('alice', 'deploy');
+      await h.waitFor(/^LOCKED/);
+      h.child.kill(signal);
+      expect((await h.exited).code).toBe(code);
+      expect(await exists(join(stateDir, 'lock'))).toBe(false);
+    }
+  });
+
+  it('a command that listens for the signal itself keeps the lock until it exits', async () => {
     const h = holder('alice', 'promote canary', 'own-handler');
     await h.waitFor(/^LOCKED/);
     h.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
     expect(await exists(join(stateDir, 'lock'))).toBe(true); // still rolling back, say
     expect((await h.exited).code).toBe(7);
+    expect(await exists(join(stateDir, 'lock'))).toBe(false);
+  });
+
+  it('a second signal exits at once, releasing the lock and saying so', async () => {
+    const h = holder('alice', 'promote canary', 'own-handler');
+    await h.waitFor(/^LOCKED/);
+    h.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 50));
+    h.child.kill('SIGTERM');
+    expect((await h.exited).code).toBe(143);
+    expect(h.stderr()).toBe('swiftdeploy: interrupted by SIGTERM; project lock released\n');
     expect(await exists(join(stateDir, 'lock'))).toBe(false);
   });
 

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { parseManifest } from '../../src/manifest/load.js';
 import { engineOrSkip } from '../helpers/engines.js';
+import { findNginx, nginxUnavailable } from '../helpers/nginx.js';
 import { renderAll } from '../../src/render/render.js';
 
 /**
@@ -18,31 +19,6 @@ import { renderAll } from '../../src/render/render.js';
  */
 const BIN = fileURLToPath(new URL('../../bin/swiftdeploy', import.meta.url));
 const DEFAULT_MANIFEST = readFileSync(fileURLToPath(new URL('../../manifest.yaml', import.meta.url)), 'utf8');
-
-function findNginx(): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin']) {
-    const candidate = path.join(dir, 'nginx');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
-}
-
-/** Why `nginx -t` cannot run here, or undefined when it can. */
-function nginxUnavailable(nginx: string | undefined): string | undefined {
-  if (!nginx) return 'no nginx binary on PATH or in /usr/sbin (CI installs nginx-light)';
-  // -t opens the access log named in the config (/var/log/nginx/access.log): needs write access.
-  try {
-    accessSync('/var/log/nginx', constants.W_OK);
-  } catch {
-    return '/var/log/nginx is not writable by this user, and nginx -t opens the access log there';
-  }
-  return undefined;
-}
 
 const NGINX = findNginx();
 const NGINX_SKIP = nginxUnavailable(NGINX);

@@ -61,7 +61,7 @@ describe.skipIf(!engine.path)(`swiftdeploy policy check against real OPA${engine
     await writeFile(path.join(dir, 'manifest.yaml'), manifest(opa.url, EASY));
     const r = await run(['policy', 'check', 'infrastructure']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe('[PASS] policy/infrastructure: infrastructure checks passed for pre_deploy');
+    expect(r.stdout).toBe('[PASS] policy/infrastructure (pre_deploy): infrastructure checks passed for pre_deploy');
     const [rec] = await history();
     expect(rec).toMatchObject({ actor: 'alice@example.com', payload: { action: 'policy_check', stage: 'policy_decided',
       decision: { allowed: true, enforcement: 'enforce' } } });
@@ -73,8 +73,8 @@ describe.skipIf(!engine.path)(`swiftdeploy policy check against real OPA${engine
     const r = await run(['policy', 'check', 'infrastructure']);
     expect(r.exitCode).toBe(3);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^\[FAIL\] policy\/infrastructure: disk free [\d.]+ GB is below the minimum 1000000 GB$/);
-    expect(lines[1]).toMatch(/^ {7}disk_free_too_low: observed [\d.]+ vs threshold 1000000$/);
+    expect(lines[0]).toMatch(/^\[FAIL\] policy\/infrastructure \(pre_deploy\): disk free [\d.]+ GB is below the minimum 1000000 GB$/);
+    expect(lines[1]).toMatch(/^ {7}- disk_free_too_low: disk free [\d.]+ GB is below the minimum 1000000 GB \(observed [\d.]+, threshold 1000000\)$/);
   });
 
   it('check reports the verdict even in shadow mode, and says the action would proceed', async () => {
@@ -97,7 +97,7 @@ describe.skipIf(!engine.path)(`swiftdeploy policy check against real OPA${engine
     await writeFile(path.join(dir, 'manifest.yaml'), manifest(opa.url, EASY));
     const r = await run(['policy', 'check', 'infrastructure', '--question', 'pre_lunch']);
     expect(r.exitCode).toBe(3);
-    expect(r.stdout).toMatch(/unsupported_question: observed pre_lunch/);
+    expect(r.stdout).toMatch(/- unsupported_question: .*\(observed pre_lunch, threshold null\)/);
   });
 
   it('check canary exits 1 naming the metrics URL when the stack is not up', async () => {

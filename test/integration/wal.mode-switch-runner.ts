@@ -7,6 +7,7 @@
 // refuse-outcomes: the real ledger, except that every record after the intent is refused as a disk
 // that filled up between two appends would refuse it.
 import { Output } from '../../src/cli/output.js';
+import { eventRenderer } from '../../src/cli/render-events.js';
 import { HistoryUnwritable } from '../../src/errors.js';
 import type { EventPayload, RecordInput } from '../../src/history/types.js';
 import { withProjectLock } from '../../src/lifecycle/locking.js';
@@ -16,7 +17,7 @@ import type { AppMode } from '../../src/manifest/schema.js';
 
 const [manifest, target, action = 'promote', mode] = process.argv.slice(2) as [string, AppMode, 'promote' | 'rollback' | undefined, string | undefined];
 const out = new Output({ json: false, color: false });
-const session = await Session.open(manifest, { actor: 'wal-test', out, yes: true }, action);
+const session = await Session.open(manifest, { actor: 'wal-test', events: eventRenderer(out), yes: true }, action);
 session.recordLater = action === 'rollback';
 if (mode === 'refuse-outcomes') {
   const real = session.recorder;

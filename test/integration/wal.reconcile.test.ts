@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Output } from '../../src/cli/output.js';
+import { eventRenderer } from '../../src/cli/render-events.js';
 import { intentPayload, type FileChange, type IntentWriter } from '../../src/history/intent.js';
 import { appendRecord, verifyHistory } from '../../src/history/ledger.js';
 import { Spool, spoolDirs } from '../../src/history/spool.js';
@@ -84,7 +85,7 @@ function captured(): { out: Output; text: () => string } {
 
 async function session(manifest: string) {
   const c = captured();
-  const s = await Session.open(manifest, { actor: 'bob@example.com', out: c.out, yes: true }, 'deploy');
+  const s = await Session.open(manifest, { actor: 'bob@example.com', events: eventRenderer(c.out), yes: true }, 'deploy');
   return { s, text: c.text };
 }
 

@@ -7,6 +7,7 @@ describe('readAppConfig', () => {
       port: DEFAULT_PORT,
       host: '0.0.0.0',
       mode: 'stable',
+      track: 'stable',
       version: 'unknown',
       chaosToken: undefined,
       drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_SECONDS * 1000,
@@ -16,8 +17,8 @@ describe('readAppConfig', () => {
   it('reads every variable the compose file sets', () => {
     const token = 'a'.repeat(64);
     expect(
-      readAppConfig({ PORT: '8081', MODE: 'canary', APP_VERSION: '1.4.0-rc.1', CHAOS_TOKEN: token, DRAIN_TIMEOUT_SECONDS: '2.5', HOST: '127.0.0.1' }),
-    ).toEqual({ port: 8081, host: '127.0.0.1', mode: 'canary', version: '1.4.0-rc.1', chaosToken: token, drainTimeoutMs: 2500 });
+      readAppConfig({ PORT: '8081', MODE: 'canary', TRACK: 'canary', APP_VERSION: '1.4.0-rc.1', CHAOS_TOKEN: token, DRAIN_TIMEOUT_SECONDS: '2.5', HOST: '127.0.0.1' }),
+    ).toEqual({ port: 8081, host: '127.0.0.1', mode: 'canary', track: 'canary', version: '1.4.0-rc.1', chaosToken: token, drainTimeoutMs: 2500 });
   });
 
   it('treats an empty CHAOS_TOKEN as "chaos off"', () => {
@@ -36,6 +37,8 @@ describe('readAppConfig', () => {
     [{ PORT: '0x50' }, /^PORT: /],
     [{ MODE: 'Canary' }, /^MODE: /],
     [{ MODE: 'blue' }, /^MODE: /],
+    [{ TRACK: 'Canary' }, /^TRACK: expected "stable" or "canary", got "Canary"$/],
+    [{ TRACK: 'blue' }, /^TRACK: /],
     [{ APP_VERSION: 'x'.repeat(129) }, /^APP_VERSION: /],
     [{ APP_VERSION: 'has space' }, /^APP_VERSION: /],
     [{ CHAOS_TOKEN: 'fifteen-chars-x' }, /^CHAOS_TOKEN: .*got 15 characters/],

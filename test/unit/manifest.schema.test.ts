@@ -74,7 +74,16 @@ describe('a valid manifest', () => {
     expect(m.services).toMatchObject({ image: 'swiftdeploy-app:1.0.0', port: 3000, mode: 'stable', version: '1.0.0' });
     expect(m.services.build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
     expect(m.nginx).toEqual({ image: 'nginx:1.27-alpine', port: 8080, proxy_timeout: 30, error_contact: 'oncall@example.com' });
-    expect(m.policy.canary).toEqual({ max_error_rate: 0.01, max_p99_latency_seconds: 0.5, window_seconds: 30, min_requests: 20, mode: 'enforce' });
+    expect(m.policy.canary).toEqual({
+      max_error_rate: 0.01,
+      max_p99_latency_seconds: 0.5,
+      window_seconds: 30,
+      min_requests: 20,
+      max_error_rate_increase: 0.01,
+      max_p99_ratio: 1.5,
+      mode: 'enforce',
+    });
+    expect(m.canary).toBeUndefined();
     expect(m.opa.url).toBeUndefined();
   });
 

@@ -7,10 +7,13 @@ const decision = {
   domain: 'canary',
   question: 'pre_promote',
   allowed: false,
-  reason: 'error rate 0.05 is above the maximum 0.01',
-  violations: [{ id: 'error_rate_too_high', message: 'error rate 0.05 is above the maximum 0.01', observed: 0.05, threshold: 0.01 }],
+  reason: 'error rate 5% is above the maximum 1%',
+  violations: [{ id: 'error_rate_too_high', message: 'error rate 5% is above the maximum 1%', observed: 0.05, threshold: 0.01 }],
   observed: { error_rate: 0.05 },
 };
+
+const stepDeny = { ...decision, question: 'step' };
+const stepAllow = { ...decision, question: 'step', allowed: true, reason: 'canary checks passed for step 1 at weight 10%', violations: [] };
 
 function failure(status: number, body: string): PolicyEngineUnavailable {
   try {
@@ -38,6 +41,23 @@ describe('parseDecisionResponse', () => {
   });
 
   it.each([
+    ['pass', stepAllow],
+    ['fail', stepDeny],
+    ['inconclusive', stepDeny],
+  ] as const)('returns a step decision with outcome %s', (outcome, result) => {
+    const d = parseDecisionResponse('canary', 200, JSON.stringify({ result: { ...result, outcome } }));
+    expect(d.outcome).toBe(outcome);
+    expect(d.allowed).toBe(outcome === 'pass');
+  });
+
+  it('leaves outcome out where the policy gives none (pre_promote, status, infrastructure)', () => {
+    expect(parseDecisionResponse('canary', 200, JSON.stringify({ result: decision }))).not.toHaveProperty('outcome');
+    const infra = { ...decision, domain: 'infrastructure', question: 'step' };
+    // Infrastructure has no step question: its answer (unsupported_question) is a plain deny.
+    expect(parseDecisionResponse('infrastructure', 200, JSON.stringify({ result: infra }))).not.toHaveProperty('outcome');
+  });
+
+  it.each([
     ['HTTP 500 with OPA error body', 500, '{"code":"internal_error","message":"boom"}', 'http_status', /HTTP 500: internal_error: boom/],
     ['HTTP 404', 404, '', 'http_status', /HTTP 404/],
     ['body not JSON', 200, '<html>proxy error</html>', 'invalid_json', /not valid JSON/],
@@ -53,6 +73,17 @@ describe('parseDecisionResponse', () => {
     ['violation without id', 200, JSON.stringify({ result: { ...decision, violations: [{ message: 'x' }] } }), 'malformed_decision', /violations\[0\]/],
     ['decision for the other domain', 200, JSON.stringify({ result: { ...decision, domain: 'infrastructure' } }), 'malformed_decision', /domain "infrastructure"/],
     ['allowed with violations', 200, JSON.stringify({ result: { ...decision, allowed: true } }), 'malformed_decision', /allowed but lists violations/],
+    ['step decision without an outcome', 200, JSON.stringify({ result: stepDeny }), 'malformed_decision', /for step is missing `outcome`/],
+    ['step decision with outcome null', 200, JSON.stringify({ result: { ...stepDeny, outcome: null } }), 'malformed_decision',
+      /has outcome null, not pass, fail or inconclusive/],
+    ['an outcome that is not one of the three', 200, JSON.stringify({ result: { ...stepDeny, outcome: 'aborted' } }), 'malformed_decision',
+      /has outcome "aborted", not pass, fail or inconclusive/],
+    ['outcome pass on a deny', 200, JSON.stringify({ result: { ...stepDeny, outcome: 'pass' } }), 'malformed_decision', /says outcome pass but allowed false/],
+    ['outcome fail on an allow', 200, JSON.stringify({ result: { ...stepAllow, outcome: 'fail' } }), 'malformed_decision', /says outcome fail but allowed true/],
+    ['outcome inconclusive on an allow', 200, JSON.stringify({ result: { ...stepAllow, outcome: 'inconclusive' } }), 'malformed_decision',
+      /says outcome inconclusive but allowed true/],
+    ['an outcome that disagrees on another question', 200, JSON.stringify({ result: { ...decision, outcome: 'pass' } }), 'malformed_decision',
+      /says outcome pass but allowed false/],
   ] as const)('fails closed on %s', (_name, status, body, kind, message) => {
     const err = failure(status, body);
     expect(err.failure).toBe(kind);

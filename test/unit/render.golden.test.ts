@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -7,9 +7,9 @@ import YAML from 'yaml';
 import { parseManifest } from '../../src/manifest/load.js';
 import { inspectGenerated, withHeader } from '../../src/render/header.js';
 import { renderAll } from '../../src/render/render.js';
+import { expectGolden } from '../helpers/golden.js';
 
 const DEFAULT_MANIFEST = readFileSync(fileURLToPath(new URL('../../manifest.yaml', import.meta.url)), 'utf8');
-const GOLDEN_DIR = new URL('../fixtures/golden/', import.meta.url);
 const ENV = { policiesDir: './policies' };
 
 async function render(manifestText = DEFAULT_MANIFEST): Promise<{ nginx: string; compose: string }> {
@@ -23,28 +23,6 @@ function variant(change: (doc: Record<string, Record<string, unknown>>) => void)
   const doc = YAML.parse(DEFAULT_MANIFEST) as Record<string, Record<string, unknown>>;
   change(doc);
   return YAML.stringify(doc);
-}
-
-/** Byte comparison with a readable hint: the first differing line and how to refresh the golden. */
-function expectGolden(actual: string, name: string): void {
-  const golden = readFileSync(new URL(name, GOLDEN_DIR), 'utf8');
-  if (actual === golden) return;
-  if (process.env.SWIFTDEPLOY_UPDATE_GOLDEN === '1') {
-    writeFileSync(new URL(name, GOLDEN_DIR), actual);
-    // Never a pass: the new golden must be read by a human (git diff) before the next run can pass.
-    throw new Error(`rewrote test/fixtures/golden/${name}: inspect it with \`git diff test/fixtures/golden\`, then run the tests again`);
-  }
-  const a = actual.split('\n');
-  const g = golden.split('\n');
-  // Line 2 is the body's hash: it differs whenever anything does, so point at the first body line that does.
-  const i = a.findIndex((line, n) => n !== 1 && line !== g[n]);
-  const at = i < 0 ? Math.min(a.length, g.length) : i;
-  throw new Error(
-    `rendered ${name} differs from test/fixtures/golden/${name} at line ${at + 1}:\n` +
-      `  golden:   ${JSON.stringify(g[at])}\n  rendered: ${JSON.stringify(a[at])}\n` +
-      'If the template change is intended, run `SWIFTDEPLOY_UPDATE_GOLDEN=1 npx vitest run test/unit/render.golden` ' +
-      'and read the result with `git diff test/fixtures/golden` before committing it.',
-  );
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');

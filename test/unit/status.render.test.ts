@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StatusPayload } from '../../src/history/types.js';
-import { noPaint, renderDashboard, renderPlainBlock, tickDocument, type Paint } from '../../src/status/render.js';
+import { noPaint, renderDashboard, renderPlainBlock, tickDocument, type Paint } from '../../src/cli/status-view.js';
 import { sparkline, SignalHistory } from '../../src/status/sparkline.js';
 import { exitForTick, type TickResult } from '../../src/status/tick.js';
 import { decision, errorRateTooHigh } from '../fixtures/audit/records.js';
@@ -24,7 +24,7 @@ describe('status rendering', () => {
     const out = renderDashboard(t, { rps: [], errorRate: [], p99: [] }, tagged);
     expect(out).toMatch(/<bad>● errors\s+100\.00%/);
     expect(out).toMatch(/<ok>● latency/);
-    expect(out).toMatch(/<bad>FAIL canary/);
+    expect(out).toMatch(/<bad>\[FAIL\] policy\/canary \(status\): .* \(enforce, policy \w{12}\)$/m);
     expect(out).toContain(`error_rate_too_high: ${errorRateTooHigh(1).message} (observed 1, threshold 0.05)`);
     expect(t.exit).toBe(3);
   });
@@ -38,7 +38,7 @@ describe('status rendering', () => {
     });
     const out = renderPlainBlock(t);
     expect(out).toContain('UNAVAILABLE infrastructure');
-    expect(out).toContain('[SHADOW] FAIL canary');
+    expect(out).toContain('[SHADOW] policy/canary (status): ');
     expect(t.exit).toBe(4);
     expect(out).not.toMatch(/\x1b\[/);
   });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import { action } from '../context.js';
+import { operatorFrom } from '../operator.js';
 
 export function register(program: Command): void {
   const lock = program
@@ -40,7 +41,7 @@ export function register(program: Command): void {
           import('../../lifecycle/lock-release.js'),
         ]);
         // The session first: the removal is recorded before it happens (exit 7 when it cannot be).
-        const session = await Session.open(ctx.manifestPath, { actor: ctx.actor(), out: ctx.out, yes: true }, 'lock_release');
+        const session = await Session.open(ctx.manifestPath, operatorFrom(ctx, true), 'lock_release');
         const result = await releaseStaleLock(session);
         const previous = result.previous?.state === 'held' ? describeHolder(result.previous.holder) : result.previous?.reason;
         ctx.out.emit({ ok: true, removed: result.removed, previous: result.previous ?? null });

@@ -3,6 +3,8 @@ import { EXIT } from '../../errors.js';
 import type { PolicyDomain } from '../../policy/types.js';
 import { action } from '../context.js';
 import { operatorFrom } from '../operator.js';
+import { decisionLines } from '../decision.js';
+import { paintOf } from '../paint.js';
 import { progress } from '../progress.js';
 
 /** `policy check` and `policy test`: flags and printing here, the work in src/policy/check.ts. */
@@ -45,8 +47,13 @@ export function register(program: Command): void {
               client,
               ready: async () => {
                 const wait = progress(out, `waiting for OPA at ${client.url}`);
-                // Short bound: a check against a stack that is not up should say so, not hang.
-                await waitReady(client, { timeoutMs: 5_000, onProgress: (p) => wait.update(p.detail) });
+                try {
+                  // Short bound: a check against a stack that is not up should say so, not hang.
+                  await waitReady(client, { timeoutMs: 5_000, onProgress: (p) => wait.update(p.detail) });
+                } catch (err) {
+                  wait.suspend(); // the error line that follows starts on a clean line
+                  throw err;
+                }
                 wait.done(`OPA at ${client.url} is ready`);
               },
               gatherFacts: async () => {
@@ -64,7 +71,11 @@ export function register(program: Command): void {
           }
           const { record } = outcome;
           out.emit({ ok: record.allowed, decision: record });
-          for (const line of check.formatDecisionLines(record, { pass: out.c.green, fail: out.c.red })) out.result(line);
+          // A check is not an action: a shadowed deny is still reported as [FAIL], with a note.
+          for (const line of decisionLines(record, false, paintOf(out.c))) out.result(line);
+          if (record.enforcement === 'shadow' && !record.allowed) {
+            out.result(`       (policy.${record.domain}.mode is shadow: the gated action would proceed, recorded as would_have_blocked)`);
+          }
           return record.allowed ? EXIT.OK : EXIT.POLICY_DENIED;
         } finally {
           await client.close();

@@ -1,15 +1,13 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { action } from '../context.js';
+import { paintOf } from '../paint.js';
+import { LiveRegion } from '../redraw.js';
 
 interface StatusOptions {
   once: boolean;
   interval?: string;
 }
-
-const HIDE_CURSOR = '\x1b[?25l';
-const SHOW_CURSOR = '\x1b[?25h';
-const HOME_AND_CLEAR = '\x1b[H\x1b[J';
 
 /**
  * `status`: watch the stack. Dashboard on a TTY, a plain block per tick otherwise, NDJSON with --json.
@@ -31,7 +29,7 @@ export function register(program: Command): void {
             import('../../status/deps.js'),
             import('../../status/tick.js'),
             import('../../status/loop.js'),
-            import('../../status/render.js'),
+            import('../status-view.js'),
             import('../../status/sparkline.js'),
             import('../../util/signals.js'),
             import('../../runtime/docker-info.js'),
@@ -66,16 +64,14 @@ export function register(program: Command): void {
 
         const out = ctx.out;
         const dashboard = !ctx.global.json && !opts.once && out.stdout.isTTY === true;
-        const paint = out.c.level > 0 ? { ok: out.c.green, bad: out.c.red, warn: out.c.yellow, dim: out.c.dim, bold: out.c.bold } : render.noPaint;
+        const paint = paintOf(out.c);
         const width = 60;
         const series = { rps: new SignalHistory(width), errorRate: new SignalHistory(width), p99: new SignalHistory(width) };
 
         const abort = new AbortController();
         const stopListening = onInterrupt(() => abort.abort());
-        if (dashboard) {
-          out.stdout.write(HIDE_CURSOR);
-          onCleanup(() => void out.stdout.write(SHOW_CURSOR));
-        }
+        const screen = dashboard ? new LiveRegion(out.stdout, { fullScreen: true, hideCursor: true }) : undefined;
+        if (screen) onCleanup(() => screen.close());
         try {
           return await runStatusLoop({
             monitor,
@@ -92,13 +88,13 @@ export function register(program: Command): void {
               series.errorRate.push(w?.error_rate ?? null);
               series.p99.push(w?.p99_seconds ?? null);
               if (ctx.global.json) out.emit(render.tickDocument(tick));
-              else if (dashboard) out.stdout.write(`${HOME_AND_CLEAR}${render.renderDashboard(tick, { rps: series.rps.all, errorRate: series.errorRate.all, p99: series.p99.all }, paint, width)}\n`);
+              else if (screen) screen.draw(render.renderDashboard(tick, { rps: series.rps.all, errorRate: series.errorRate.all, p99: series.p99.all }, paint, width));
               else out.result(render.renderPlainBlock(tick));
             },
           });
         } finally {
           stopListening();
-          if (dashboard) out.stdout.write(SHOW_CURSOR);
+          screen?.close();
           await client.close();
         }
       }),

@@ -6,18 +6,12 @@
  * is no composite health score to average an outage away (100% errors at 5 ms is red).
  */
 import type { PolicyVerdict, StatusPayload } from '../history/types.js';
-import type { TickResult } from './tick.js';
-import { sparkline } from './sparkline.js';
+import type { TickResult } from '../status/tick.js';
+import { sparkline } from '../status/sparkline.js';
+import { decisionLines } from './decision.js';
+import { noPaint, type Paint } from './paint.js';
 
-export interface Paint {
-  ok(s: string): string;
-  bad(s: string): string;
-  warn(s: string): string;
-  dim(s: string): string;
-  bold(s: string): string;
-}
-
-export const noPaint: Paint = { ok: (s) => s, bad: (s) => s, warn: (s) => s, dim: (s) => s, bold: (s) => s };
+export { noPaint, type Paint };
 
 /** Which violation ids speak about which signal (ids are the policies' own, see policies/*.rego). */
 const SIGNAL_RULES: Record<string, string[]> = {
@@ -60,17 +54,14 @@ export function verdictLines(payload: StatusPayload, p: Paint): string[] {
   for (const domain of ['infrastructure', 'canary'] as const) {
     const v = payload.decisions[domain];
     if (v === undefined) continue;
-    const name = domain.padEnd(14);
     if (!isDecision(v)) {
-      lines.push(`  ${p.warn('UNAVAILABLE')} ${name} ${v.unavailable} (${v.enforcement})`);
+      lines.push(`  ${p.warn('UNAVAILABLE')} ${domain.padEnd(14)} ${v.unavailable} (${v.enforcement})`);
       continue;
     }
-    const label = v.allowed ? p.ok('PASS') : v.enforcement === 'shadow' ? p.warn('[SHADOW] FAIL') : p.bad('FAIL');
-    lines.push(`  ${label} ${name} ${v.allowed ? 'allowed' : v.reason} (${v.enforcement}, policy ${v.policy_version.replace(/^sha256:/, '').slice(0, 12)})`);
-    for (const violation of v.violations) {
-      // The message says which fact: two facts_unavailable lines must not look the same.
-      lines.push(`      ${violation.id}: ${violation.message} (observed ${JSON.stringify(violation.observed)}, threshold ${JSON.stringify(violation.threshold)})`);
-    }
+    // The one decision printer, with the enforcement and the policy version this tick was judged under.
+    const [head, ...violations] = decisionLines(v, v.enforcement === 'shadow' && !v.allowed, p);
+    lines.push(`  ${head} ${p.dim(`(${v.enforcement}, policy ${v.policy_version.replace(/^sha256:/, '').slice(0, 12)})`)}`);
+    for (const line of violations) lines.push(`  ${line}`);
   }
   return lines;
 }

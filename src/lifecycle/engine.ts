@@ -1,0 +1,42 @@
+/**
+ * The one seam through which a lifecycle operation gets its runtime backend. The CLI passes nothing
+ * and gets Docker Compose on this machine; tests pass a compose engine on a recording runner.
+ */
+import { ensureChaosToken } from '../runtime/chaos-token.js';
+import { connectComposeEngine, type ComposeEngineOptions } from '../runtime/compose-engine.js';
+import type { Engine, EngineProject } from '../runtime/engine.js';
+import type { Session } from './session.js';
+
+export type ConnectEngine = (session: Session) => Promise<Engine>;
+
+/** What deploy, promote, rollback and teardown may be given instead of the defaults. */
+export interface LifecycleDeps {
+  /** The runtime backend for the session's project; Docker Compose (composeEngine()) when absent. */
+  connectEngine?: ConnectEngine;
+}
+
+/** The session's project as an engine sees it; creates the chaos token on first use. */
+export async function engineProject(session: Session): Promise<EngineProject> {
+  const out = session.out;
+  return {
+    projectDir: session.loaded.projectDir,
+    projectName: session.manifest.project.name,
+    composeFile: session.composeFile(),
+    chaosToken: await ensureChaosToken(session.stateDir),
+    // compose's progress lines, reported as they happen (the CLI shows them dimmed)
+    onLine: (line) => {
+      if (line.trim() !== '') out.runtimeOutput(line);
+    },
+  };
+}
+
+/** Docker Compose as the backend: detected on this machine, or as `options` say. */
+export function composeEngine(options: ComposeEngineOptions = {}): ConnectEngine {
+  return async (session) => connectComposeEngine(await engineProject(session), options);
+}
+
+const connectDefault = composeEngine();
+
+export function connectEngine(session: Session, deps: LifecycleDeps = {}): Promise<Engine> {
+  return (deps.connectEngine ?? connectDefault)(session);
+}
