@@ -37,7 +37,7 @@ export class NginxStandIn {
     let entry = this.apps.get(mode);
     if (!entry) {
       const app = buildApp(
-        { port: 0, host: '127.0.0.1', mode, version: '1.0.0', chaosToken: undefined, drainTimeoutMs: 1000 },
+        { port: 0, host: '127.0.0.1', mode, track: 'stable', version: '1.0.0', chaosToken: undefined, drainTimeoutMs: 1000 },
         { log: () => undefined },
       );
       await app.server.listen({ port: 0, host: '127.0.0.1' });
