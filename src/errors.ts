@@ -13,6 +13,7 @@ export const EXIT = {
   LOCKED: 5,
   HISTORY_INTEGRITY: 6,
   HISTORY_UNWRITABLE: 7,
+  ROLLOUT_PAUSED: 8,
   INTERRUPTED: 130,
 } as const;
 
@@ -123,6 +124,16 @@ export class HistoryUnwritable extends SwiftdeployError {
 /** SIGINT/SIGTERM ended the operation. */
 export class Interrupted extends SwiftdeployError {
   readonly exitCode = EXIT.INTERRUPTED;
+}
+
+/** A progressive rollout stopped for a human at its current weight (`resume` or `abort`). */
+export class RolloutPaused extends SwiftdeployError {
+  readonly exitCode = EXIT.ROLLOUT_PAUSED;
+}
+
+/** The step analysis aborted a progressive rollout (canary removed, stable untouched): exit 3, as a policy deny. */
+export class RolloutAborted extends SwiftdeployError {
+  readonly exitCode = EXIT.POLICY_DENIED;
 }
 
 export function exitCodeOf(err: unknown): ExitCode {

@@ -20,7 +20,33 @@ export type OperationEvent =
   /** One line a runtime process (compose) printed while it ran. */
   | { kind: 'runtime-output'; line: string }
   /** The result of the command: a line for humans and the document for machines. */
-  | { kind: 'result'; human: string; document: Record<string, unknown> };
+  | { kind: 'result'; human: string; document: Record<string, unknown> }
+  /** A progressive rollout's step: a line for humans, one JSON line per event with --json. */
+  | RolloutEvent;
+
+/** Where a progressive rollout is (src/lifecycle/rollout.ts). */
+export type RolloutEventPhase = 'started' | 'weight' | 'analysed' | 'paused' | 'resumed' | 'aborted' | 'ready' | 'completed';
+
+/** One track's figures over a step's window (raw: fractions and seconds; null when nothing was measured). */
+export interface TrackFigure {
+  requests: number;
+  error_rate: number | null;
+  p99_seconds: number | null;
+}
+export interface TrackFigures {
+  stable: TrackFigure;
+  canary: TrackFigure;
+}
+
+export interface RolloutEvent {
+  kind: 'rollout';
+  phase: RolloutEventPhase;
+  /** Which rollout, step and weight (the same summary the ledger records carry). */
+  rollout: Record<string, unknown>;
+  text: string;
+  outcome?: 'pass' | 'fail' | 'inconclusive';
+  tracks?: TrackFigures;
+}
 
 export interface EventSink {
   emit(event: OperationEvent): void;
@@ -59,6 +85,10 @@ export class Reporter {
 
   runtimeOutput(line: string): void {
     this.sink.emit({ kind: 'runtime-output', line });
+  }
+
+  rollout(event: Omit<RolloutEvent, 'kind'>): void {
+    this.sink.emit({ kind: 'rollout', ...event });
   }
 
   result(human: string, document: Record<string, unknown>): void {

@@ -9,6 +9,14 @@ import { progress, type Progress } from './progress.js';
  * progress as a spinner redrawn in place on a terminal (plain lines otherwise), and the result as a
  * line on stdout, or with --json as the one JSON document on stdout.
  */
+function percent(r: number | null): string {
+  return r === null ? 'n/a' : `${Math.round(r * 1000) / 10}%`;
+}
+
+function millis(s: number | null): string {
+  return s === null ? 'n/a' : `${Math.round(s * 1000)} ms`;
+}
+
 export function eventRenderer(out: Output): EventSink {
   const paint = paintOf(out.stderrC);
   const steps = new Map<string, Progress>();
@@ -63,6 +71,23 @@ export function eventRenderer(out: Output): EventSink {
           out.result(event.human);
           out.emit(event.document);
           return;
+        case 'rollout': {
+          // --json: one JSON line per rollout event on stdout (before the result document).
+          const { kind: _kind, ...document } = event;
+          out.emit({ event: 'rollout', ...document });
+          if (out.json) return;
+          const tone = event.phase === 'aborted' ? 'bad' : event.phase === 'paused' ? 'warn' : event.phase === 'ready' || event.phase === 'completed' ? 'good' : undefined;
+          line(() => {
+            out.info(toned(`rollout: ${event.text}`, tone));
+            if (event.tracks) {
+              for (const track of ['stable', 'canary'] as const) {
+                const t = event.tracks[track];
+                out.info(`         ${track.padEnd(6)} ${t.requests} requests, error rate ${percent(t.error_rate)}, p99 ${millis(t.p99_seconds)}`);
+              }
+            }
+          });
+          return;
+        }
         default: {
           const never: never = event;
           throw new TypeError(`unknown event ${JSON.stringify(never)}`);

@@ -1,4 +1,4 @@
-import { EXIT, OperationFailed, type ExitCode } from '../errors.js';
+import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
 import { gatherHostFacts } from '../policy/host-facts.js';
 import { gate } from '../policy/gate.js';
 import { PolicyDecisionDenied } from '../policy/errors.js';
@@ -7,6 +7,8 @@ import { planGenerate } from '../render/generate.js';
 import { pollHealth } from '../runtime/health.js';
 import { describeServices } from '../runtime/ps.js';
 import { Session, type Operator } from './session.js';
+import { activeRollout } from './rollout.js';
+import { describeRollout } from './rollout-state.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { changeFiles, performEffect } from './wal.js';
@@ -29,6 +31,10 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
     await session.event('requested', { detail: `deploy ${m.services.image} (${m.services.mode}, version ${m.services.version})` });
     let gateRecorded = false; // the gate records its own decision or engine failure
     try {
+      const active = await activeRollout(session);
+      if (active) {
+        throw new UsageError(`a rollout is under way (${describeRollout(active)}): finish it (\`swiftdeploy promote stable\`) or end it (\`swiftdeploy abort\`) before a deploy`);
+      }
       const toWrite = (await planGenerate(session.loaded, { force: options.force })).filter((p) => !p.unchanged);
       await changeFiles(session, toWrite, {
         detail: `render ${toWrite.map((p) => p.abs.slice(session.loaded.projectDir.length + 1)).join(', ')}${options.force ? ' (--force)' : ''}`,

@@ -4,6 +4,7 @@ import { withProjectLock } from './locking.js';
 import { Session, type Operator } from './session.js';
 import { removeStaleTemps } from '../util/stale-temps.js';
 import { changeFiles } from './wal.js';
+import { currentRollout, renderedRollout } from './rollout.js';
 
 /**
  * init: render the derived files under the project lock, write-ahead: the intent (each file's sha256
@@ -12,7 +13,8 @@ import { changeFiles } from './wal.js';
 export async function initProject(manifestPath: string, operator: Operator, options: { force?: boolean } = {}): Promise<{ code: ExitCode; result: GenerateResult }> {
   const session = await Session.open(manifestPath, operator, 'init');
   return withProjectLock(session, 'init', {}, async () => {
-    const plans = await planGenerate(session.loaded, options);
+    // During a progressive rollout the files are rendered at its weight, with the canary track.
+    const plans = await planGenerate(session.loaded, { ...options, rollout: renderedRollout(await currentRollout(session)) });
     const rel = (abs: string) => abs.slice(session.loaded.projectDir.length + 1);
     const toWrite = plans.filter((p) => !p.unchanged);
     // A file with nothing to write still gets the temp files a killed writer left beside it removed

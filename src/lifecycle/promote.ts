@@ -9,6 +9,8 @@ import { canaryWindow } from './canary-window.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, liveMode, manifestLineChange, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
+import { activeRollout, completeRollout, startRollout } from './rollout.js';
+import { describeRollout } from './rollout-state.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
 
 /**
@@ -20,10 +22,17 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
   // Refuse early when authorisation is impossible, before sampling a window for nothing.
   assertCanAuthorise(operator, `promote ${target}`);
   const session = await Session.open(manifestPath, operator, 'promote');
+  // With a `canary:` section, promote canary starts a progressive rollout (src/lifecycle/rollout.ts).
+  if (target === 'canary' && session.manifest.canary) return startRollout(manifestPath, operator, options, deps);
   return withProjectLock(session, `promote ${target}`, options, async () => {
     const { out } = session;
     const m = session.manifest;
     const from = m.services.mode;
+    const active = await activeRollout(session);
+    if (active) {
+      if (target === 'stable') return completeRollout(session, active, deps);
+      throw new UsageError(`a rollout is under way (${describeRollout(active)})`);
+    }
 
     if (from === target) {
       const live = await liveMode(session.nginxUrl('/')).catch(() => undefined);

@@ -5,6 +5,7 @@ import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } fro
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { performEffect } from './wal.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
+import { abortLocked, activeRollout } from './rollout.js';
 
 export interface RollbackOptions extends LockOptions {
   reason?: string;
@@ -24,6 +25,9 @@ export async function rollback(manifestPath: string, operator: Operator, options
     const { out } = session;
     const from = session.manifest.services.mode;
     const reason = options.reason?.trim() || 'no reason given';
+    // During a progressive rollout, rollback is its abort: canary weight 0, canary removed, never gated.
+    const active = await activeRollout(session);
+    if (active) return abortLocked(session, active, 'rollback', reason, deps);
     const live = await liveMode(session.nginxUrl('/')).catch(() => undefined);
     if (from === 'stable' && live && modeConfirmed(live, 'stable')) {
       out.result('already stable (confirmed through nginx): nothing to roll back', { ok: true, action: 'rollback', from, to: 'stable', changed: false });

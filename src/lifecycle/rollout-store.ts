@@ -9,7 +9,8 @@ import path from 'node:path';
 import { OperationFailed } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { ROLLOUT_REL, STATE_DIR } from '../util/project-paths.js';
-import { rolloutStateSchema, type RolloutState } from './rollout-state.js';
+import type { Rollout } from '../render/context.js';
+import { hasCanaryTrack, rolloutStateSchema, type RolloutState } from './rollout-state.js';
 
 /** Where a project's rollout state lives, given its resolved state directory. */
 export function rolloutFileIn(stateDir: string): string {
@@ -48,4 +49,10 @@ export async function readRollout(file: string): Promise<RolloutState | undefine
     throw damaged(`${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`);
   }
   return parsed.data;
+}
+
+/** The weight a project's files are rendered at now (undefined: no rollout with a canary track), from its own directory. */
+export async function projectRollout(projectDir: string): Promise<Rollout | undefined> {
+  const state = await readRollout(path.join(projectDir, ROLLOUT_REL));
+  return state !== undefined && hasCanaryTrack(state) ? { weight: state.weight } : undefined;
 }

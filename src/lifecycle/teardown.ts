@@ -6,6 +6,10 @@ import { withProjectLock, type LockOptions } from './locking.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
 import { changeFiles, performEffect } from './wal.js';
+import { planGenerate } from '../render/generate.js';
+import { activeRollout } from './rollout.js';
+import { abort as abortState, describeRollout } from './rollout-state.js';
+import { rolloutFileContent, rolloutFileIn } from './rollout-store.js';
 
 export interface TeardownOptions extends LockOptions {
   /** Also delete the generated files (never the manifest, history or audit report). */
@@ -30,6 +34,17 @@ export async function teardown(manifestPath: string, operator: Operator, options
       const engine = await connectEngine(session, deps);
       await performEffect(session, `compose down project ${name}`, () => engine.down(), { command: 'teardown' });
       const removed: string[] = [];
+      // A rollout under way ends with its stack: recorded as aborted, files back to the stable track.
+      const active = await activeRollout(session);
+      if (active) {
+        const aborted = abortState(active, `teardown by ${operator.actor}`, new Date());
+        const plans = (await planGenerate(session.loaded, { force: true })).filter((p) => !p.unchanged);
+        await changeFiles(session, [...plans, { abs: rolloutFileIn(session.stateDir), content: rolloutFileContent(aborted) }], {
+          detail: `rollout ${active.id}: aborted by teardown`,
+          command: 'teardown',
+        });
+        out.info(`the rollout of ${active.canary.image} was aborted with the stack (${describeRollout(aborted)})`);
+      }
       if (options.clean) {
         // The paths the session resolved when it opened: a symlink leading out was refused then.
         const planned = [session.files.nginxConf, session.files.compose].map((abs) => ({ abs, content: null }));

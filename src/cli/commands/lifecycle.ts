@@ -57,6 +57,33 @@ export function register(program: Command): void {
     );
 
   program
+    .command('resume')
+    .description('continue a paused progressive rollout (or one whose driving process is gone) from its current step')
+    .option('-y, --yes', 'authorise without asking (required when not on a terminal)', false)
+    .option(LOCK_WAIT[0], LOCK_WAIT[1], seconds('--lock-wait', 3600))
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy resume --yes\n')
+    .action(
+      action<{ yes: boolean; lockWait?: number }>(async (ctx, opts) => {
+        const { resumeRollout } = await import('../../lifecycle/rollout.js');
+        return resumeRollout(ctx.manifestPath, operatorFrom(ctx, opts.yes), { lockWaitSeconds: opts.lockWait });
+      }),
+    );
+
+  program
+    .command('abort')
+    .description('end a progressive rollout: canary weight 0, canary removed, stable untouched (never gated; recorded)')
+    .option('--reason <text>', 'why, recorded in history and the audit report')
+    .option('-y, --yes', 'authorise without asking (required when not on a terminal)', false)
+    .option(LOCK_WAIT[0], LOCK_WAIT[1], seconds('--lock-wait', 3600))
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy abort --reason "p99 doubled on the canary" --yes\n')
+    .action(
+      action<{ yes: boolean; reason?: string; lockWait?: number }>(async (ctx, opts) => {
+        const { abortRollout } = await import('../../lifecycle/rollout.js');
+        return abortRollout(ctx.manifestPath, operatorFrom(ctx, opts.yes), { reason: opts.reason, lockWaitSeconds: opts.lockWait });
+      }),
+    );
+
+  program
     .command('teardown')
     .description('stop and remove the stack (compose down); --clean also deletes the generated files')
     .option('--clean', 'also delete nginx/nginx.conf and docker-compose.yml (never the manifest, history or report)', false)
@@ -74,10 +101,15 @@ export function register(program: Command): void {
     .command('chaos')
     .description("inject slowness or errors into the running app through nginx (uses the project's chaos token)")
     .addHelpText('after', '\nExample:\n  $ swiftdeploy chaos error --rate 0.5\n  $ swiftdeploy chaos slow --duration 2\n  $ swiftdeploy chaos recover\n');
+  chaos.option('--track <track>', 'during a progressive rollout: only the stable or the canary track', (v: string) => {
+    if (v !== 'stable' && v !== 'canary') throw new InvalidArgumentError('--track: expected stable or canary');
+    return v;
+  });
   const run = (command: import('../../lifecycle/chaos.js').ChaosCommand) =>
     action(async (ctx) => {
       const { chaos: inject } = await import('../../lifecycle/chaos.js');
-      return inject(ctx.manifestPath, operatorFrom(ctx, true), command);
+      const track = chaos.opts<{ track?: 'stable' | 'canary' }>().track;
+      return inject(ctx.manifestPath, operatorFrom(ctx, true), command, track ? { track } : {});
     });
   chaos
     .command('slow')

@@ -9,16 +9,18 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ swiftdeploy validate\n  $ swiftdeploy validate --json | jq \'.checks[] | select(.status == "fail")\'\n')
     .action(
       action(async (ctx) => {
-        const [{ runChecks }, { systemProbes }, { loadManifest }, { renderProject, checkGenerated }] = await Promise.all([
+        const [{ runChecks }, { systemProbes }, { loadManifest }, { renderProject, checkGenerated }, { projectRollout }] = await Promise.all([
           import('../../validate/checks.js'),
           import('../../validate/probes.js'),
           import('../../manifest/load.js'),
           import('../../render/generate.js'),
+          import('../../lifecycle/rollout-store.js'),
         ]);
+        // During a progressive rollout the files are checked as rendered at its weight.
         const results = await runChecks({
           load: () => loadManifest(ctx.manifestPath),
-          render: renderProject,
-          generatedState: checkGenerated,
+          render: async (loaded) => renderProject(loaded, await projectRollout(loaded.projectDir)),
+          generatedState: async (loaded) => checkGenerated(loaded, await projectRollout(loaded.projectDir)),
           probes: systemProbes(),
         });
         const count = (s: string) => results.filter((r) => r.status === s).length;

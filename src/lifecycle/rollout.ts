@@ -1,0 +1,534 @@
+/**
+ * The progressive canary (manifest section `canary:`): the canary track runs beside the stable one,
+ * nginx moves traffic to it in `steps`, and after each step's window the canary policy's `step`
+ * question judges both tracks' own metrics. The pure state machine is rollout-state.ts; this module
+ * does the I/O, write-ahead like every other change:
+ *
+ * - Every transition (start, weight change, pause, abort, completion) runs under the project lock,
+ *   as one `changeFiles` of the re-rendered files and `.swiftdeploy/rollout.json` (intent, writes,
+ *   outcome), then the effect (an nginx reload, a container started or removed) as `performEffect`.
+ * - Between transitions (the analysis window) the lock is NOT held: `status`, `abort` and `rollback`
+ *   work while a rollout runs. The driver re-reads the state before acting on an analysis, and stops
+ *   if someone else paused, aborted or took it over.
+ * - The rollout outlives the CLI: killed, the stack stays at the step's weight and the state file
+ *   says `running` with a driver that is gone; `resume` continues it, `abort` ends it.
+ * - Ctrl-C pauses (the safe default: the weight stays, nothing is torn down mid-step), exit 130.
+ */
+import { randomBytes } from 'node:crypto';
+import { EXIT, Interrupted, OperationFailed, PolicyUnavailable, RolloutAborted, RolloutPaused, UsageError, type ExitCode } from '../errors.js';
+import type { RolloutEventPhase, TrackFigure, TrackFigures } from '../events.js';
+import { setServicesKeys } from '../manifest/edit.js';
+import { parseManifest, sha256Hex, type LoadedManifest } from '../manifest/load.js';
+import type { CanaryConfig } from '../manifest/schema.js';
+import { scrapeMetrics } from '../metrics/scrape.js';
+import type { Snapshot, WindowStats } from '../metrics/types.js';
+import { windowStats } from '../metrics/window.js';
+import { waitReady } from '../policy/client.js';
+import { PolicyDecisionDenied } from '../policy/errors.js';
+import { gate } from '../policy/gate.js';
+import { stepFacts } from '../policy/step-facts.js';
+import type { DecisionRecord, StepOutcome } from '../policy/types.js';
+import { CANARY_HOST, type Rollout } from '../render/context.js';
+import { planGenerate } from '../render/generate.js';
+import type { Engine } from '../runtime/engine.js';
+import { whyNotAlive } from '../lock/liveness.js';
+import { pollUntil } from '../util/poll-until.js';
+import { onInterrupt } from '../util/signals.js';
+import { connectEngine, type LifecycleDeps } from './engine.js';
+import { withProjectLock, type LockOptions } from './locking.js';
+import { confirmMode } from './mode-switch.js';
+import { readRollout, rolloutFileContent, rolloutFileIn } from './rollout-store.js';
+import {
+  abort as abortState,
+  afterAnalysis,
+  atStepWeight,
+  complete as completeState,
+  describeRollout,
+  hasCanaryTrack,
+  newRollout,
+  pause as pauseState,
+  resume as resumeState,
+  type RolloutConfig,
+  type RolloutDriver,
+  type RolloutState,
+} from './rollout-state.js';
+import { assertCanAuthorise, Session, type Operator } from './session.js';
+import { changeFiles, performEffect, thisWriter } from './wal.js';
+
+export interface RolloutOptions extends LockOptions {
+  /** Stops the driver as Ctrl-C does (pause). Tests use it; the CLI wires signals here itself. */
+  signal?: AbortSignal;
+}
+
+/** The weight nginx.conf and docker-compose.yml are rendered for, given the rollout state. */
+export function renderedRollout(state: RolloutState | undefined): Rollout | undefined {
+  return state !== undefined && hasCanaryTrack(state) ? { weight: state.weight } : undefined;
+}
+
+/** The project's current rollout (undefined when none was ever started). */
+export function currentRollout(session: Session): Promise<RolloutState | undefined> {
+  return readRollout(rolloutFileIn(session.stateDir));
+}
+
+/** A rollout that has a canary track (running, paused or ready). */
+export async function activeRollout(session: Session): Promise<RolloutState | undefined> {
+  const state = await currentRollout(session);
+  return hasCanaryTrack(state) ? state : undefined;
+}
+
+function configOf(c: CanaryConfig): RolloutConfig {
+  return { steps: c.steps, failure_limit: c.failure_limit, inconclusive_limit: c.inconclusive_limit, on_inconclusive: c.on_inconclusive, max_duration: c.max_duration };
+}
+
+function requireCanary(session: Session): CanaryConfig {
+  const c = session.manifest.canary;
+  if (!c) throw new UsageError('the manifest has no `canary:` section: a progressive rollout needs one (see the README, manifest reference)');
+  return c;
+}
+
+/** The state's summary every rollout record carries (ledger: which rollout, step and weight). */
+function summary(state: RolloutState): Record<string, unknown> {
+  return {
+    id: state.id,
+    step: state.step + 1,
+    steps: state.steps.length,
+    weight: state.weight,
+    status: state.status,
+    canary_image: state.canary.image,
+    canary_version: state.canary.version,
+    ...(state.reason !== null ? { reason: state.reason } : {}),
+  };
+}
+
+function announce(session: Session, phase: RolloutEventPhase, state: RolloutState, text: string, extra: { outcome?: StepOutcome; tracks?: TrackFigures } = {}): void {
+  session.out.rollout({ phase, rollout: summary(state), text, ...extra });
+}
+
+/**
+ * One write-ahead transition: re-render for `state`, write the changed files and the state file
+ * (one intent), reload nginx if its config changed, then converge the containers if the compose
+ * file changed in a way that removes the canary track. `manifestText` also rewrites the manifest.
+ */
+async function transition(
+  session: Session,
+  engine: Engine,
+  state: RolloutState,
+  detail: string,
+  options: { manifestText?: string; beforeReload?: () => Promise<void> } = {},
+): Promise<void> {
+  const current = session.loaded;
+  const loaded: LoadedManifest =
+    options.manifestText === undefined
+      ? current
+      : { ...current, text: options.manifestText, sha256: sha256Hex(options.manifestText), manifest: parseManifest(options.manifestText, current.file) };
+  const plans = (await planGenerate(loaded, { rollout: renderedRollout(state) })).filter((p) => !p.unchanged);
+  const manifestFile = options.manifestText === undefined ? [] : [{ abs: current.file, content: options.manifestText }];
+  await changeFiles(session, [...manifestFile, ...plans, { abs: rolloutFileIn(session.stateDir), content: rolloutFileContent(state) }], {
+    detail,
+    command: session.action,
+    extra: { rollout: summary(state) },
+  });
+  if (options.manifestText !== undefined) await session.reload();
+  const nginxChanged = plans.some((p) => p.abs === session.files.nginxConf);
+  const composeChanged = plans.some((p) => p.abs === session.files.compose);
+  if (options.beforeReload) await options.beforeReload();
+  if (nginxChanged) {
+    await performEffect(session, `reload nginx: canary weight ${hasCanaryTrack(state) ? state.weight : 0}%`, () => engine.reloadNginx(), { command: session.action });
+  }
+  if (composeChanged && !hasCanaryTrack(state)) {
+    await performEffect(session, `remove the ${CANARY_HOST} service (compose up --remove-orphans)`, () => engine.up(), { command: session.action });
+  }
+}
+
+/** Wait until the canary container reports healthy (Docker's healthcheck), or fail with its logs. */
+async function waitCanaryHealthy(session: Session, engine: Engine): Promise<void> {
+  const timeoutMs = session.manifest.services.health_timeout_seconds * 1000;
+  const progress = session.out.progress(`waiting for ${CANARY_HOST} to become healthy`);
+  const polled = await pollUntil({
+    intervalMs: 500,
+    timeoutMs,
+    probe: async () => (await engine.services()).filter((c) => c.service === CANARY_HOST),
+    onObservation: (cs) => progress.update(cs.map((c) => `${c.state}${c.health ? `/${c.health}` : ''}`).join(', ') || 'not created'),
+    until: (cs) => cs.length > 0 && (cs.every((c) => c.health === 'healthy') || cs.some((c) => c.state === 'exited' || c.state === 'dead' || c.health === 'unhealthy')),
+  });
+  const cs = polled.last ?? [];
+  if (polled.outcome === 'done' && cs.every((c) => c.health === 'healthy')) {
+    progress.done(`${CANARY_HOST} is healthy`);
+    return;
+  }
+  progress.done(`${CANARY_HOST} did not become healthy`);
+  const logs = await engine.logs([CANARY_HOST], 20);
+  throw new OperationFailed(`the canary container did not become healthy within ${timeoutMs / 1000}s. Last log lines:\n${logs}`);
+}
+
+/** Per-track figures of a window, for the operator (the policy gets the raw window). */
+function figures(w: WindowStats): TrackFigure {
+  return { requests: w.requests, error_rate: w.error_rate, p99_seconds: w.p99_seconds };
+}
+
+/**
+ * Sample both tracks' own metrics for `seconds` through nginx (`/__swiftdeploy/tracks/<track>/metrics`),
+ * showing per-track figures as they come. Resolves undefined when `signal` aborts first.
+ */
+async function sampleTracks(session: Session, seconds: number, label: string, signal: AbortSignal): Promise<{ stable: WindowStats; canary: WindowStats } | undefined> {
+  const urls = { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') };
+  const scrape = async (): Promise<{ stable: Snapshot; canary: Snapshot }> => {
+    const one = (url: string) =>
+      scrapeMetrics(url, { timeoutMs: 3000 }).catch((err: unknown) => {
+        throw new OperationFailed(`cannot scrape ${url} for the step window: ${(err as Error).message}`);
+      });
+    const [stable, canary] = await Promise.all([one(urls.stable), one(urls.canary)]);
+    return { stable, canary };
+  };
+  const first = await scrape();
+  const progress = session.out.progress(label);
+  let latest = first;
+  const started = Date.now();
+  const polled = await pollUntil({
+    intervalMs: 1000,
+    timeoutMs: seconds * 1000,
+    signal,
+    probe: scrape,
+    onObservation: (snap) => {
+      latest = snap;
+      const left = Math.max(0, Math.ceil(seconds - (Date.now() - started) / 1000));
+      const s = windowStats(first.stable, snap.stable);
+      const c = windowStats(first.canary, snap.canary);
+      progress.update(`${left}s left | stable ${trackLine(s)} | canary ${trackLine(c)}`);
+    },
+    until: () => false,
+  });
+  if (polled.outcome === 'aborted') {
+    progress.done(`${label}: interrupted`);
+    return undefined;
+  }
+  progress.done(`${label}: done`);
+  return { stable: windowStats(first.stable, latest.stable), canary: windowStats(first.canary, latest.canary) };
+}
+
+function pct(r: number | null): string {
+  if (r === null) return 'n/a';
+  const v = Math.round(r * 1000) / 10;
+  return `${v}%`;
+}
+
+function ms(s: number | null): string {
+  return s === null ? 'n/a' : `${Math.round(s * 1000)} ms`;
+}
+
+function trackLine(w: WindowStats): string {
+  return `${w.requests} req, errors ${pct(w.error_rate)}, p99 ${ms(w.p99_seconds)}`;
+}
+
+/** `promote canary` with a `canary:` section: start a rollout and drive it. */
+export async function startRollout(manifestPath: string, operator: Operator, options: RolloutOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
+  assertCanAuthorise(operator, 'promote canary');
+  const session = await Session.open(manifestPath, operator, 'promote');
+  const canary = requireCanary(session);
+  const m = session.manifest;
+  const image = canary.image ?? m.services.image;
+  const version = canary.version ?? m.services.version;
+  const engine = await withProjectLock(session, 'promote canary', options, async () => {
+    const existing = await activeRollout(session);
+    if (existing) {
+      throw new UsageError(`a rollout is already under way (${describeRollout(existing)}): \`swiftdeploy resume\`, \`swiftdeploy abort\` or \`swiftdeploy promote stable\``);
+    }
+    const { out } = session;
+    out.info(`plan: progressive rollout of ${image} (${version}) beside the stable ${m.services.image} (${m.services.version})`);
+    out.info(`  steps: ${canary.steps.map((w) => `${w}%`).join(' -> ')}, ${canary.step_seconds}s analysis per step (policy canary/step, ${m.policy.canary.mode})`);
+    out.info(`  sticky: ${canary.sticky ? 'yes (cookie)' : 'no'}; failure_limit ${canary.failure_limit}; inconclusive: extend ${canary.inconclusive_limit}x, then ${canary.on_inconclusive}; max ${canary.max_duration}s`);
+    await session.event('requested', { from_mode: 'stable', to_mode: 'canary', detail: `progressive rollout of ${image} (${version})` });
+    const how = await session.authorise(`Start a progressive rollout of ${image} in ${m.project.name}? [y/N] `);
+    if (!how) {
+      await session.event('failed', { detail: 'not authorised' });
+      throw new UsageError('promote canary was not authorised');
+    }
+    await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
+    const engine = await connectEngine(session, deps);
+    const id = `r-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').toLowerCase()}-${randomBytes(3).toString('hex')}`;
+    const state = newRollout(id, { image, version }, configOf(canary), driverOf(), new Date());
+    // Weight 0 first: the canary container starts and becomes healthy before any request goes to it.
+    await transition(session, engine, state, `rollout ${id}: add the ${CANARY_HOST} track at weight 0`);
+    try {
+      await performEffect(session, `start ${CANARY_HOST} (${image})`, async () => {
+        await engine.startServices([CANARY_HOST]);
+        await waitCanaryHealthy(session, engine);
+      });
+    } catch (err) {
+      const aborted = abortState(state, `the canary did not start: ${(err as Error).message.split('\n')[0]}`, new Date());
+      await transition(session, engine, aborted, `rollout ${id}: aborted before any traffic`);
+      await session.event('failed', { detail: aborted.reason ?? '', rollout: summary(aborted) });
+      throw err;
+    }
+    announce(session, 'started', state, `rollout ${id} started: ${CANARY_HOST} healthy, no traffic yet`);
+    return engine;
+  });
+  return drive(session, engine, options);
+}
+
+/** The process driving a rollout now. */
+function driverOf(): RolloutDriver {
+  const w = thisWriter();
+  return { pid: w.pid, host: w.host, ...(w.boot_id !== undefined ? { boot_id: w.boot_id } : {}), ...(w.pid_start !== undefined ? { pid_start: w.pid_start } : {}) };
+}
+
+function isOurs(state: RolloutState | undefined, id: string): state is RolloutState {
+  const me = driverOf();
+  return state !== undefined && state.id === id && state.status === 'running' && state.driver?.pid === me.pid && state.driver.host === me.host;
+}
+
+/**
+ * Drive a running rollout from its current step until it is ready, paused or aborted. Returns the
+ * exit code: 0 ready, 3 aborted by the analysis, 8 paused for a human, 130 interrupted (paused).
+ */
+async function drive(session: Session, engine: Engine, options: RolloutOptions): Promise<ExitCode> {
+  const canary = requireCanary(session);
+  const config = configOf(canary);
+  const interrupt = new AbortController();
+  const stopListening = onInterrupt((signal) => {
+    session.out.warn(`${signal} received: pausing the rollout at its current weight (send it again to exit at once; \`swiftdeploy resume\` continues)`);
+    interrupt.abort();
+  });
+  const stop = options.signal ? AbortSignal.any([options.signal, interrupt.signal]) : interrupt.signal;
+  const client = await session.policyClient();
+  try {
+    let id = (await currentRollout(session))?.id ?? '';
+    for (;;) {
+      // Set the current step's weight (a no-op when it is already in nginx.conf).
+      const atWeight = await withProjectLock(session, 'rollout step', options, async () => {
+        const state = await currentRollout(session);
+        if (!isOurs(state, id)) return state;
+        const next = atStepWeight(state, new Date());
+        if (next.weight !== state.weight) {
+          await transition(session, engine, next, `rollout ${id}: step ${next.step + 1}/${next.steps.length}, canary weight ${state.weight}% -> ${next.weight}%`);
+          await session.event('executed', { detail: `canary weight ${next.weight}%`, rollout: summary(next) });
+        }
+        announce(session, 'weight', next, `step ${next.step + 1}/${next.steps.length}: canary weight ${next.weight}%`);
+        return next;
+      });
+      if (!isOurs(atWeight, id)) return stoppedElsewhere(session, atWeight, id);
+      id = atWeight.id;
+
+      const stepLabel = `step ${atWeight.step + 1}/${atWeight.steps.length} at ${atWeight.weight}%: analysis window ${canary.step_seconds}s`;
+      const windows = await sampleTracks(session, canary.step_seconds, stepLabel, stop);
+      if (windows === undefined) return pauseOnInterrupt(session, engine, id, options);
+
+      const after = await withProjectLock(session, 'rollout step', options, async () => {
+        const state = await currentRollout(session);
+        if (!isOurs(state, id)) return { state, code: undefined };
+        const tracks = { stable: figures(windows.stable), canary: figures(windows.canary) };
+        let decision: DecisionRecord | null;
+        try {
+          decision = await judge(session, client, state, windows, canary.step_seconds);
+        } catch (err) {
+          if (err instanceof PolicyUnavailable) {
+            // Fail closed, and safe: the weight stays, a human decides (resume once the engine is back, or abort).
+            const paused = pauseState(state, `policy engine unavailable: ${err.message}`, new Date());
+            await transition(session, engine, paused, `rollout ${id}: paused, policy engine unavailable`);
+            announce(session, 'paused', paused, `rollout paused at ${paused.weight}%: the policy engine is unavailable`);
+          }
+          throw err;
+        }
+        const outcome: StepOutcome = decision === null || decision.enforcement === 'shadow' ? 'pass' : (decision.outcome ?? (decision.allowed ? 'pass' : 'fail'));
+        const next = afterAnalysis(state, outcome, config, new Date());
+        announce(session, 'analysed', state, `step ${state.step + 1}/${state.steps.length} at ${state.weight}%: ${outcome}`, { outcome, tracks });
+        switch (next.kind) {
+          case 'advance':
+            await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} passed`);
+            return { state: next.state, code: undefined };
+          case 'repeat':
+            await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} analysed again (${next.why})`);
+            announce(session, 'analysed', next.state, `step ${state.step + 1} again: ${next.why}`);
+            return { state: next.state, code: undefined };
+          case 'ready':
+            await transition(session, engine, next.state, `rollout ${id}: every step passed; ready for promote stable`);
+            await session.event('confirmed', { detail: 'every step passed', rollout: summary(next.state) });
+            announce(session, 'ready', next.state, `every step passed: the canary serves 100%. \`swiftdeploy promote stable\` makes it the stable, \`swiftdeploy abort\` goes back`);
+            return { state: next.state, code: EXIT.OK as ExitCode };
+          case 'pause':
+            await transition(session, engine, next.state, `rollout ${id}: paused (${next.state.reason ?? ''})`);
+            announce(session, 'paused', next.state, `rollout paused at ${next.state.weight}%: ${next.state.reason ?? ''}`);
+            return { state: next.state, code: EXIT.ROLLOUT_PAUSED as ExitCode };
+          case 'abort':
+            await transition(session, engine, next.state, `rollout ${id}: aborted (${next.state.reason ?? ''})`);
+            await session.event('rolled_back', { detail: `rollout aborted: ${next.state.reason ?? ''}`, rollout: summary(next.state) });
+            announce(session, 'aborted', next.state, `rollout aborted, canary removed, stable untouched: ${next.state.reason ?? ''}`);
+            return { state: next.state, code: EXIT.POLICY_DENIED as ExitCode };
+        }
+      });
+      if (after.code !== undefined) return finish(session, after.state!, after.code);
+      if (!isOurs(after.state, id)) return stoppedElsewhere(session, after.state, id);
+    }
+  } finally {
+    stopListening();
+    await client.close();
+  }
+}
+
+/** Ask canary/step, recorded by the gate. A deny in enforce mode is an outcome here, not an error. */
+async function judge(session: Session, client: Awaited<ReturnType<Session['policyClient']>>, state: RolloutState, windows: { stable: WindowStats; canary: WindowStats }, seconds: number): Promise<DecisionRecord | null> {
+  const m = session.manifest;
+  await waitReady(client, { timeoutMs: 10_000 });
+  const { mode, window_seconds: _w, ...thresholds } = m.policy.canary;
+  try {
+    const record = await gate(
+      { domain: 'canary', question: 'step', facts: stepFacts(state.step + 1, state.weight, seconds, windows.stable, windows.canary), thresholds, mode },
+      {
+        client,
+        recorder: session.recorder,
+        policyVersion: session.policyVersion('canary'),
+        manifestSha256: session.loaded.sha256,
+        actor: session.operator.actor,
+        action: session.action,
+        ...(session.git ? { git: session.git } : {}),
+        warn: (line) => session.out.info(line, 'warn'),
+      },
+    );
+    if (record) session.out.decision(record, record.enforcement === 'shadow');
+    return record;
+  } catch (err) {
+    if (err instanceof PolicyDecisionDenied) {
+      session.out.decision(err.decision);
+      return err.decision;
+    }
+    throw err;
+  }
+}
+
+function finish(session: Session, state: RolloutState, code: ExitCode): ExitCode {
+  const document = { ok: code === EXIT.OK, action: 'rollout', rollout: summary(state) };
+  if (code === EXIT.ROLLOUT_PAUSED) throw new RolloutPaused(`${describeRollout(state)}: \`swiftdeploy resume\` or \`swiftdeploy abort\``);
+  if (code === EXIT.POLICY_DENIED) throw new RolloutAborted(`${describeRollout(state)}`);
+  session.out.result(describeRollout(state), document);
+  return code;
+}
+
+function stoppedElsewhere(session: Session, state: RolloutState | undefined, id: string): never {
+  if (state === undefined || state.id !== id) throw new OperationFailed(`rollout ${id} is no longer the project's rollout; nothing more to drive`);
+  if (state.status === 'aborted') throw new OperationFailed(`rollout ${id} was aborted by another command (${state.reason ?? 'no reason given'}); the canary is removed`);
+  if (state.status === 'paused') throw new RolloutPaused(`rollout ${id} was paused by another command: ${describeRollout(state)}`);
+  throw new OperationFailed(`rollout ${id} is now driven by another process (${describeRollout(state)})`);
+}
+
+async function pauseOnInterrupt(session: Session, engine: Engine, id: string, options: RolloutOptions): Promise<never> {
+  await withProjectLock(session, 'rollout pause', options, async () => {
+    const state = await currentRollout(session);
+    if (!isOurs(state, id)) return;
+    const paused = pauseState(state, 'interrupted (Ctrl-C)', new Date());
+    await transition(session, engine, paused, `rollout ${id}: paused by an interrupt`);
+    announce(session, 'paused', paused, `rollout paused at ${paused.weight}% (interrupted): \`swiftdeploy resume\` or \`swiftdeploy abort\``);
+  });
+  throw new Interrupted('interrupted: the rollout is paused at its current weight');
+}
+
+/** `resume`: continue a paused rollout, or one whose driver is gone, from its current step. */
+export async function resumeRollout(manifestPath: string, operator: Operator, options: RolloutOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
+  assertCanAuthorise(operator, 'resume');
+  const session = await Session.open(manifestPath, operator, 'promote');
+  requireCanary(session);
+  const engine = await withProjectLock(session, 'resume', options, async () => {
+    const state = await currentRollout(session);
+    if (!state || !(state.status === 'paused' || state.status === 'running')) {
+      throw new UsageError(state ? `nothing to resume: ${describeRollout(state)}` : 'nothing to resume: no rollout was ever started here');
+    }
+    if (state.status === 'running' && state.driver !== null) {
+      const d = state.driver;
+      const busy = `rollout ${state.id} is being driven by pid ${d.pid} on ${d.host}; Ctrl-C there pauses it, \`swiftdeploy abort\` ends it`;
+      // Another host's process cannot be checked from here: only a pause there (or abort) hands it over.
+      if (d.host !== driverOf().host) throw new UsageError(busy);
+      const gone = whyNotAlive({ pid: d.pid, ...(d.boot_id !== undefined ? { bootId: d.boot_id } : {}), ...(d.pid_start !== undefined ? { pidStartTime: d.pid_start } : {}) });
+      if (gone === undefined) throw new UsageError(busy);
+      session.out.info(`the rollout's driver is gone (${gone}); resuming at step ${state.step + 1}, weight ${state.weight}%`);
+    }
+    await session.event('requested', { detail: `resume ${describeRollout(state)}`, rollout: summary(state) });
+    const how = await session.authorise(`Resume ${describeRollout(state)}? [y/N] `);
+    if (!how) {
+      await session.event('failed', { detail: 'not authorised' });
+      throw new UsageError('resume was not authorised');
+    }
+    await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
+    const engine = await connectEngine(session, deps);
+    const resumed = resumeState(state, driverOf(), new Date());
+    await transition(session, engine, resumed, `rollout ${state.id}: resumed by ${operator.actor}`);
+    announce(session, 'resumed', resumed, `rollout resumed at step ${resumed.step + 1}/${resumed.steps.length}, weight ${resumed.weight}%`);
+    return engine;
+  });
+  return drive(session, engine, options);
+}
+
+/**
+ * `abort`, and `rollback` during a rollout: weight 0, the canary track removed, the stable track
+ * untouched. Never gated (a failing canary is exactly when it is needed), but locked, authorised and
+ * recorded. Works while a driver is running: the driver stops at its next transition.
+ */
+export async function abortRollout(
+  manifestPath: string,
+  operator: Operator,
+  options: LockOptions & { reason?: string; action?: 'abort' | 'rollback' } = {},
+  deps: LifecycleDeps = {},
+): Promise<ExitCode> {
+  const verb = options.action ?? 'abort';
+  assertCanAuthorise(operator, verb);
+  const session = await Session.open(manifestPath, operator, verb === 'rollback' ? 'rollback' : 'promote');
+  session.recordLater = true; // as rollback: getting back matters more than recording it
+  return withProjectLock(session, verb, options, async () => {
+    const state = await activeRollout(session);
+    if (!state) throw new UsageError(`nothing to ${verb}: no rollout is under way`);
+    return abortLocked(session, state, verb, options.reason?.trim() || 'no reason given', deps);
+  });
+}
+
+/** The abort itself, under the caller's lock (also used by `rollback`). */
+export async function abortLocked(session: Session, state: RolloutState, verb: string, reason: string, deps: LifecycleDeps = {}): Promise<ExitCode> {
+  const { operator } = session;
+  session.out.info(`plan: ${verb} ${describeRollout(state)}: canary weight 0, remove ${CANARY_HOST}, stable untouched (not gated); reason: ${reason}`);
+  await session.event('requested', { detail: `${verb}: ${reason}`, reason, rollout: summary(state) });
+  const how = await session.authorise(`Abort the rollout of ${state.canary.image} in ${session.manifest.project.name}? [y/N] `);
+  if (!how) {
+    await session.event('failed', { detail: 'not authorised', reason });
+    throw new UsageError(`${verb} was not authorised`);
+  }
+  await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}`, reason });
+  const engine = await connectEngine(session, deps);
+  const aborted = abortState(state, `${verb} by ${operator.actor}: ${reason}`, new Date());
+  await transition(session, engine, aborted, `rollout ${state.id}: ${verb}`);
+  await session.event('rolled_back', { detail: `rollout aborted: ${reason}`, reason, rollout: summary(aborted) });
+  announce(session, 'aborted', aborted, `rollout ${state.id} aborted: canary removed, stable untouched`);
+  session.out.result(`aborted ${describeRollout(aborted)}`, { ok: true, action: verb, rollout: summary(aborted) });
+  return EXIT.OK;
+}
+
+/**
+ * `promote stable` on a ready rollout: the canary's image and version become the stable's in the
+ * manifest (two keys, comments kept), the stable app is replaced start-before-stop while the canary
+ * still serves every request, then traffic returns to the stable track and the canary is removed.
+ */
+export async function completeRollout(session: Session, state: RolloutState, deps: LifecycleDeps = {}): Promise<ExitCode> {
+  if (state.status !== 'ready') {
+    throw new UsageError(`${describeRollout(state)}: only a rollout whose every step passed can be promoted; \`swiftdeploy resume\` or \`swiftdeploy abort\``);
+  }
+  const { out, operator } = session;
+  const m = session.manifest;
+  const text = setServicesKeys(session.loaded.text, { image: state.canary.image, version: state.canary.version }, session.loaded.file);
+  out.info(`plan: promote the canary to stable: services.image ${m.services.image} -> ${state.canary.image}, services.version ${m.services.version} -> ${state.canary.version}`);
+  out.info('  replaces: the stable app, start-before-stop, while the canary serves 100%; then nginx back to the stable track and the canary removed');
+  await session.event('requested', { from_mode: 'canary', to_mode: 'stable', detail: `promote rollout ${state.id} to stable`, rollout: summary(state) });
+  const how = await session.authorise(`Make ${state.canary.image} (${state.canary.version}) the stable in ${m.project.name}? [y/N] `);
+  if (!how) {
+    await session.event('failed', { detail: 'not authorised' });
+    throw new UsageError('promote stable was not authorised');
+  }
+  await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
+  const engine = await connectEngine(session, deps);
+  // 1. The manifest and the stable app's definition change while nginx still sends everything to the canary.
+  await transition(session, engine, state, `rollout ${state.id}: services.image/version from the canary`, { manifestText: text });
+  await performEffect(session, 'replace the stable app with the canary image, start-before-stop', () => engine.replaceApp(m.services.health_timeout_seconds * 1000));
+  // 2. Traffic back to the (new) stable track, canary removed.
+  const completed = completeState(state, new Date());
+  await transition(session, engine, completed, `rollout ${state.id}: complete; the canary track is removed`);
+  await confirmMode(session, 'stable');
+  await session.event('confirmed', { from_mode: 'canary', to_mode: 'stable', detail: `rollout ${state.id} complete`, rollout: summary(completed) });
+  announce(session, 'completed', completed, `rollout ${state.id} complete: ${state.canary.image} (${state.canary.version}) is the stable`);
+  out.result(`promoted ${m.project.name}: ${state.canary.image} (${state.canary.version}) is the stable`, { ok: true, action: 'promote', to: 'stable', rollout: summary(completed) });
+  return EXIT.OK;
+}
