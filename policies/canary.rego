@@ -34,7 +34,14 @@ window_questions := {"pre_promote", "status"}
 
 supported_questions := window_questions | {"step"}
 
-tracks := ["stable", "canary"]
+# At weight 100 the stable track serves nothing: the step is judged on the canary's own figures
+# (absolute rules) alone; the earlier steps compared it with stable.
+default compared_tracks := ["stable", "canary"]
+
+compared_tracks := ["canary"] if {
+	step_question
+	facts.weight == 100
+}
 
 # The violations that make a step fail; any other violation leaves it inconclusive.
 fail_ids := {
@@ -81,6 +88,7 @@ default stable := {}
 
 stable := facts.stable if {
 	step_question
+	"stable" in compared_tracks
 	is_object(facts.stable)
 }
 
@@ -107,7 +115,7 @@ required_number_facts contains [name] if {
 
 required_number_facts contains [track, name] if {
 	step_question
-	some track in tracks
+	some track in compared_tracks
 	some name in ["requests", "error_rate", "p99_latency_seconds"]
 }
 
@@ -115,7 +123,7 @@ required_boolean_facts contains ["p99_capped"] if window_question
 
 required_boolean_facts contains [track, "p99_capped"] if {
 	step_question
-	some track in tracks
+	some track in compared_tracks
 }
 
 violations contains v if {
@@ -239,7 +247,7 @@ violations contains v if {
 # min_requests applies to each track of a step.
 violations contains v if {
 	step_question
-	some track in tracks
+	some track in compared_tracks
 	observed := facts[track].requests
 	limit := thresholds.min_requests
 	is_number(observed)

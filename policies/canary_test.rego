@@ -508,3 +508,26 @@ test_step_messages_show_rounded_figures if {
 		"canary p99 latency 812 ms is above the maximum 500 ms",
 	]
 }
+
+# At weight 100 stable serves nothing: only the canary's own figures are judged.
+test_step_at_100_ignores_an_empty_stable if {
+	empty := {"requests": 0, "error_rate": null, "p99_latency_seconds": null, "p99_capped": false}
+	d := decide("step", {"step": 4, "weight": 100, "window_seconds": 60, "stable": empty, "canary": canary_track}, step_thresholds)
+	d.outcome == "pass"
+	d.allowed == true
+}
+
+test_step_at_100_still_judges_the_canary if {
+	empty := {"requests": 0, "error_rate": null, "p99_latency_seconds": null, "p99_capped": false}
+	few := object.union(canary_track, {"requests": 1})
+	d := decide("step", {"step": 4, "weight": 100, "window_seconds": 60, "stable": empty, "canary": few}, step_thresholds)
+	d.outcome == "inconclusive"
+	{v.id | some v in d.violations} == {"canary_too_few_requests"}
+}
+
+test_step_below_100_still_needs_stable_traffic if {
+	empty := {"requests": 0, "error_rate": null, "p99_latency_seconds": null, "p99_capped": false}
+	d := decide("step", {"step": 3, "weight": 99, "window_seconds": 60, "stable": empty, "canary": canary_track}, step_thresholds)
+	d.outcome == "inconclusive"
+	"stable_too_few_requests" in {v.id | some v in d.violations}
+}
