@@ -114,7 +114,7 @@ async function transition(
   engine: Engine,
   state: RolloutState,
   detail: string,
-  options: { manifestText?: string; beforeReload?: () => Promise<void> } = {},
+  options: { manifestText?: string; beforeReload?: () => Promise<void>; analysis?: StepAnalysis } = {},
 ): Promise<void> {
   const current = session.loaded;
   const loaded: LoadedManifest =
@@ -126,7 +126,7 @@ async function transition(
   await changeFiles(session, [...manifestFile, ...plans, { abs: rolloutFileIn(session.stateDir), content: rolloutFileContent(state) }], {
     detail,
     command: session.action,
-    extra: { rollout: summary(state) },
+    extra: { rollout: summary(state), ...(options.analysis ? { analysis: options.analysis } : {}) },
   });
   if (options.manifestText !== undefined) await session.reload();
   const nginxChanged = plans.some((p) => p.abs === session.files.nginxConf);
@@ -159,6 +159,14 @@ async function waitCanaryHealthy(session: Session, engine: Engine): Promise<void
   progress.done(`${CANARY_HOST} did not become healthy`);
   const logs = await engine.logs([CANARY_HOST], 20);
   throw new OperationFailed(`the canary container did not become healthy within ${timeoutMs / 1000}s. Last log lines:\n${logs}`);
+}
+
+/** What one step's analysis found, recorded with the transition it led to (the audit charts it). */
+interface StepAnalysis {
+  step: number;
+  weight: number;
+  outcome: StepOutcome;
+  tracks: TrackFigures;
 }
 
 /** Per-track figures of a window, for the operator (the policy gets the raw window). */
@@ -331,26 +339,27 @@ async function drive(session: Session, engine: Engine, options: RolloutOptions):
         }
         const outcome: StepOutcome = decision === null || decision.enforcement === 'shadow' ? 'pass' : (decision.outcome ?? (decision.allowed ? 'pass' : 'fail'));
         const next = afterAnalysis(state, outcome, config, new Date());
+        const analysis: StepAnalysis = { step: state.step + 1, weight: state.weight, outcome, tracks };
         announce(session, 'analysed', state, `step ${state.step + 1}/${state.steps.length} at ${state.weight}%: ${outcome}`, { outcome, tracks });
         switch (next.kind) {
           case 'advance':
-            await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} passed`);
+            await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} passed`, { analysis });
             return { state: next.state, code: undefined };
           case 'repeat':
-            await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} analysed again (${next.why})`);
+            await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} analysed again (${next.why})`, { analysis });
             announce(session, 'analysed', next.state, `step ${state.step + 1} again: ${next.why}`);
             return { state: next.state, code: undefined };
           case 'ready':
-            await transition(session, engine, next.state, `rollout ${id}: every step passed; ready for promote stable`);
+            await transition(session, engine, next.state, `rollout ${id}: every step passed; ready for promote stable`, { analysis });
             await session.event('confirmed', { detail: 'every step passed', rollout: summary(next.state) });
             announce(session, 'ready', next.state, `every step passed: the canary serves 100%. \`swiftdeploy promote stable\` makes it the stable, \`swiftdeploy abort\` goes back`);
             return { state: next.state, code: EXIT.OK as ExitCode };
           case 'pause':
-            await transition(session, engine, next.state, `rollout ${id}: paused (${next.state.reason ?? ''})`);
+            await transition(session, engine, next.state, `rollout ${id}: paused (${next.state.reason ?? ''})`, { analysis });
             announce(session, 'paused', next.state, `rollout paused at ${next.state.weight}%: ${next.state.reason ?? ''}`);
             return { state: next.state, code: EXIT.ROLLOUT_PAUSED as ExitCode };
           case 'abort':
-            await transition(session, engine, next.state, `rollout ${id}: aborted (${next.state.reason ?? ''})`);
+            await transition(session, engine, next.state, `rollout ${id}: aborted (${next.state.reason ?? ''})`, { analysis });
             await session.event('rolled_back', { detail: `rollout aborted: ${next.state.reason ?? ''}`, rollout: summary(next.state) });
             announce(session, 'aborted', next.state, `rollout aborted, canary removed, stable untouched: ${next.state.reason ?? ''}`);
             return { state: next.state, code: EXIT.POLICY_DENIED as ExitCode };
