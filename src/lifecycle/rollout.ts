@@ -135,8 +135,9 @@ async function transition(
   if (nginxChanged) {
     await performEffect(session, `reload nginx: canary weight ${hasCanaryTrack(state) ? state.weight : 0}%`, () => engine.reloadNginx(), { command: session.action });
   }
+  // Only the canary's containers: converging the whole stack could recreate the stable app.
   if (composeChanged && !hasCanaryTrack(state)) {
-    await performEffect(session, `remove the ${CANARY_HOST} service (compose up --remove-orphans)`, () => engine.up(), { command: session.action });
+    await performEffect(session, `stop and remove the ${CANARY_HOST} containers`, () => engine.removeService(CANARY_HOST), { command: session.action });
   }
 }
 
@@ -240,6 +241,13 @@ export async function startRollout(manifestPath: string, operator: Operator, opt
     const existing = await activeRollout(session);
     if (existing) {
       throw new UsageError(`a rollout is already under way (${describeRollout(existing)}): \`swiftdeploy resume\`, \`swiftdeploy abort\` or \`swiftdeploy promote stable\``);
+    }
+    // A rollout starts from a stack converged on the manifest: otherwise its stable track would
+    // change under it (and removing the canary later could recreate the stable app).
+    const drift = (await planGenerate(session.loaded)).filter((p) => !p.unchanged);
+    if (drift.length > 0) {
+      const names = drift.map((p) => p.abs.slice(session.loaded.projectDir.length + 1)).join(', ');
+      throw new UsageError(`the manifest changed since the last deploy (${names} would change): run \`swiftdeploy deploy\` first, then start the rollout`);
     }
     const { out } = session;
     out.info(`plan: progressive rollout of ${image} (${version}) beside the stable ${m.services.image} (${m.services.version})`);
@@ -540,4 +548,22 @@ export async function completeRollout(session: Session, state: RolloutState, dep
   announce(session, 'completed', completed, `rollout ${state.id} complete: ${state.canary.image} (${state.canary.version}) is the stable`);
   out.result(`promoted ${m.project.name}: ${state.canary.image} (${state.canary.version}) is the stable`, { ok: true, action: 'promote', to: 'stable', rollout: summary(completed) });
   return EXIT.OK;
+}
+
+/**
+ * For `status`: the rollout under way in one line ("rollout r-...: app:2 (2.0.0) step 2/4, canary
+ * weight 25%, running"), saying when its driver is gone (`resume` continues it). Undefined when no
+ * rollout has a canary track.
+ */
+export async function rolloutStatusLine(session: Session): Promise<{ line: string; summary: Record<string, unknown> } | undefined> {
+  const state = await activeRollout(session);
+  if (!state) return undefined;
+  let line = describeRollout(state);
+  let driverGone: string | undefined;
+  if (state.status === 'running' && state.driver !== null && state.driver.host === driverOf().host) {
+    const d = state.driver;
+    driverGone = whyNotAlive({ pid: d.pid, ...(d.boot_id !== undefined ? { bootId: d.boot_id } : {}), ...(d.pid_start !== undefined ? { pidStartTime: d.pid_start } : {}) });
+    line += driverGone === undefined ? ` (driven by pid ${d.pid})` : ` (driver gone: ${driverGone}; \`swiftdeploy resume\` continues it)`;
+  }
+  return { line, summary: { ...summary(state), ...(driverGone !== undefined ? { driver_gone: driverGone } : {}) } };
 }

@@ -122,6 +122,13 @@ export class ComposeEngine implements Engine {
     await this.checked(dockerRemove('container', ids));
   }
 
+  async removeService(service: string): Promise<void> {
+    const ids = (await this.services()).filter((c) => c.service === service).map((c) => c.id);
+    if (ids.length === 0) return;
+    await this.checked(dockerStop(ids, 10));
+    await this.checked(dockerRemove('container', ids));
+  }
+
   async reloadNginx(): Promise<void> {
     // `nginx -s reload` exits 0 even when the new config is broken: test it first.
     const nginx = { configFile: NGINX_CONF_IN_CONTAINER };

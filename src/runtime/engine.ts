@@ -47,6 +47,11 @@ export interface Engine {
   services(): Promise<ServiceContainer[]>;
   /** The last `tail` lines of each service's log, for failure reports. */
   logs(services: readonly string[], tail: number): Promise<string>;
+  /**
+   * Stop (gracefully: in-flight requests drain) and remove one service's containers, touching no
+   * other service; for a service no longer in the compose file (the canary track after a rollout).
+   */
+  removeService(service: string): Promise<void>;
   /** Stop and remove everything of the project but its volumes (even without the compose file). */
   down(): Promise<void>;
   /** The filesystem images and containers fill (for the disk fact); null when the engine does not say. */

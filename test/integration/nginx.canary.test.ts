@@ -94,10 +94,10 @@ interface Upstreams {
 /** The rendered config made runnable on this host (see the file comment), listening on `port`. */
 function runnableCopy(conf: string, apps: Upstreams, port: number, dir: string, weight: number): string {
   const portOf = (app: RunningApp) => new URL(app.url).port;
-  // Each URL is in the rollout comment and its track's metrics location, plus the split's map or the fixed upstream.
+  // Each URL is in the rollout comment and its track's metrics and chaos locations, plus the split's map or the fixed upstream.
   const inSplit = weight > 0 && weight < 100 ? 1 : 0;
-  let out = replaceExactly(conf, 'http://app-canary:3000', `http://127.0.0.1:${portOf(apps.canary)}`, 2 + inSplit + (weight === 100 ? 1 : 0));
-  out = replaceExactly(out, 'http://app:3000', `http://127.0.0.1:${portOf(apps.stable)}`, 2 + inSplit + (weight === 0 ? 1 : 0));
+  let out = replaceExactly(conf, 'http://app-canary:3000', `http://127.0.0.1:${portOf(apps.canary)}`, 3 + inSplit + (weight === 100 ? 1 : 0));
+  out = replaceExactly(out, 'http://app:3000', `http://127.0.0.1:${portOf(apps.stable)}`, 3 + inSplit + (weight === 0 ? 1 : 0));
   out = replaceExactly(out, 'listen 8080;', `listen 127.0.0.1:${port};`, 1);
   out = replaceExactly(out, 'pid /tmp/nginx.pid;', `pid ${path.join(dir, 'nginx.pid')};`, 1);
   out = replaceExactly(out, 'access_log /dev/stdout swiftdeploy;', 'access_log off;', 1);

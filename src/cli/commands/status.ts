@@ -68,6 +68,14 @@ export function register(program: Command): void {
         const width = 60;
         const series = { rps: new SignalHistory(width), errorRate: new SignalHistory(width), p99: new SignalHistory(width) };
 
+        // A progressive rollout under way: which step and weight, and whether its driver still runs.
+        const { rolloutStatusLine } = await import('../../lifecycle/rollout.js');
+        let rollout: { line: string; summary: Record<string, unknown> } | undefined;
+        const refreshRollout = async (): Promise<void> => {
+          rollout = await rolloutStatusLine(session).catch((err: unknown) => ({ line: `rollout: ${(err as Error).message}`, summary: { error: (err as Error).message } }));
+        };
+        await refreshRollout();
+
         const abort = new AbortController();
         const stopListening = onInterrupt(() => abort.abort());
         const screen = dashboard ? new LiveRegion(out.stdout, { fullScreen: true, hideCursor: true }) : undefined;
@@ -87,9 +95,11 @@ export function register(program: Command): void {
               series.rps.push(w?.requests_per_second ?? null);
               series.errorRate.push(w?.error_rate ?? null);
               series.p99.push(w?.p99_seconds ?? null);
-              if (ctx.global.json) out.emit(render.tickDocument(tick));
-              else if (screen) screen.draw(render.renderDashboard(tick, { rps: series.rps.all, errorRate: series.errorRate.all, p99: series.p99.all }, paint, width));
-              else out.result(render.renderPlainBlock(tick));
+              const extra = rollout ? `\n${rollout.line}` : '';
+              if (ctx.global.json) out.emit({ ...render.tickDocument(tick), ...(rollout ? { rollout: rollout.summary } : {}) });
+              else if (screen) screen.draw(render.renderDashboard(tick, { rps: series.rps.all, errorRate: series.errorRate.all, p99: series.p99.all }, paint, width) + extra);
+              else out.result(render.renderPlainBlock(tick) + extra);
+              void refreshRollout();
             },
           });
         } finally {
