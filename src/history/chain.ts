@@ -1,5 +1,6 @@
 import { createHash, hash } from 'node:crypto';
 import { canonicalJson, canonicalJsonProblem } from '../util/canonical-json.js';
+import type { LineChunk } from './lines.js';
 import type { HistoryRecord } from './types.js';
 
 /**
@@ -279,4 +280,52 @@ export function chainedLineHash(line: Buffer, expectSeq: number, expectPrev: str
   const digest = hash('sha256', scratch.subarray(0, total), 'hex');
   for (let i = 0; i < 64; i++) if (line[hashAt + i] !== digest.charCodeAt(i)) return null;
   return digest;
+}
+
+/**
+ * The chain walked line by line on the fast path (chainedLineHash): the walk verifyHistoryRange
+ * makes, and the one a pass that reads the ledger for other reasons makes on the way (record-stream.ts,
+ * parallel-read.ts). A line it does not accept leaves it unchanged; only verifyHistoryRange's full
+ * path may then say why.
+ */
+export class ChainRun {
+  /** Records counted as verified (the full path also counts those it accepts). */
+  records = 0;
+  /** Hash of the last accepted record. */
+  head: string | null = null;
+  /** What the next record must carry. */
+  expectSeq = 1;
+  expectPrev = GENESIS_PREV;
+
+  /** Takes `line` (without its newline) when it continues the chain on the fast path. */
+  accept(line: Buffer): boolean {
+    const digest = chainedLineHash(line, this.expectSeq, this.expectPrev);
+    if (digest === null) return false;
+    this.advance(digest);
+    return true;
+  }
+
+  /** The record with hash `digest` was found to continue the chain. */
+  advance(digest: string): void {
+    this.records++;
+    this.head = digest;
+    this.expectSeq++;
+    this.expectPrev = digest;
+  }
+
+  /**
+   * Every line of a chunk in order, while each is accepted. false at the first that is not (or a
+   * torn last line, or a line longer than the ledger writes, which verifyHistoryRange refuses).
+   */
+  acceptChunk(chunk: LineChunk): boolean {
+    if (chunk.unterminated !== null) return false;
+    for (const part of chunk.parts) {
+      let from = 0;
+      for (let nl = part.indexOf(0x0a); nl !== -1; nl = part.indexOf(0x0a, nl + 1)) {
+        if (nl - from > MAX_RECORD_BYTES || !this.accept(part.subarray(from, nl))) return false;
+        from = nl + 1;
+      }
+    }
+    return true;
+  }
 }
