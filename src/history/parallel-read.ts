@@ -27,7 +27,8 @@ import { ChainRun } from './chain.js';
 import type { VerifyResult } from './types.js';
 import { iterateLineChunks } from './lines.js';
 import { isPlainObject } from '../util/is-plain-object.js';
-import { HASH_NOT_SENT, NotTrusted, asRecord, forEachLine, hasDuplicateMember, locateLayout, streamTrustedVerified, type OnRecord } from './record-stream.js';
+import { locateLayout } from './layout.js';
+import { HASH_NOT_SENT, NotTrusted, asRecord, forEachLine, hasDuplicateMember, streamTrustedVerified, type OnRecord } from './record-stream.js';
 
 const TASK = 'swiftdeploy:history-read';
 /** Reads the worker may be ahead of this thread: bounds the texts waiting here (about 1 MB each). */

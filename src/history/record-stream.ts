@@ -16,6 +16,7 @@
  * in parallel-read.ts.
  */
 import { ChainRun } from './chain.js';
+import { locateLayout, type Layout } from './layout.js';
 import { RecordLines } from './ledger.js';
 import { iterateLineBatches, iterateLineChunks, type LineChunk } from './lines.js';
 import type { VerifyResult } from './types.js';
@@ -142,53 +143,6 @@ export function forEachLine(
       onPiece?.();
     }
   }
-}
-
-// The writer's canonical layout (chain.ts, canonicalLayout, reads the same layout from bytes for the
-// chain check): keys sorted, no whitespace, hashes as 64 lowercase hex digits.
-// Strings the report takes from their place must be plain (no escapes, no control characters), so
-// the characters between the quotes are the value.
-const HEAD = /\{"actor":"([^"\\\x00-\x1f]*)","hash":"([0-9a-f]{64})","kind":"([^"\\\x00-\x1f]*)","manifest_sha256":(?:null|"[^"\\\x00-\x1f]*"),"payload":/y;
-const TAIL_KEY = ',"policy_version":';
-const TAIL = /,"policy_version":(?:null|"([^"\\\x00-\x1f]*)"),"prev":"[0-9a-f]{64}","seq":[1-9][0-9]{0,14},"ts":"([^"\\\x00-\x1f]*)","v":-?[0-9]+\}/y;
-
-/** Where a canonical line's parts are: the strings the report reads, and the payload's span. */
-export interface Layout {
-  actor: string;
-  kind: string;
-  policyVersion: string | null;
-  ts: string;
-  payloadAt: number;
-  payloadEnd: number;
-  hash: string;
-}
-
-/**
- * The parts of the line text[from, to) when it is in the canonical layout, or null (then it is
- * parsed whole). The head must match from the line's start and the tail must end exactly at the
- * line's end; between them is the payload. When the payload parses to an object, the line is exactly
- * `{` these members `}`, and they are what a full parse gives.
- */
-export function locateLayout(text: string, from: number, to: number): Layout | null {
-  HEAD.lastIndex = from;
-  const head = HEAD.exec(text);
-  if (head === null) return null;
-  const payloadAt = HEAD.lastIndex;
-  // The last one on the line is the record's own: nothing after the payload can contain the key.
-  const tailAt = text.lastIndexOf(TAIL_KEY, to);
-  if (tailAt <= payloadAt) return null;
-  TAIL.lastIndex = tailAt;
-  const tail = TAIL.exec(text);
-  if (tail === null || TAIL.lastIndex !== to) return null;
-  return {
-    actor: head[1] as string,
-    kind: head[3] as string,
-    policyVersion: tail[1] ?? null,
-    ts: tail[2] as string,
-    payloadAt,
-    payloadEnd: tailAt,
-    hash: head[2] as string,
-  };
 }
 
 /** The record of a canonical line, as a full parse gives it (the members the report reads), or null. */
