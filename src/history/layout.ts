@@ -115,13 +115,13 @@ export function canonicalLayout(line: Buffer): CanonicalLayout | null {
 
 // The same layout over decoded text, for a reader that takes a line's parts without parsing it
 // whole (record-stream.ts): keys sorted, no whitespace, hashes as 64 lowercase hex digits.
-// Strings the report takes from their place must be plain (no escapes, no control characters), so
+// Strings the reader takes from their place must be plain (no escapes, no control characters), so
 // the characters between the quotes are the value.
 const HEAD = /\{"actor":"([^"\\\x00-\x1f]*)","hash":"([0-9a-f]{64})","kind":"([^"\\\x00-\x1f]*)","manifest_sha256":(?:null|"[^"\\\x00-\x1f]*"),"payload":/y;
 const TAIL_KEY = ',"policy_version":';
 const TAIL = /,"policy_version":(?:null|"([^"\\\x00-\x1f]*)"),"prev":"[0-9a-f]{64}","seq":[1-9][0-9]{0,14},"ts":"([^"\\\x00-\x1f]*)","v":-?[0-9]+\}/y;
 
-/** Where a canonical line's parts are: the strings the report reads, and the payload's span. */
+/** Where a canonical line's parts are: the strings a reader takes (actor, kind, policy_version, ts, hash), and the payload's span. */
 export interface Layout {
   actor: string;
   kind: string;

@@ -8,7 +8,7 @@
  * The worker sends whole lines as JSON texts of arrays, one text per decoded piece:
  * `[line,"actor","kind","ts",policy_version,payload]` for a line in the writer's layout (the payload
  * text copied as it is, nothing parsed) or `[line,<the line>]` for any other line; this thread parses
- * each text once and feeds the collector. JSON text is the cheapest way to move this between threads
+ * each text once and feeds the consumer. JSON text is the cheapest way to move this between threads
  * here: structured cloning of parsed records cost twice a JSON.parse.
  *
  * The records are the one-thread fast pass's (forEachTrustedRecord), record for record: the same
@@ -200,7 +200,7 @@ export async function streamTrustedParallel(file: string, size: number, onRecord
   return chain === null ? null : { ok: true, records: chain.records, head: chain.head };
 }
 
-/** The lines of one text into the collector; returns the next line number. */
+/** The lines of one text to the consumer; returns the next line number. */
 function feed(file: string, text: string, count: number, firstLine: number, onRecord: OnRecord): number {
   let items: unknown;
   try {

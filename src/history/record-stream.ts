@@ -9,7 +9,7 @@
  * `trustLayout` is the fast mode, for a pass that stands only if the chain is intact and is redone
  * without it otherwise (read-verified.ts). Reads are decoded in pieces of whole lines,
  * and a line in the writer's canonical layout is not parsed whole: actor, kind, policy_version and
- * ts (all the report reads besides the payload) are taken from their fixed places, and only the
+ * ts (all a reader of the fast pass gets besides the payload) are taken from their fixed places, and only the
  * payload is parsed. Anything it is unsure of is parsed whole; anything it cannot read (invalid
  * JSON, a torn tail) makes it throw NotTrusted, and the caller takes the exact pass. streamTrustedVerified
  * walks the chain on the way (ChainRun, the verifier's fast path); the same pass on two threads is
@@ -145,7 +145,7 @@ export function forEachLine(
   }
 }
 
-/** The record of a canonical line, as a full parse gives it (the members the report reads), or null. */
+/** The record of a canonical line, as a full parse gives it (the members asRecord keeps), or null. */
 function fromLayout(text: string, from: number, to: number): Record<string, unknown> | null {
   const layout = locateLayout(text, from, to);
   if (layout === null) return null;
@@ -160,8 +160,10 @@ function fromLayout(text: string, from: number, to: number): Record<string, unkn
 }
 
 /**
- * The members the report reads, as a full parse gives them. `hash` only tells the report the record
- * is chained (not legacy): the two-thread pass does not send it, and passes HASH_NOT_SENT.
+ * What the fast pass hands on of a line in the writer's layout: actor, kind, payload, policy_version
+ * and ts as a full parse gives them (what the audit report reads; a record's other members are the
+ * chain's, checked on the way). `hash` only says the record is chained (not legacy): the two-thread
+ * pass does not send it, and passes HASH_NOT_SENT.
  */
 export function asRecord(layout: Pick<Layout, 'actor' | 'kind' | 'policyVersion' | 'ts' | 'hash'>, payload: Record<string, unknown>): Record<string, unknown> {
   return { actor: layout.actor, hash: layout.hash, kind: layout.kind, payload, policy_version: layout.policyVersion, ts: layout.ts };
