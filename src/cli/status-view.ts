@@ -5,7 +5,7 @@
  * Each signal is judged on its own, by the policy: a signal is red when a violation names it. There
  * is no composite health score to average an outage away (100% errors at 5 ms is red).
  */
-import type { PolicyVerdict, StatusPayload } from '../history/types.js';
+import type { PolicyVerdict, StatusPayload } from '../status/payload.js';
 import type { TickResult } from '../status/tick.js';
 import { sparkline } from '../status/sparkline.js';
 import { decisionLines } from './decision.js';

@@ -1,5 +1,7 @@
 import { createHash, hash } from 'node:crypto';
 import { canonicalJson, canonicalJsonProblem } from '../util/canonical-json.js';
+import { canonicalLayout } from './layout.js';
+import type { LineChunk } from './lines.js';
 import type { HistoryRecord } from './types.js';
 
 /**
@@ -12,6 +14,8 @@ export const GENESIS_PREV = '0'.repeat(64);
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
 const HEX64 = /^[0-9a-f]{64}$/;
+
+export { canonicalLayout, type CanonicalLayout } from './layout.js';
 
 /** sha256 hex of (prev + canonical JSON of the record without `hash`). */
 export function recordHash(record: Omit<HistoryRecord, 'hash'> & { hash?: string }): string {
@@ -135,113 +139,6 @@ export function recordShapeProblem(value: Record<string, unknown>): string | nul
   return null;
 }
 
-// Fixed parts of the writer's canonical layout. Keys sort as actor, hash, kind, manifest_sha256,
-// payload, policy_version, prev, seq, ts, v: `hash` is always the second member and
-// prev/seq/ts/v always the last four.
-const HEAD = Buffer.from('{"actor":"');
-const HASH_KEY = Buffer.from('","hash":"');
-const KIND_KEY = Buffer.from('","kind":"');
-const PREV_KEY = Buffer.from(',"prev":"');
-const SEQ_KEY = Buffer.from('","seq":');
-const TS_KEY = Buffer.from(',"ts":"');
-const V_KEY = Buffer.from('","v":');
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-// Plain loops, not Buffer.compare/indexOf/subarray: each native call costs more than the few bytes
-// it would look at, and this runs a million times per verify.
-export function bytesAt(line: Buffer, at: number, expected: Buffer): boolean {
-  if (at < 0 || at + expected.length > line.length) return false;
-  for (let i = 0; i < expected.length; i++) if (line[at + i] !== expected[i]) return false;
-  return true;
-}
-
-function isHex64(line: Buffer, at: number): boolean {
-  if (at < 0 || at + 64 > line.length) return false;
-  for (let i = at; i < at + 64; i++) {
-    const c = line[i] as number;
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
-  }
-  return true;
-}
-
-const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
-
-/** Index of the first `"` at or after `from`, or -1 when a backslash (an escape) or the end comes first. */
-function plainStringEnd(line: Buffer, from: number): number {
-  for (let i = from; i < line.length; i++) {
-    const c = line[i];
-    if (c === QUOTE) return i;
-    if (c === BACKSLASH) return -1;
-  }
-  return -1;
-}
-
-/** Where the fixed members of a line in the writer's canonical layout are (byte offsets). */
-export interface CanonicalLayout {
-  /** The actor string's closing quote; the string starts at 10. */
-  actorEnd: number;
-  /** First hex digit of `hash`. */
-  hashAt: number;
-  /** The kind string: [kindAt, kindEnd), kindEnd its closing quote. */
-  kindAt: number;
-  kindEnd: number;
-  /** First hex digit of `prev`. */
-  prevAt: number;
-  /** The seq value (plain digits, no leading zero, at most 15 digits). */
-  seq: number;
-  /** The ts string: [tsAt, tsEnd), tsEnd its closing quote. */
-  tsAt: number;
-  tsEnd: number;
-}
-
-/**
- * The positions of actor, hash, kind, prev, seq and ts when `line` has the writer's canonical layout
- * exactly: `{"actor":"…","hash":"<64 hex>","kind":"…",` … `,"prev":"<64 hex>","seq":<digits>,"ts":"…","v":<digits>}`
- * with actor, kind and ts free of quotes and backslashes (no escapes to decode). null otherwise,
- * including for any line this cannot be sure of; callers then parse the line.
- */
-export function canonicalLayout(line: Buffer): CanonicalLayout | null {
-  const len = line.length;
-  if (!bytesAt(line, 0, HEAD)) return null;
-  const actorEnd = plainStringEnd(line, HEAD.length);
-  if (actorEnd === -1 || !bytesAt(line, actorEnd, HASH_KEY)) return null;
-  const hashAt = actorEnd + HASH_KEY.length;
-  if (!isHex64(line, hashAt) || !bytesAt(line, hashAt + 64, KIND_KEY)) return null;
-  const kindAt = hashAt + 64 + KIND_KEY.length;
-  const kindEnd = plainStringEnd(line, kindAt);
-  if (kindEnd === -1) return null;
-  // The tail, read backwards.
-  let at = len - 1;
-  if (line[at] !== 0x7d /* } */) return null;
-  const vEnd = at;
-  while (isDigit(line[at - 1])) at--;
-  if (at === vEnd) return null;
-  if (line[at - 1] === 0x2d /* - */) at--;
-  if (!bytesAt(line, at - V_KEY.length, V_KEY)) return null;
-  const tsEnd = at - V_KEY.length;
-  let tsOpen = tsEnd - 1;
-  while (tsOpen > kindEnd && line[tsOpen] !== QUOTE) {
-    if (line[tsOpen] === BACKSLASH) return null;
-    tsOpen--;
-  }
-  if (tsOpen <= kindEnd || !bytesAt(line, tsOpen + 1 - TS_KEY.length, TS_KEY)) return null;
-  const seqEnd = tsOpen + 1 - TS_KEY.length;
-  let seqAt = seqEnd;
-  let seq = 0;
-  let scale = 1;
-  while (isDigit(line[seqAt - 1]) && seqEnd - seqAt < 15) {
-    seqAt--;
-    seq += ((line[seqAt] as number) - 0x30) * scale;
-    scale *= 10;
-  }
-  // Plain digits, no leading zero, none left unread: then `seq` is exact.
-  if (seqAt === seqEnd || line[seqAt] === 0x30 || !bytesAt(line, seqAt - SEQ_KEY.length, SEQ_KEY)) return null;
-  const prevAt = seqAt - SEQ_KEY.length - 64;
-  if (prevAt - PREV_KEY.length <= kindEnd || !bytesAt(line, prevAt - PREV_KEY.length, PREV_KEY) || !isHex64(line, prevAt)) return null;
-  return { actorEnd, hashAt, kindAt, kindEnd, prevAt, seq, tsAt: tsOpen + 1, tsEnd };
-}
-
 /** Reused by chainedLineHash: prev and the line without its hash member, hashed in one call. */
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -279,4 +176,52 @@ export function chainedLineHash(line: Buffer, expectSeq: number, expectPrev: str
   const digest = hash('sha256', scratch.subarray(0, total), 'hex');
   for (let i = 0; i < 64; i++) if (line[hashAt + i] !== digest.charCodeAt(i)) return null;
   return digest;
+}
+
+/**
+ * The chain walked line by line on the fast path (chainedLineHash): the walk verifyHistoryRange
+ * makes, and the one a pass that reads the ledger for other reasons makes on the way (record-stream.ts,
+ * parallel-read.ts). A line it does not accept leaves it unchanged; only verifyHistoryRange's full
+ * path may then say why.
+ */
+export class ChainRun {
+  /** Records counted as verified (the full path also counts those it accepts). */
+  records = 0;
+  /** Hash of the last accepted record. */
+  head: string | null = null;
+  /** What the next record must carry. */
+  expectSeq = 1;
+  expectPrev = GENESIS_PREV;
+
+  /** Takes `line` (without its newline) when it continues the chain on the fast path. */
+  accept(line: Buffer): boolean {
+    const digest = chainedLineHash(line, this.expectSeq, this.expectPrev);
+    if (digest === null) return false;
+    this.advance(digest);
+    return true;
+  }
+
+  /** The record with hash `digest` was found to continue the chain. */
+  advance(digest: string): void {
+    this.records++;
+    this.head = digest;
+    this.expectSeq++;
+    this.expectPrev = digest;
+  }
+
+  /**
+   * Every line of a chunk in order, while each is accepted. false at the first that is not (or a
+   * torn last line, or a line longer than the ledger writes, which verifyHistoryRange refuses).
+   */
+  acceptChunk(chunk: LineChunk): boolean {
+    if (chunk.unterminated !== null) return false;
+    for (const part of chunk.parts) {
+      let from = 0;
+      for (let nl = part.indexOf(0x0a); nl !== -1; nl = part.indexOf(0x0a, nl + 1)) {
+        if (nl - from > MAX_RECORD_BYTES || !this.accept(part.subarray(from, nl))) return false;
+        from = nl + 1;
+      }
+    }
+    return true;
+  }
 }

@@ -1,5 +1,3 @@
-import type { DecisionRecord } from '../policy/types.js';
-import type { WindowStats } from '../metrics/types.js';
 import type { OutcomeStage } from './intent.js';
 
 export const HISTORY_VERSION = 1;
@@ -43,20 +41,33 @@ export interface EventPayload {
   detail?: string;
   from_mode?: string;
   to_mode?: string;
-  decision?: DecisionRecord;
+  /** The policy decision the operation obeyed or shadowed: src/policy's DecisionRecord. */
+  decision?: StoredObject;
   /** Absent when the project directory is not a git repository. */
   git?: GitInfo;
   [key: string]: unknown;
 }
 
-export type PolicyVerdict = DecisionRecord | { domain: string; unavailable: string; enforcement: string };
+/**
+ * A JSON object the ledger stores and hashes but never reads: a policy decision, a metrics window.
+ * The room that writes it owns its type (src/policy DecisionRecord, src/metrics WindowStats; both
+ * assignable here), so the ledger depends on neither.
+ */
+export type StoredObject = object;
 
-export interface StatusPayload {
+/** A domain's verdict in a status record: the decision (its owner's type), or why there was none. */
+export type PolicyVerdict<Decision extends StoredObject = StoredObject> = Decision | { domain: string; unavailable: string; enforcement: string };
+
+/**
+ * A status record's payload. The parameters are the owners' types of a decision and a window;
+ * src/status/payload.ts instantiates them with src/policy's and src/metrics'.
+ */
+export interface StatusPayload<Decision extends StoredObject = StoredObject, Window extends StoredObject = StoredObject> {
   mode: string | null;
   chaos: { mode: string; rate?: number; duration?: number } | null;
   uptime_seconds: number | null;
-  window: WindowStats | null;
-  decisions: { infrastructure?: PolicyVerdict; canary?: PolicyVerdict };
+  window: Window | null;
+  decisions: { infrastructure?: PolicyVerdict<Decision>; canary?: PolicyVerdict<Decision> };
   /** Set when the scrape failed. */
   error?: string;
 }

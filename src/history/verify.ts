@@ -9,7 +9,7 @@
  * records appended by someone who recomputes hashes. Compare the head hash with one kept elsewhere
  * (the audit report prints it) to catch those.
  */
-import { GENESIS_PREV, chainedLineHash, isLegacyRecord, legacyAnchor, recordHashMatches, recordIntact, recordShapeProblem } from './chain.js';
+import { ChainRun, isLegacyRecord, legacyAnchor, recordHashMatches, recordIntact, recordShapeProblem } from './chain.js';
 import { canonicalJsonProblem, duplicateMember } from '../util/canonical-json.js';
 import { isPlainObject } from '../util/is-plain-object.js';
 import { iterateLineBatches, type RawLine } from './lines.js';
@@ -101,27 +101,24 @@ export async function verifyHistory(file: string): Promise<VerifyResult> {
 /** verifyHistory over bytes [0, size) only: for a caller that must check exactly what it read. */
 export async function verifyHistoryRange(file: string, size: number): Promise<VerifyResult> {
   const it = new Peekable(iterateLineBatches(file, size, { recycle: true }));
-  let records = 0;
+  // Records verified, the head, and what the next record must carry.
+  const chain = new ChainRun();
   let legacy = 0;
-  let head: string | null = null;
   let headBefore: string | null = null;
   // prev of the last verified record: a second record claiming it is a fork.
   let headPrev: string | null = null;
-  // What the next record must carry.
-  let expectSeq = 1;
-  let expectPrev = GENESIS_PREV;
   const result = (firstBad?: VerifyResult['firstBad']): VerifyResult => ({
     ok: firstBad === undefined,
-    records,
-    head,
+    records: chain.records,
+    head: chain.head,
     ...(legacy > 0 ? { unverifiable: true, legacy_records: legacy } : {}),
     ...(firstBad ? { firstBad } : {}),
   });
   const bad = (line: number, reason: IntegrityFailure, detail: string) => result({ line, reason, detail });
   /** The fault is the line before, which was counted as verified: take it back. */
   const badBefore = (line: number, reason: IntegrityFailure, detail: string) => {
-    records--;
-    head = headBefore;
+    chain.records--;
+    chain.head = headBefore;
     return bad(line, reason, detail);
   };
   try {
@@ -131,14 +128,11 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
       // problem: anything it is unsure of goes through the full checks below.
       let raw = it.nextBuffered();
       while (raw !== undefined) {
-        const hash = raw.terminated ? chainedLineHash(raw.bytes, expectSeq, expectPrev) : null;
-        if (hash === null) break;
-        records++;
-        headBefore = head;
-        headPrev = expectPrev;
-        head = hash;
-        expectSeq++;
-        expectPrev = hash;
+        const before = chain.head;
+        const prev = chain.expectPrev;
+        if (!raw.terminated || !chain.accept(raw.bytes)) break;
+        headBefore = before;
+        headPrev = prev;
         raw = it.nextBuffered();
       }
       const e = raw !== undefined ? new Entry(raw) : await it.next();
@@ -153,15 +147,15 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
       }
       if (!isPlainObject(e.value)) return bad(line, 'invalid record', 'the line is JSON but not an object');
       if (isLegacyRecord(e.value)) {
-        if (head !== null) return bad(line, 'inserted', 'a record without a hash inside the hash chain');
+        if (chain.head !== null) return bad(line, 'inserted', 'a record without a hash inside the hash chain');
         // Not canonical (whoever wrote it spaced it as they liked) and not verifiable, but it must
         // mean one thing: the report reads it.
         const twice = duplicateMember(e.raw.bytes);
         if (twice !== null) return bad(line, 'invalid record', `at byte ${twice.at}: ${twice.why}; JSON readers disagree on this record`);
         legacy++;
-        records++;
-        expectSeq = line + 1;
-        expectPrev = legacyAnchor(e.raw.bytes);
+        chain.records++;
+        chain.expectSeq = line + 1;
+        chain.expectPrev = legacyAnchor(e.raw.bytes);
         continue;
       }
       // Only the canonical JSON of a record is a line the writer wrote, and only it means the same to
@@ -175,26 +169,23 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
       if (problem !== null) return bad(line, 'invalid record', problem);
       const rec = e.value as unknown as HistoryRecord;
       const intact = recordHashMatches(e.raw.bytes, rec);
-      if (intact && rec.seq === expectSeq && rec.prev === expectPrev) {
-        records++;
-        headBefore = head;
+      if (intact && rec.seq === chain.expectSeq && rec.prev === chain.expectPrev) {
+        headBefore = chain.head;
         headPrev = rec.prev;
-        head = rec.hash;
-        expectSeq = rec.seq + 1;
-        expectPrev = rec.hash;
+        chain.advance(rec.hash);
         continue;
       }
       // An anomaly: name it, using what follows.
       const next = asRecord(await it.peek());
-      if (next && next.seq === expectSeq && next.prev === expectPrev) {
+      if (next && next.seq === chain.expectSeq && next.prev === chain.expectPrev) {
         // The next line continues the chain from the line before this one.
         return intact && rec.seq === next.seq + 1 && rec.prev === next.hash
           ? bad(line, 'reordered', `seq ${rec.seq} and seq ${next.seq} are swapped`)
           : bad(line, 'inserted', `the next record chains to line ${line - 1}, skipping this one`);
       }
       if (!intact) return bad(line, 'edited', 'the content does not match its hash');
-      if (rec.seq === expectSeq && line === 1) return bad(line, 'edited', 'the first record\'s prev is not the genesis value (64 zeros)');
-      if (rec.seq === expectSeq) {
+      if (rec.seq === chain.expectSeq && line === 1) return bad(line, 'edited', 'the first record\'s prev is not the genesis value (64 zeros)');
+      if (rec.seq === chain.expectSeq) {
         // Intact and in sequence, but chained to a different hash than line - 1's. Either line - 1
         // was rewritten and rehashed (its own hash checks out, but this record remembers the
         // original), or this line was replaced by a self-consistent record of another chain. The
@@ -216,13 +207,13 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
           run++;
         }
         // A line from before the chain has no hash to recompute: it was simply edited.
-        const previousLegacy = head === null;
+        const previousLegacy = chain.head === null;
         const rewritten = previousLegacy ? 'edited' : 'rewritten and rehashed';
         if (run > 1 && (end || run === LOOKAHEAD_LINES)) {
           const agree = run === 2 ? 'the record after it agrees' : `the ${run - 1} records after it agree`;
           if (previousLegacy) {
             // Take line - 1 back from the records counted as from before the chain.
-            records--;
+            chain.records--;
             legacy--;
           }
           return previousLegacy
@@ -236,20 +227,20 @@ export async function verifyHistoryRange(file: string, size: number): Promise<Ve
         const into = after !== null && after.seq === last.seq + 1 ? `, nor does line ${line + run} chain to ${run === 1 ? 'it' : 'them'}` : '';
         return bad(line, 'edited', `${lines} replaced: self-consistent, but ${run === 1 ? 'it does' : 'they do'} not chain to line ${line - 1}${into}`);
       }
-      if (next && next.seq === expectSeq + 1 && next.prev !== rec.hash) {
+      if (next && next.seq === chain.expectSeq + 1 && next.prev !== rec.hash) {
         // Line + 1 carries on the chain's numbering but not from this line: this one was replaced.
-        return bad(line, 'edited', `line ${line} was replaced: a self-consistent record (seq ${rec.seq}) where seq ${expectSeq} belongs, and line ${line + 1} does not chain to it`);
+        return bad(line, 'edited', `line ${line} was replaced: a self-consistent record (seq ${rec.seq}) where seq ${chain.expectSeq} belongs, and line ${line + 1} does not chain to it`);
       }
-      if (rec.seq === expectSeq - 1 && rec.prev === headPrev) {
+      if (rec.seq === chain.expectSeq - 1 && rec.prev === headPrev) {
         // Two records claim the same place in the chain; the genuine one is the one the next line follows.
         return next && next.prev === rec.hash
           ? badBefore(line - 1, 'inserted', `line ${line} has the same seq and prev, and the chain continues from it`)
           : bad(line, 'inserted', `same seq and prev as line ${line - 1}`);
       }
-      if (rec.seq < expectSeq) {
-        return bad(line, 'inserted', `seq ${rec.seq} repeats or goes back (expected ${expectSeq})`);
+      if (rec.seq < chain.expectSeq) {
+        return bad(line, 'inserted', `seq ${rec.seq} repeats or goes back (expected ${chain.expectSeq})`);
       }
-      const missing = expectSeq;
+      const missing = chain.expectSeq;
       for (let i = 0; i < LOOKAHEAD_LINES; i++) {
         const later = asRecord(await it.next());
         if (later === null && (await it.peek()) === null) break;

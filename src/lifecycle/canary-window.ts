@@ -30,7 +30,7 @@ async function freshStatusWindow(session: Session, now: number): Promise<CanaryW
   const m = session.manifest;
   const last = await readLastRecord(session.historyFile).catch(() => undefined);
   if (!last || last.kind !== 'status') return undefined;
-  const payload = last.payload as StatusPayload;
+  const payload = last.payload as StatusPayload<object, WindowStats>;
   const window = payload.window;
   const ageMs = now - Date.parse(last.ts);
   const maxAgeMs = 2 * m.observability.status_interval * 1000 + 1000;

@@ -3,7 +3,7 @@
  * tests build ticks the same way (the tests pass local servers' URLs and a temp history).
  */
 import { appendRecord } from '../history/ledger.js';
-import type { StatusPayload } from '../history/types.js';
+import type { StatusPayload } from './payload.js';
 import { scrapeMetrics } from '../metrics/scrape.js';
 import type { PolicyClient } from '../policy/client.js';
 import { evaluatePolicy } from '../policy/gate.js';

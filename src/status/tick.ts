@@ -4,7 +4,7 @@
  * against real local servers and a temp history, and the CLI passes the real ones.
  */
 import { EXIT } from '../errors.js';
-import type { PolicyVerdict, StatusPayload } from '../history/types.js';
+import type { PolicyVerdict, StatusPayload } from './payload.js';
 import { RollingWindow } from '../metrics/rolling.js';
 import type { Snapshot, WindowStats } from '../metrics/types.js';
 import type { PolicyOutcome } from '../policy/gate.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeAuditReport } from '../../src/audit/audit.js';
 import { createAuditCollector } from '../../src/audit/collect.js';
-import { NotTrusted, streamHistory } from '../../src/audit/history-stream.js';
+import { NotTrusted, streamHistory } from '../../src/history/record-stream.js';
 import { HistoryIntegrityError } from '../../src/errors.js';
 import { FIXTURE_GENERATED_AT, fixtureHistoryText } from '../fixtures/audit/fixture-history.js';
 

@@ -1,12 +1,12 @@
 /**
- * The report's two-thread pass (src/audit/parallel-pass.ts): a worker reads, checks the chain and
- * sends lines; this thread parses and collects. It must collect exactly what the one-thread pass
+ * The ledger's two-thread read (src/history/parallel-read.ts), as the audit report uses it: a worker
+ * reads, walks the chain and sends lines; this thread parses and collects. It must collect exactly what the one-thread pass
  * collects, its chain check must be verifyHistoryRange's result whenever it gives one, and anything
  * it cannot vouch for must end in the full check and the exact pass.
  *
  * A worker thread can only load the built JavaScript, so these tests run the modules `npm test`
  * builds into dist/ (typed as their sources), with the size threshold at 0 so a few MB take the
- * two-thread path.
+ * two-thread path, and `noWorker: 'throw'` where a test must not pass on the one-thread fallback.
  */
 import { statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -20,8 +20,8 @@ import { event, type Unhashed } from '../fixtures/audit/records.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const built = <T>(rel: string): Promise<T> => import(pathToFileURL(path.join(ROOT, 'dist', rel)).href) as Promise<T>;
 // No skip: `npm test` builds first; a missing build is a failure.
-const { streamTrustedParallel } = await built<typeof import('../../src/audit/parallel-pass.js')>('audit/parallel-pass.js');
-const { streamHistory } = await built<typeof import('../../src/audit/history-stream.js')>('audit/history-stream.js');
+const { streamTrustedParallel } = await built<typeof import('../../src/history/parallel-read.js')>('history/parallel-read.js');
+const { streamHistory } = await built<typeof import('../../src/history/record-stream.js')>('history/record-stream.js');
 const { createAuditCollector } = await built<typeof import('../../src/audit/collect.js')>('audit/collect.js');
 const { writeAuditReport } = await built<typeof import('../../src/audit/audit.js')>('audit/audit.js');
 const { verifyHistoryRange } = await built<typeof import('../../src/history/verify.js')>('history/verify.js');
@@ -61,13 +61,13 @@ async function report(parallelFromBytes: number) {
   return { markdown: await readFile(outFile, 'utf8'), verification: result.verification };
 }
 
-describe('audit two-thread pass', () => {
+describe('history two-thread read, for the audit report', () => {
   it('collects exactly what the one-thread pass collects, and its chain check is verifyHistoryRange’s result', async () => {
     await writeFile(file, fixtureHistoryText(longRecords(14)));
     const size = statSync(file).size;
     expect(size).toBeGreaterThan(3 * 1024 * 1024); // several 1 MiB reads, lines straddling them
     const collector = createAuditCollector({});
-    const chain = await streamTrustedParallel(file, size, collector, 0);
+    const chain = await streamTrustedParallel(file, size, collector.add, { parallelFromBytes: 0, noWorker: 'throw' });
     expect(chain).not.toBeNull();
     expect(chain).toEqual(await verifyHistoryRange(file, size));
     const data = collector.finish();
@@ -91,7 +91,7 @@ describe('audit two-thread pass', () => {
     const size = statSync(file).size;
     expect(await verifyHistoryRange(file, size)).toMatchObject({ ok: false, records: 40, firstBad: { line: 41, reason: 'not canonical' } });
     const collector = createAuditCollector({});
-    expect(await streamTrustedParallel(file, size, collector, 0)).toBeNull();
+    expect(await streamTrustedParallel(file, size, collector.add, { parallelFromBytes: 0, noWorker: 'throw' })).toBeNull();
     expect(collector.finish()).toEqual(await onOneThread());
     expect(await report(0)).toEqual(await report(Number.MAX_SAFE_INTEGER));
   });
@@ -133,7 +133,7 @@ describe('audit two-thread pass', () => {
     const legacy = (await readFile(path.join(ROOT, 'test/fixtures/audit/legacy-history.jsonl'), 'utf8')).replace('"mode": "canary"', '"mode": "stable", "mode": "canary"');
     await writeFile(file, legacy);
     const collector = createAuditCollector({});
-    await expect(streamTrustedParallel(file, statSync(file).size, collector, 0)).rejects.toThrow(/member name given twice/);
+    await expect(streamTrustedParallel(file, statSync(file).size, collector.add, { parallelFromBytes: 0, noWorker: 'throw' })).rejects.toThrow(/member name given twice/);
     const legacyReport = await report(0);
     expect(legacyReport.markdown).toContain('member "mode" appears twice');
     expect(legacyReport).toEqual(await report(Number.MAX_SAFE_INTEGER));

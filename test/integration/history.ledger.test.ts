@@ -10,7 +10,7 @@ import { recordIntact } from '../../src/history/chain.js';
 import { GENESIS_PREV, appendRecord, createRecorder, lockPathFor, readRecords, verifyHistory } from '../../src/history/ledger.js';
 import type { RecordInput } from '../../src/history/types.js';
 import { canonicalJson } from '../../src/util/canonical-json.js';
-import { streamHistory } from '../../src/audit/history-stream.js';
+import { streamHistory } from '../../src/history/record-stream.js';
 
 let dir: string;
 let file: string;

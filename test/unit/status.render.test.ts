@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StatusPayload } from '../../src/history/types.js';
+import type { StatusPayload } from '../../src/status/payload.js';
 import { noPaint, renderDashboard, renderPlainBlock, tickDocument, type Paint } from '../../src/cli/status-view.js';
 import { sparkline, SignalHistory } from '../../src/status/sparkline.js';
 import { exitForTick, type TickResult } from '../../src/status/tick.js';

@@ -1,23 +1,30 @@
 /**
- * The report's pass over history.jsonl: reads the file in large batches and hands each record to
- * the collector, with no await per record. What it accepts and refuses is the ledger's rule for
+ * Whole-file passes over history.jsonl that hand each record to a consumer (the audit report), in
+ * large batches with no await per record. What it accepts and refuses is the ledger's rule for
  * readers, shared with `readRecords` (RecordLines: a torn last line is skipped with the ledger's
  * warning; invalid JSON before the last line, or a line that is not an object, throws
  * HistoryIntegrityError naming the line; a line giving a member name twice is skipped and named,
  * as `audit verify` refuses it).
  *
- * `trustLayout` is the fast mode, for a pass whose file the caller verifies separately and redoes
- * without it unless the chain is intact (src/audit/audit.ts). Reads are decoded in pieces of whole lines,
+ * `trustLayout` is the fast mode, for a pass that stands only if the chain is intact and is redone
+ * without it otherwise (read-verified.ts). Reads are decoded in pieces of whole lines,
  * and a line in the writer's canonical layout is not parsed whole: actor, kind, policy_version and
- * ts (all the report reads besides the payload) are taken from their fixed places, and only the
+ * ts (all a reader of the fast pass gets besides the payload) are taken from their fixed places, and only the
  * payload is parsed. Anything it is unsure of is parsed whole; anything it cannot read (invalid
- * JSON, a torn tail) makes it throw NotTrusted, and the caller takes the exact pass. The same pass
- * on two threads is in parallel-pass.ts.
+ * JSON, a torn tail) makes it throw NotTrusted, and the caller takes the exact pass. streamTrustedVerified
+ * walks the chain on the way (ChainRun, the verifier's fast path); the same pass on two threads is
+ * in parallel-read.ts.
  */
-import { RecordLines } from '../history/ledger.js';
-import { iterateLineBatches, iterateLineChunks, type LineChunk } from '../history/lines.js';
+import { ChainRun } from './chain.js';
+import { locateLayout, type Layout } from './layout.js';
+import { RecordLines } from './ledger.js';
+import { iterateLineBatches, iterateLineChunks, type LineChunk } from './lines.js';
+import type { VerifyResult } from './types.js';
 import { duplicateMember } from '../util/canonical-json.js';
 import { isPlainObject } from '../util/is-plain-object.js';
+
+/** Where a pass hands records: in file order, `line` 1-based. */
+export type OnRecord = (line: number, record: Record<string, unknown>) => void;
 
 export interface StreamOptions {
   trustLayout?: boolean;
@@ -32,7 +39,7 @@ export interface StreamOptions {
 export async function streamHistory(
   file: string,
   size: number,
-  onRecord: (line: number, record: Record<string, unknown>) => void,
+  onRecord: OnRecord,
   warn: (message: string) => void,
   opts: StreamOptions = {},
 ): Promise<void> {
@@ -59,9 +66,25 @@ const DECODE_BYTES = 48 * 1024;
 /** Thrown by the fast pass for anything the exact pass must look at. */
 export class NotTrusted extends Error {}
 
-async function streamTrusted(file: string, size: number, onRecord: (line: number, record: Record<string, unknown>) => void): Promise<void> {
+async function streamTrusted(file: string, size: number, onRecord: OnRecord): Promise<void> {
   // Each chunk is decoded before the next read: the recycled buffers are safe here.
   for await (const chunk of iterateLineChunks(file, size, { recycle: true })) forEachTrustedRecord(file, chunk, onRecord);
+}
+
+/**
+ * The fast pass (`trustLayout`) over bytes [0, size), walking the chain on the same reads. Returns
+ * what verifyHistoryRange(file, size) returns when every line is on the chain's fast path (then that
+ * is exactly its result), else null: the caller must run the full check. Throws NotTrusted where
+ * the fast pass does.
+ */
+export async function streamTrustedVerified(file: string, size: number, onRecord: OnRecord): Promise<VerifyResult | null> {
+  const chain = new ChainRun();
+  let onPath = true;
+  for await (const chunk of iterateLineChunks(file, size, { recycle: true })) {
+    if (onPath) onPath = chain.acceptChunk(chunk);
+    forEachTrustedRecord(file, chunk, onRecord);
+  }
+  return onPath ? { ok: true, records: chain.records, head: chain.head } : null;
 }
 
 /**
@@ -69,7 +92,7 @@ async function streamTrusted(file: string, size: number, onRecord: (line: number
  * the report reads them, others parsed whole. Throws NotTrusted for a torn tail or a line that is
  * not a JSON object (the exact pass then names it).
  */
-export function forEachTrustedRecord(file: string, chunk: LineChunk, onRecord: (line: number, record: Record<string, unknown>) => void): void {
+export function forEachTrustedRecord(file: string, chunk: LineChunk, onRecord: OnRecord): void {
   forEachLine(file, chunk, (text, from, to, line) => {
     let value: unknown = fromLayout(text, from, to);
     if (value === null) {
@@ -122,71 +145,7 @@ export function forEachLine(
   }
 }
 
-// The writer's canonical layout: keys sorted, no whitespace, hashes as 64 lowercase hex digits.
-// Strings the report takes from their place must be plain (no escapes, no control characters), so
-// the characters between the quotes are the value.
-const HEAD = /\{"actor":"([^"\\\x00-\x1f]*)","hash":"([0-9a-f]{64})","kind":"([^"\\\x00-\x1f]*)","manifest_sha256":(?:null|"[^"\\\x00-\x1f]*"),"payload":/y;
-const TAIL_KEY = ',"policy_version":';
-const TAIL = /,"policy_version":(?:null|"([^"\\\x00-\x1f]*)"),"prev":"([0-9a-f]{64})","seq":([1-9][0-9]{0,14}),"ts":"([^"\\\x00-\x1f]*)","v":-?[0-9]+\}/y;
-/** `{"actor":"` */
-const ACTOR_AT = 10;
-/** `","hash":"` + 64 hex digits + `"`: the member the record's hash is computed without, after the actor's closing quote. */
-const HASH_MEMBER_LENGTH = ',"hash":"'.length + 64 + 1;
-
-/** Where a canonical line's parts are: the strings the report reads, and the payload's span. */
-export interface Layout {
-  actor: string;
-  kind: string;
-  policyVersion: string | null;
-  ts: string;
-  payloadAt: number;
-  payloadEnd: number;
-  /** The record's own hash, prev and seq as written (for the chain check in parallel-pass.ts). */
-  hash: string;
-  prev: string;
-  seq: string;
-  /** text[from, hashMemberAt) + text[hashMemberAt + HASH_MEMBER_LENGTH, to) is the line without its hash member. */
-  hashMemberAt: number;
-}
-
-/**
- * The parts of the line text[from, to) when it is in the canonical layout, or null (then it is
- * parsed whole). The head must match from the line's start and the tail must end exactly at the
- * line's end; between them is the payload. When the payload parses to an object, the line is exactly
- * `{` these members `}`, and they are what a full parse gives.
- */
-export function locateLayout(text: string, from: number, to: number): Layout | null {
-  HEAD.lastIndex = from;
-  const head = HEAD.exec(text);
-  if (head === null) return null;
-  const payloadAt = HEAD.lastIndex;
-  // The last one on the line is the record's own: nothing after the payload can contain the key.
-  const tailAt = text.lastIndexOf(TAIL_KEY, to);
-  if (tailAt <= payloadAt) return null;
-  TAIL.lastIndex = tailAt;
-  const tail = TAIL.exec(text);
-  if (tail === null || TAIL.lastIndex !== to) return null;
-  const actor = head[1] as string;
-  return {
-    actor,
-    kind: head[3] as string,
-    policyVersion: tail[1] ?? null,
-    ts: tail[4] as string,
-    payloadAt,
-    payloadEnd: tailAt,
-    hash: head[2] as string,
-    prev: tail[2] as string,
-    seq: tail[3] as string,
-    hashMemberAt: from + ACTOR_AT + actor.length + 1,
-  };
-}
-
-/** The line text[from, to) without its hash member, as `recordHash` hashes it after `prev` (see chainedLineHash). */
-export function withoutHashMember(text: string, from: number, to: number, layout: Layout): string {
-  return text.slice(from, layout.hashMemberAt) + text.slice(layout.hashMemberAt + HASH_MEMBER_LENGTH, to);
-}
-
-/** The record of a canonical line, as a full parse gives it (the members the report reads), or null. */
+/** The record of a canonical line, as a full parse gives it (the members asRecord keeps), or null. */
 function fromLayout(text: string, from: number, to: number): Record<string, unknown> | null {
   const layout = locateLayout(text, from, to);
   if (layout === null) return null;
@@ -201,8 +160,10 @@ function fromLayout(text: string, from: number, to: number): Record<string, unkn
 }
 
 /**
- * The members the report reads, as a full parse gives them. `hash` only tells the report the record
- * is chained (not legacy): the two-thread pass does not send it, and passes HASH_NOT_SENT.
+ * What the fast pass hands on of a line in the writer's layout: actor, kind, payload, policy_version
+ * and ts as a full parse gives them (what the audit report reads; a record's other members are the
+ * chain's, checked on the way). `hash` only says the record is chained (not legacy): the two-thread
+ * pass does not send it, and passes HASH_NOT_SENT.
  */
 export function asRecord(layout: Pick<Layout, 'actor' | 'kind' | 'policyVersion' | 'ts' | 'hash'>, payload: Record<string, unknown>): Record<string, unknown> {
   return { actor: layout.actor, hash: layout.hash, kind: layout.kind, payload, policy_version: layout.policyVersion, ts: layout.ts };

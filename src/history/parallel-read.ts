@@ -1,16 +1,14 @@
 /**
- * The report's pass over a large history on two threads. This thread keeps what must see records in
- * file order: JSON.parse of each payload (about 7 µs a record here) and the collector (3 µs). A
- * worker does everything else, once per line: reading the file, decoding it, finding each line's
- * parts, and the chain check (sha256 of each line; the check `audit verify` makes, about 7 s of a
- * core on a million records, which until now took a thread of its own and read the file a second
- * time). Measured on the 1,000,000-record bench history: about 13.5 s and 130 MB instead of
- * 16 s and 120 MB with the chain check on its own thread (bench/README.md, `## audit`).
+ * streamTrustedVerified (record-stream.ts) on two threads, for a large history. This thread keeps
+ * what must see records in file order: JSON.parse of each payload (about 7 µs a record here) and the
+ * consumer (the audit collector, 3 µs). A worker does everything else, once per line: reading the
+ * file, the chain's fast path over each line's bytes (ChainRun, as verifyHistoryRange walks it),
+ * decoding, and finding each line's parts. bench/README.md, `## audit`, has the figures.
  *
  * The worker sends whole lines as JSON texts of arrays, one text per decoded piece:
  * `[line,"actor","kind","ts",policy_version,payload]` for a line in the writer's layout (the payload
  * text copied as it is, nothing parsed) or `[line,<the line>]` for any other line; this thread parses
- * each text once and feeds the collector. JSON text is the cheapest way to move this between threads
+ * each text once and feeds the consumer. JSON text is the cheapest way to move this between threads
  * here: structured cloning of parsed records cost twice a JSON.parse.
  *
  * The records are the one-thread fast pass's (forEachTrustedRecord), record for record: the same
@@ -19,19 +17,20 @@
  * the pass ends with NotTrusted and the caller takes the exact pass, as it does for anything the
  * worker cannot read. The chain check gives a verdict only when every line is on the fast path of
  * verifyHistoryRange (then it is that function's result); otherwise the caller runs the full check.
+ * A worker that cannot start (no built module to load, e.g. these sources under a TypeScript test
+ * runner) or that fails before sending anything leaves the pass to this thread alone.
  * The worker stays at most AHEAD reads in front (a shared counter and Atomics.wait), so memory stays
  * bounded whatever the history's length.
  */
-import { hash } from 'node:crypto';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { GENESIS_PREV, MAX_RECORD_BYTES } from '../history/chain.js';
-import type { VerifyResult } from '../history/types.js';
-import { iterateLineChunks } from '../history/lines.js';
-import type { AuditCollector } from './collect.js';
+import { ChainRun } from './chain.js';
+import type { VerifyResult } from './types.js';
+import { iterateLineChunks } from './lines.js';
 import { isPlainObject } from '../util/is-plain-object.js';
-import { HASH_NOT_SENT, NotTrusted, asRecord, forEachLine, hasDuplicateMember, locateLayout, streamHistory, withoutHashMember } from './history-stream.js';
+import { locateLayout } from './layout.js';
+import { HASH_NOT_SENT, NotTrusted, asRecord, forEachLine, hasDuplicateMember, streamTrustedVerified, type OnRecord } from './record-stream.js';
 
-const TASK = 'swiftdeploy:audit-read';
+const TASK = 'swiftdeploy:history-read';
 /** Reads the worker may be ahead of this thread: bounds the texts waiting here (about 1 MB each). */
 const AHEAD = 2;
 /** Below this a worker's start-up (tens of ms) costs more than it saves. */
@@ -63,18 +62,14 @@ if (task?.task === TASK && parentPort !== null) {
   const consumed = new Int32Array(task.consumed as SharedArrayBuffer);
   const run = async (): Promise<void> => {
     let index = 0;
-    // The chain check of verifyHistoryRange's fast path, on the text already in hand: a line in the
-    // writer's layout whose seq and prev continue the chain and whose hash is sha256(prev + the line
-    // without its hash member). Hashing the decoded text hashes the line's bytes whenever they are
-    // valid UTF-8 (the writer's always are); for any other line the digest differs and the check
-    // gives up, as it does at the first line off the fast path: the caller then runs the full check.
+    // verifyHistoryRange's fast path over the bytes; at the first line off it, the caller runs the full check.
+    const chain = new ChainRun();
     let chainOk = true;
-    let records = 0;
-    let expectPrev = GENESIS_PREV;
     for await (const chunk of iterateLineChunks(file, task.size as number, { recycle: true })) {
       for (let seen = Atomics.load(consumed, 0); index - seen > AHEAD; seen = Atomics.load(consumed, 0)) {
         Atomics.wait(consumed, 0, seen, 1_000);
       }
+      if (chainOk) chainOk = chain.acceptChunk(chunk);
       let items: string[] = [];
       let firstLine = chunk.firstLine;
       forEachLine(
@@ -83,16 +78,6 @@ if (task?.task === TASK && parentPort !== null) {
         (text, from, to, line) => {
           if (items.length === 0) firstLine = line;
           const layout = locateLayout(text, from, to);
-          if (chainOk) {
-            if (layout === null || layout.prev !== expectPrev || layout.seq !== String(records + 1)) chainOk = false;
-            // verifyHistoryRange refuses a line longer than the ledger writes (iterateLineBatches).
-            else if (to - from > MAX_RECORD_BYTES / 3 && Buffer.byteLength(text.slice(from, to)) > MAX_RECORD_BYTES) chainOk = false;
-            else if (hash('sha256', expectPrev + withoutHashMember(text, from, to, layout), 'hex') !== layout.hash) chainOk = false;
-            else {
-              records++;
-              expectPrev = layout.hash;
-            }
-          }
           // The strings are plain (locateLayout's patterns exclude escapes and control characters),
           // so quoting them gives their JSON text back.
           if (layout === null) {
@@ -116,31 +101,31 @@ if (task?.task === TASK && parentPort !== null) {
       port.postMessage({ index, endOfRead: true } satisfies Message);
       index++;
     }
-    port.postMessage({ done: true, chain: chainOk ? { records, head: records === 0 ? null : expectPrev } : null } satisfies Message);
+    port.postMessage({ done: true, chain: chainOk ? { records: chain.records, head: chain.head } : null } satisfies Message);
   };
   run().catch((error: unknown) => port.postMessage({ failed: error instanceof Error ? error.message : String(error) } satisfies Message));
 }
 
-/** Whether streamTrustedParallel reads on a worker for a history of this size. */
-export function readsInParallel(size: number, parallelFromBytes = PARALLEL_FROM_BYTES): boolean {
-  // Under a TypeScript test runner no worker can load this module; small files are not worth one.
-  return import.meta.url.endsWith('.js') && size >= parallelFromBytes;
+export interface ParallelOptions {
+  /** History size from which a worker reads (default PARALLEL_FROM_BYTES). */
+  parallelFromBytes?: number;
+  /** A worker that cannot start: read on this thread alone (default), or throw (tests that must run the worker). */
+  noWorker?: 'alone' | 'throw';
 }
 
 /**
- * Streams bytes [0, size) of `file` into the collector exactly as the single-thread fast pass
- * (`streamHistory` with `trustLayout`) would, reading on a worker when readsInParallel (else, or when
- * no worker starts, on this thread). Throws NotTrusted (or what the reader throws) where that pass
- * would. Returns what verifyHistoryRange(file, size) returns when the worker found every line on
- * the chain's fast path (then that is exactly its result: all records verified, the last hash as
- * head), else null: the caller must run the full check.
+ * streamTrustedVerified(file, size, onRecord), record for record and with the same result: on a
+ * worker and this thread from `parallelFromBytes` on, else (or when no worker starts) on this
+ * thread alone. Throws NotTrusted (or what the reader throws) where that pass would.
  */
-export async function streamTrustedParallel(file: string, size: number, collector: AuditCollector, parallelFromBytes = PARALLEL_FROM_BYTES): Promise<VerifyResult | null> {
-  const alone = async (): Promise<null> => {
-    await streamHistory(file, size, collector.add, () => undefined, { trustLayout: true });
-    return null;
+export async function streamTrustedParallel(file: string, size: number, onRecord: OnRecord, opts: ParallelOptions = {}): Promise<VerifyResult | null> {
+  const parallelFromBytes = opts.parallelFromBytes ?? PARALLEL_FROM_BYTES;
+  const alone = (): Promise<VerifyResult | null> => {
+    if (opts.noWorker === 'throw' && size >= parallelFromBytes) throw new Error('history reader: no worker could start');
+    return streamTrustedVerified(file, size, onRecord);
   };
-  if (!readsInParallel(size, parallelFromBytes)) return alone();
+  // Small files are not worth a worker's start-up.
+  if (size < parallelFromBytes) return alone();
   const consumed = new Int32Array(new SharedArrayBuffer(4));
   Atomics.store(consumed, 0, -1);
   let worker: Worker;
@@ -155,6 +140,9 @@ export async function streamTrustedParallel(file: string, size: number, collecto
   }
   const arrived: Array<Extract<Message, { index: number }>> = [];
   let failure: Error | null = null;
+  // Set by the first message: a worker that fails before it is one that could not start.
+  let started = false;
+  let unstarted = false;
   let chain: Chain | undefined;
   let wake: (() => void) | null = null;
   const settle = (): void => {
@@ -163,17 +151,20 @@ export async function streamTrustedParallel(file: string, size: number, collecto
     w?.();
   };
   worker.on('message', (message: Message) => {
+    started = true;
     if ('failed' in message) failure ??= new NotTrusted(message.failed);
     else if ('done' in message) chain = message.chain;
     else arrived.push(message);
     settle();
   });
   worker.once('error', (error) => {
-    failure ??= new NotTrusted(`audit reader failed: ${error.message}`);
+    if (!started) unstarted = true;
+    failure ??= new NotTrusted(`history reader failed: ${error.message}`);
     settle();
   });
   worker.once('exit', () => {
-    if (chain === undefined) failure ??= new NotTrusted('audit reader stopped early');
+    if (!started) unstarted = true;
+    if (chain === undefined) failure ??= new NotTrusted('history reader stopped early');
     settle();
   });
   try {
@@ -182,6 +173,7 @@ export async function streamTrustedParallel(file: string, size: number, collecto
     for (;;) {
       const message = arrived.shift();
       if (message === undefined) {
+        if (failure !== null && unstarted) break;
         if (failure !== null) throw failure;
         if (chain !== undefined) break;
         await new Promise<void>((resolve) => (wake = resolve));
@@ -194,7 +186,7 @@ export async function streamTrustedParallel(file: string, size: number, collecto
         expectIndex++;
       } else {
         if (message.firstLine !== expectLine) throw new NotTrusted(`${file}:${message.firstLine}: lines out of order`);
-        expectLine = feed(file, message.text, message.count, expectLine, collector);
+        expectLine = feed(file, message.text, message.count, expectLine, onRecord);
       }
     }
   } finally {
@@ -204,11 +196,12 @@ export async function streamTrustedParallel(file: string, size: number, collecto
     Atomics.notify(consumed, 0);
     await worker.terminate();
   }
+  if (unstarted || chain === undefined) return alone();
   return chain === null ? null : { ok: true, records: chain.records, head: chain.head };
 }
 
-/** The lines of one text into the collector; returns the next line number. */
-function feed(file: string, text: string, count: number, firstLine: number, collector: AuditCollector): number {
+/** The lines of one text to the consumer; returns the next line number. */
+function feed(file: string, text: string, count: number, firstLine: number, onRecord: OnRecord): number {
   let items: unknown;
   try {
     items = JSON.parse(text);
@@ -226,10 +219,10 @@ function feed(file: string, text: string, count: number, firstLine: number, coll
       }
       // A payload that is not an object: the single-thread pass parses such a line whole; leave it to the exact pass.
       if (!isPlainObject(payload)) throw new NotTrusted(`${file}:${line}: payload is not an object`);
-      collector.add(line, asRecord({ actor, kind, ts, policyVersion, hash: HASH_NOT_SENT }, payload));
+      onRecord(line, asRecord({ actor, kind, ts, policyVersion, hash: HASH_NOT_SENT }, payload));
     } else if (item.length === 2) {
       if (!isPlainObject(item[1])) throw new NotTrusted(`${file}:${line}: not a history record`);
-      collector.add(line, item[1]);
+      onRecord(line, item[1]);
     } else throw new NotTrusted(`${file}:${line}: line does not read back as sent`);
     line++;
   }
