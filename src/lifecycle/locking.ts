@@ -1,4 +1,4 @@
-import { acquireLock, describeHolder } from '../lock/index.js';
+import { acquireLock, describeHolder, lockStatus } from '../lock/index.js';
 import type { Session } from './session.js';
 import { reconcile } from './wal.js';
 
@@ -12,12 +12,24 @@ export interface LockOptions {
  * and exit). Before `fn`, what earlier commands left unrecorded is settled (wal.ts `reconcile`), so
  * every mutating command starts from a ledger that accounts for every change.
  */
+/** The lock command of a progressive rollout's transitions: held for seconds, between analysis windows. */
+export const ROLLOUT_TRANSITION = 'rollout step';
+
+/** How long a command waits, without --lock-wait, for a rollout's transition to end (it holds the lock for seconds). */
+const TRANSITION_WAIT_SECONDS = 60;
+
 export async function withProjectLock<T>(session: Session, command: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  let waitSeconds = options.lockWaitSeconds;
+  if (waitSeconds === undefined) {
+    // A running rollout takes the lock for each transition only; waiting for it is what the user means.
+    const held = await lockStatus(session.stateDir);
+    waitSeconds = held.state === 'held' && held.liveness !== 'stale' && held.holder.command === ROLLOUT_TRANSITION ? TRANSITION_WAIT_SECONDS : 0;
+  }
   const handle = await acquireLock(
     session.stateDir,
     { actor: session.operator.actor, command },
     {
-      waitSeconds: options.lockWaitSeconds ?? 0,
+      waitSeconds,
       onWait: (status) => {
         if (status.state === 'held') session.out.info(`waiting for the project lock: ${describeHolder(status.holder)}`);
       },

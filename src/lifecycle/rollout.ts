@@ -35,7 +35,7 @@ import { whyNotAlive } from '../lock/liveness.js';
 import { pollUntil } from '../util/poll-until.js';
 import { onInterrupt } from '../util/signals.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
-import { withProjectLock, type LockOptions } from './locking.js';
+import { ROLLOUT_TRANSITION, withProjectLock, type LockOptions } from './locking.js';
 import { confirmMode } from './mode-switch.js';
 import { readRollout, rolloutFileContent, rolloutFileIn } from './rollout-store.js';
 import {
@@ -311,7 +311,7 @@ async function drive(session: Session, engine: Engine, options: RolloutOptions):
     let id = (await currentRollout(session))?.id ?? '';
     for (;;) {
       // Set the current step's weight (a no-op when it is already in nginx.conf).
-      const atWeight = await withProjectLock(session, 'rollout step', options, async () => {
+      const atWeight = await withProjectLock(session, ROLLOUT_TRANSITION, options, async () => {
         const state = await currentRollout(session);
         if (!isOurs(state, id)) return state;
         const next = atStepWeight(state, new Date());
@@ -326,10 +326,18 @@ async function drive(session: Session, engine: Engine, options: RolloutOptions):
       id = atWeight.id;
 
       const stepLabel = `step ${atWeight.step + 1}/${atWeight.steps.length} at ${atWeight.weight}%: analysis window ${canary.step_seconds}s`;
-      const windows = await sampleTracks(session, canary.step_seconds, stepLabel, stop);
+      let windows: Awaited<ReturnType<typeof sampleTracks>>;
+      try {
+        windows = await sampleTracks(session, canary.step_seconds, stepLabel, stop);
+      } catch (err) {
+        // Another command may have ended the rollout meanwhile (its metrics locations are gone then).
+        const now = await currentRollout(session);
+        if (!isOurs(now, id)) return stoppedElsewhere(session, now, id);
+        return pauseOnError(session, engine, id, options, err);
+      }
       if (windows === undefined) return pauseOnInterrupt(session, engine, id, options);
 
-      const after = await withProjectLock(session, 'rollout step', options, async () => {
+      const after = await withProjectLock(session, ROLLOUT_TRANSITION, options, async () => {
         const state = await currentRollout(session);
         if (!isOurs(state, id)) return { state, code: undefined };
         const tracks = { stable: figures(windows.stable), canary: figures(windows.canary) };
@@ -428,7 +436,7 @@ function stoppedElsewhere(session: Session, state: RolloutState | undefined, id:
 }
 
 async function pauseOnInterrupt(session: Session, engine: Engine, id: string, options: RolloutOptions): Promise<never> {
-  await withProjectLock(session, 'rollout pause', options, async () => {
+  await withProjectLock(session, ROLLOUT_TRANSITION, options, async () => {
     const state = await currentRollout(session);
     if (!isOurs(state, id)) return;
     const paused = pauseState(state, 'interrupted (Ctrl-C)', new Date());
@@ -436,6 +444,18 @@ async function pauseOnInterrupt(session: Session, engine: Engine, id: string, op
     announce(session, 'paused', paused, `rollout paused at ${paused.weight}% (interrupted): \`swiftdeploy resume\` or \`swiftdeploy abort\``);
   });
   throw new Interrupted('interrupted: the rollout is paused at its current weight');
+}
+
+/** The step could not be measured: pause at the current weight (a human decides), then fail with the cause. */
+async function pauseOnError(session: Session, engine: Engine, id: string, options: RolloutOptions, err: unknown): Promise<never> {
+  await withProjectLock(session, ROLLOUT_TRANSITION, options, async () => {
+    const state = await currentRollout(session);
+    if (!isOurs(state, id)) return;
+    const paused = pauseState(state, `the step could not be measured: ${(err as Error).message}`, new Date());
+    await transition(session, engine, paused, `rollout ${id}: paused, the step could not be measured`);
+    announce(session, 'paused', paused, `rollout paused at ${paused.weight}%: the step could not be measured; \`swiftdeploy resume\` or \`swiftdeploy abort\``);
+  });
+  throw err;
 }
 
 /** `resume`: continue a paused rollout, or one whose driver is gone, from its current step. */

@@ -147,6 +147,14 @@ describe.skipIf(!compose.path)(`progressive canary on real Docker, compose ${com
     }
   }
 
+  async function untilLockFree(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (existsSync(path.join(project.dir, '.swiftdeploy/lock'))) {
+      if (Date.now() > deadline) throw new Error('the project lock was never free');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   beforeAll(async () => {
     project = await makeTempProject(uniqueProjectName('sdroll'));
     manifest = path.join(project.dir, 'manifest.yaml');
@@ -255,6 +263,9 @@ describe.skipIf(!compose.path)(`progressive canary on real Docker, compose ${com
     const load = traffic();
     const driver = cli(['promote', 'canary', '--yes']);
     await until((s) => s.status === 'running' && s.weight === 10);
+    // Killed during the analysis window (the lock is free then); a kill inside a transition leaves a
+    // stale lock that `lock release --force` settles (covered by the wal suites).
+    await untilLockFree();
     driver.kill('SIGKILL');
     await driver;
     const st = await cli(['status', '--once']);
