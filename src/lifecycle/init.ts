@@ -4,7 +4,7 @@ import { withProjectLock } from './locking.js';
 import { Session, type Operator } from './session.js';
 import { removeStaleTemps } from '../util/stale-temps.js';
 import { changeFiles } from './wal.js';
-import { currentRollout, renderedRollout } from './rollout.js';
+import { readRollout, renderedRollout, rolloutFileIn } from './rollout-store.js';
 
 /**
  * init: render the derived files under the project lock, write-ahead: the intent (each file's sha256
@@ -14,7 +14,7 @@ export async function initProject(manifestPath: string, operator: Operator, opti
   const session = await Session.open(manifestPath, operator, 'init');
   return withProjectLock(session, 'init', {}, async () => {
     // During a progressive rollout the files are rendered at its weight, with the canary track.
-    const plans = await planGenerate(session.loaded, { ...options, rollout: renderedRollout(await currentRollout(session)) });
+    const plans = await planGenerate(session.loaded, { ...options, rollout: renderedRollout(await readRollout(rolloutFileIn(session.stateDir))) });
     const rel = (abs: string) => abs.slice(session.loaded.projectDir.length + 1);
     const toWrite = plans.filter((p) => !p.unchanged);
     // A file with nothing to write still gets the temp files a killed writer left beside it removed

@@ -51,8 +51,12 @@ export async function readRollout(file: string): Promise<RolloutState | undefine
   return parsed.data;
 }
 
+/** The weight nginx.conf and docker-compose.yml are rendered for, given the rollout state. */
+export function renderedRollout(state: RolloutState | undefined): Rollout | undefined {
+  return state !== undefined && hasCanaryTrack(state) ? { weight: state.weight } : undefined;
+}
+
 /** The weight a project's files are rendered at now (undefined: no rollout with a canary track), from its own directory. */
 export async function projectRollout(projectDir: string): Promise<Rollout | undefined> {
-  const state = await readRollout(path.join(projectDir, ROLLOUT_REL));
-  return state !== undefined && hasCanaryTrack(state) ? { weight: state.weight } : undefined;
+  return renderedRollout(await readRollout(path.join(projectDir, ROLLOUT_REL)));
 }

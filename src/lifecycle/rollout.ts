@@ -28,7 +28,7 @@ import { PolicyDecisionDenied } from '../policy/errors.js';
 import { gate } from '../policy/gate.js';
 import { stepFacts } from '../policy/step-facts.js';
 import type { DecisionRecord, StepOutcome } from '../policy/types.js';
-import { CANARY_HOST, type Rollout } from '../render/context.js';
+import { CANARY_HOST } from '../render/context.js';
 import { planGenerate } from '../render/generate.js';
 import type { Engine } from '../runtime/engine.js';
 import { whyNotAlive } from '../lock/liveness.js';
@@ -37,7 +37,9 @@ import { onInterrupt } from '../util/signals.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
 import { ROLLOUT_TRANSITION, withProjectLock, type LockOptions } from './locking.js';
 import { confirmMode } from './mode-switch.js';
-import { readRollout, rolloutFileContent, rolloutFileIn } from './rollout-store.js';
+import { readRollout, renderedRollout, rolloutFileContent, rolloutFileIn } from './rollout-store.js';
+
+export { renderedRollout };
 import {
   abort as abortState,
   afterAnalysis,
@@ -58,11 +60,6 @@ import { changeFiles, performEffect, thisWriter } from './wal.js';
 export interface RolloutOptions extends LockOptions {
   /** Stops the driver as Ctrl-C does (pause). Tests use it; the CLI wires signals here itself. */
   signal?: AbortSignal;
-}
-
-/** The weight nginx.conf and docker-compose.yml are rendered for, given the rollout state. */
-export function renderedRollout(state: RolloutState | undefined): Rollout | undefined {
-  return state !== undefined && hasCanaryTrack(state) ? { weight: state.weight } : undefined;
 }
 
 /** The project's current rollout (undefined when none was ever started). */
