@@ -12,7 +12,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -23,6 +22,7 @@ import { engineOrSkip } from '../helpers/engines.js';
 import { localStackChanges, testManifest } from '../helpers/manifest.js';
 import { BASE_IMAGES, dockerForTests, uniqueProjectName } from './helpers/docker.js';
 import { makeTempProject, type TempProject } from './helpers/project.js';
+import { freePort } from '../helpers/opa-server.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'bin/swiftdeploy');
@@ -52,16 +52,6 @@ function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let appImageBuilt: Promise<void> | undefined;
 /** The app image, staged on the host (nothing in a container reaches npm here), built once per run. */

@@ -9,7 +9,6 @@
  * In CI a missing piece fails the suite; elsewhere it skips and says so.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -20,6 +19,7 @@ import { engineOrSkip } from '../helpers/engines.js';
 import { localStackChanges, testManifest } from '../helpers/manifest.js';
 import { BASE_IMAGES, dockerForTests, uniqueProjectName } from './helpers/docker.js';
 import { makeTempProject, type TempProject } from './helpers/project.js';
+import { freePort } from '../helpers/opa-server.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(repo, 'bin/swiftdeploy');
@@ -37,16 +37,6 @@ const composeV2 = dockerEngine.path
   : null;
 const compose = dockerEngine.path ? engineOrSkip('docker compose v2', composeV2?.startsWith('2.') ? composeV2 : null, `found ${composeV2 ?? 'nothing'}; ${SETUP}`) : dockerEngine;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!compose.path)(`progressive canary on real Docker, compose ${composeV2 ?? ''}${compose.skipNote}`, () => {
   let project: TempProject;

@@ -119,3 +119,13 @@ export function detection(flavour: 'v2' | 'v1' = 'v2'): string[][] {
 export function stages(records: EventRecord[]): string[] {
   return records.map((r) => r.payload.stage);
 }
+
+/** What the promise rejected with (a test that expects a failure must not pass on a success). */
+export async function failure(run: Promise<unknown>): Promise<Error> {
+  const r = await run.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  if (!r) throw new Error('expected the operation to fail');
+  return r;
+}

@@ -13,7 +13,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import { renderAll } from '../../src/render/render.js';
 import { engineOrSkip } from '../helpers/engines.js';
 import { findNginx, nginxUnavailable } from '../helpers/nginx.js';
 import { startApp, type RunningApp } from './app.harness.js';
+import { freePort } from '../helpers/opa-server.mjs';
 
 const CANARY_MANIFEST = readFileSync(fileURLToPath(new URL('../fixtures/golden/canary/manifest.yaml', import.meta.url)), 'utf8');
 const STICKY_MANIFEST = CANARY_MANIFEST.replace('sticky: false', 'sticky: true');
@@ -68,16 +68,6 @@ describe.skipIf(NGINX_SKIP !== undefined)('nginx -t on every rendered canary ngi
 });
 
 /** A port nothing listens on right now (bound and released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Replaces every `from` in `text`, insisting that there are exactly `count` of them. */
 function replaceExactly(text: string, from: string, to: string, count: number): string {

@@ -11,6 +11,7 @@ import { parseManifest } from '../../src/manifest/load.js';
 import { engineOrSkip } from '../helpers/engines.js';
 import { findNginx, nginxUnavailable } from '../helpers/nginx.js';
 import { renderAll } from '../../src/render/render.js';
+import { freePort } from '../helpers/opa-server.mjs';
 
 /**
  * The rendered nginx.conf against a real nginx (`nginx -t`), and `swiftdeploy validate` as a
@@ -83,16 +84,6 @@ describe.skipIf(NGINX_SKIP !== undefined)('nginx -t on the rendered nginx.conf',
 });
 
 /** A port nothing listens on right now (bound and released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '0.0.0.0', port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Check {
   tag: string;

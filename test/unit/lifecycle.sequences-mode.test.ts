@@ -15,7 +15,7 @@ import { promote } from '../../src/lifecycle/promote.js';
 import { rollback } from '../../src/lifecycle/rollback.js';
 import { requireOpa } from '../helpers/engines.js';
 import { opaForSuite } from '../helpers/opa.js';
-import { APP_IMAGE, detection, PROJECT, scriptedProject, stages, type ScriptedProject } from '../helpers/scripted-project.js';
+import { APP_IMAGE, detection, PROJECT, scriptedProject, stages, type ScriptedProject, failure } from '../helpers/scripted-project.js';
 import type { HostContainer } from '../helpers/compose-host.js';
 
 const engine = requireOpa();
@@ -27,14 +27,6 @@ afterEach(async () => {
   p = undefined;
 });
 
-async function failure(run: Promise<unknown>): Promise<Error> {
-  const r = await run.then(
-    () => undefined,
-    (e: unknown) => e as Error,
-  );
-  if (!r) throw new Error('expected the operation to fail');
-  return r;
-}
 
 /** A project deployed in `mode`: rendered files, app + nginx running, nginx routing to the app. */
 async function running(mode: AppMode, opaUrl: string, flavour: 'v2' | 'v1' = 'v2'): Promise<{ project: ScriptedProject; oldApp: HostContainer }> {

@@ -14,7 +14,7 @@ import { initProject } from '../../src/lifecycle/init.js';
 import { teardown } from '../../src/lifecycle/teardown.js';
 import { requireOpa } from '../helpers/engines.js';
 import { opaForSuite } from '../helpers/opa.js';
-import { APP_IMAGE, detection, NGINX_CONF_IN_CONTAINER, PROJECT, scriptedProject, stages, type ScriptedProject } from '../helpers/scripted-project.js';
+import { APP_IMAGE, detection, NGINX_CONF_IN_CONTAINER, PROJECT, scriptedProject, stages, type ScriptedProject, failure } from '../helpers/scripted-project.js';
 
 const engine = requireOpa();
 const DATA_ROOT_PROBE = ['docker', 'info', '--format', '{{.DockerRootDir}}'];
@@ -27,15 +27,6 @@ afterEach(async () => {
   p = undefined;
 });
 
-/** What the promise rejected with (a test that expects a failure must not pass on a success). */
-async function failure(run: Promise<unknown>): Promise<Error> {
-  const r = await run.then(
-    () => undefined,
-    (e: unknown) => e as Error,
-  );
-  if (!r) throw new Error('expected the operation to fail');
-  return r;
-}
 
 describe.skipIf(!engine.path)(`deploy: the commands it runs, in order${engine.skipNote}`, () => {
   const suite = opaForSuite();
