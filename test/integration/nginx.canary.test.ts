@@ -12,8 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -22,28 +21,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/manifest/load.js';
 import type { Rollout } from '../../src/render/context.js';
 import { renderAll } from '../../src/render/render.js';
-import { engineOrSkip } from '../helpers/engines.js';
-import { findNginx, nginxUnavailable } from '../helpers/nginx.js';
+import { nginxForSuite, suiteTempDirs } from '../helpers/nginx.js';
 import { startApp, type RunningApp } from './app.harness.js';
 import { freePort } from '../helpers/opa-server.mjs';
 
 const CANARY_MANIFEST = readFileSync(fileURLToPath(new URL('../fixtures/golden/canary/manifest.yaml', import.meta.url)), 'utf8');
 const STICKY_MANIFEST = CANARY_MANIFEST.replace('sticky: false', 'sticky: true');
 
-const NGINX = findNginx();
-const NGINX_SKIP = nginxUnavailable(NGINX);
-// In CI a missing nginx fails this file (test/helpers/engines.ts); elsewhere the suite skips.
-engineOrSkip('nginx', NGINX_SKIP === undefined ? 'nginx' : null, `${NGINX_SKIP ?? ''} (npm run setup installs nginx-light)`);
-
-const temps: string[] = [];
-afterAll(async () => {
-  await Promise.all(temps.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
-async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  temps.push(dir);
-  return dir;
-}
+const { nginx: NGINX, skip: NGINX_SKIP } = nginxForSuite();
+const tempDir = suiteTempDirs();
 
 async function renderedConf(manifestText: string, rollout?: Rollout): Promise<string> {
   const files = await renderAll(parseManifest(manifestText, 'manifest.yaml'), { policiesDir: './policies' }, rollout);

@@ -1,15 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { parseManifest } from '../../src/manifest/load.js';
-import { engineOrSkip } from '../helpers/engines.js';
-import { findNginx, nginxUnavailable } from '../helpers/nginx.js';
+import { nginxForSuite, suiteTempDirs } from '../helpers/nginx.js';
 import { renderAll } from '../../src/render/render.js';
 import { freePort } from '../helpers/opa-server.mjs';
 
@@ -21,20 +19,8 @@ import { freePort } from '../helpers/opa-server.mjs';
 const BIN = fileURLToPath(new URL('../../bin/swiftdeploy', import.meta.url));
 const DEFAULT_MANIFEST = readFileSync(fileURLToPath(new URL('../../manifest.yaml', import.meta.url)), 'utf8');
 
-const NGINX = findNginx();
-const NGINX_SKIP = nginxUnavailable(NGINX);
-// In CI a missing nginx fails this file (test/helpers/engines.ts); elsewhere the suite skips.
-engineOrSkip('nginx', NGINX_SKIP === undefined ? 'nginx' : null, `${NGINX_SKIP ?? ''} (npm run setup installs nginx-light)`);
-
-const temps: string[] = [];
-afterAll(async () => {
-  await Promise.all(temps.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
-async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  temps.push(dir);
-  return dir;
-}
+const { nginx: NGINX, skip: NGINX_SKIP } = nginxForSuite();
+const tempDir = suiteTempDirs();
 
 function variant(change: (doc: Record<string, Record<string, unknown>>) => void): string {
   const doc = YAML.parse(DEFAULT_MANIFEST) as Record<string, Record<string, unknown>>;

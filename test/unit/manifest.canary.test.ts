@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ManifestError, type ManifestProblem } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
+import { only, problemsOf } from '../helpers/manifest-problems.js';
 
 const DEFAULT_MANIFEST = readFileSync(fileURLToPath(new URL('../../manifest.yaml', import.meta.url)), 'utf8');
 
@@ -31,22 +31,6 @@ function at(text: string, needle: string, after = 'canary:\n  '): { line: number
   return { line: before.length, col: before[before.length - 1]!.length + 1 };
 }
 
-function problemsOf(text: string): ManifestProblem[] {
-  try {
-    parseManifest(text, '/p/manifest.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ManifestError);
-    expect((err as ManifestError).exitCode).toBe(2);
-    return (err as ManifestError).problems;
-  }
-  throw new Error('expected the manifest to be rejected, but it loaded');
-}
-
-function only(text: string): ManifestProblem {
-  const problems = problemsOf(text);
-  expect(problems, JSON.stringify(problems, null, 2)).toHaveLength(1);
-  return problems[0]!;
-}
 
 describe('canary: valid', () => {
   it('absent: no canary in the manifest, and the relative thresholds take their defaults', () => {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ManifestError, type ManifestProblem } from '../../src/errors.js';
+import { ManifestError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
+import { only, problemsOf } from '../helpers/manifest-problems.js';
 
 const DEFAULT_MANIFEST = readFileSync(fileURLToPath(new URL('../../manifest.yaml', import.meta.url)), 'utf8');
 
@@ -49,23 +50,6 @@ function edited(from: string, to: string, text = DEFAULT_MANIFEST): string {
   return text.replace(from, to);
 }
 
-/** Parses and returns the ManifestError's problems; fails the test if the text is accepted. */
-function problemsOf(text: string): ManifestProblem[] {
-  try {
-    parseManifest(text, '/p/manifest.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ManifestError);
-    expect((err as ManifestError).exitCode).toBe(2);
-    return (err as ManifestError).problems;
-  }
-  throw new Error('expected the manifest to be rejected, but it loaded');
-}
-
-function only(text: string): ManifestProblem {
-  const problems = problemsOf(text);
-  expect(problems, JSON.stringify(problems, null, 2)).toHaveLength(1);
-  return problems[0]!;
-}
 
 describe('a valid manifest', () => {
   it('loads the repository default manifest with every value as written', () => {
