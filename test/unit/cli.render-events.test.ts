@@ -136,3 +136,37 @@ describe('LiveRegion (the one redraw)', () => {
     expect(s.text).toBe('\x1b[?25l\x1b[H\x1b[Jtick 1\n\x1b[H\x1b[Jtick 2\n\x1b[?25h');
   });
 });
+
+describe('rollout events', () => {
+  const analysed = {
+    phase: 'analysed' as const,
+    rollout: { id: 'r-1', step: 2, steps: 4, weight: 25, status: 'running' },
+    text: 'step 2/4 at 25%: fail',
+    outcome: 'fail' as const,
+    tracks: { stable: { requests: 120, error_rate: 0, p99_seconds: 0.0123 }, canary: { requests: 40, error_rate: 0.302, p99_seconds: null } },
+  };
+
+  it('for humans: one line on stderr with per-track figures in units, nothing on stdout', () => {
+    const { report, stdout, stderr } = terminal();
+    report.rollout(analysed);
+    expect(stdout.text).toBe('');
+    expect(stderr.text).toBe(
+      'rollout: step 2/4 at 25%: fail\n' +
+        '         stable 120 requests, error rate 0%, p99 12 ms\n' +
+        '         canary 40 requests, error rate 30.2%, p99 n/a\n',
+    );
+  });
+
+  it('with --json: one JSON line per event on stdout, raw numbers, then the result document', () => {
+    const { report, stdout, stderr } = terminal({ json: true });
+    report.rollout(analysed);
+    report.rollout({ phase: 'paused', rollout: { id: 'r-1', weight: 25, status: 'paused' }, text: 'paused' });
+    report.result('done', { ok: true });
+    const lines = stdout.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toEqual({ event: 'rollout', ...analysed });
+    expect(lines[1]).toMatchObject({ event: 'rollout', phase: 'paused' });
+    expect(lines[2]).toEqual({ ok: true });
+    expect(stderr.text).toBe('');
+  });
+});

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ManifestError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
-import { setServicesMode } from '../../src/manifest/edit.js';
+import { setServicesKeys, setServicesMode } from '../../src/manifest/edit.js';
 
 const DEFAULT_MANIFEST = readFileSync(fileURLToPath(new URL('../../manifest.yaml', import.meta.url)), 'utf8');
 
@@ -116,5 +116,38 @@ describe('setServicesMode', () => {
   it('refuses to produce an invalid manifest (the edited text is re-validated)', () => {
     const text = DEFAULT_MANIFEST.replace('port: 3000', 'port: "80a"');
     expect(() => setServicesMode(text, 'canary', 'm')).toThrow(/services\.port/);
+  });
+});
+
+describe('setServicesKeys (promote stable after a rollout)', () => {
+  it('changes the image and version lines only, keeping comments and the version quoted', () => {
+    const next = setServicesKeys(DEFAULT_MANIFEST, { image: 'registry.local:5000/team/app:2.1', version: '1.10' }, 'manifest.yaml');
+    const lines = changedLines(DEFAULT_MANIFEST, next);
+    expect(lines).toHaveLength(2);
+    const after = next.split('\n');
+    expect(after[lines[0]!]).toMatch(/^ {2}image: registry\.local:5000\/team\/app:2\.1/);
+    // 1.10 would read back as the number 1.1 unquoted: it stays a quoted string.
+    expect(after[lines[1]!]).toMatch(/^ {2}version: "1\.10"/);
+    const before = DEFAULT_MANIFEST.split('\n');
+    for (const i of lines) expect(after[i]!.split('#')[1]).toBe(before[i]!.split('#')[1]);
+    const m = parseManifest(next, 'manifest.yaml');
+    expect(m.services).toMatchObject({ image: 'registry.local:5000/team/app:2.1', version: '1.10' });
+  });
+
+  it('an unchanged value changes nothing; a missing key is refused naming it', () => {
+    const m = parseManifest(DEFAULT_MANIFEST, 'manifest.yaml');
+    expect(setServicesKeys(DEFAULT_MANIFEST, { image: m.services.image, version: m.services.version }, 'manifest.yaml')).toBe(DEFAULT_MANIFEST);
+    const noVersion = DEFAULT_MANIFEST.replace(/^ {2}version:.*\n/m, '');
+    expect(() => setServicesKeys(noVersion, { version: '2.0.0' }, 'manifest.yaml')).toThrow(ManifestError);
+  });
+});
+
+describe('setServicesKeys quoting', () => {
+  it('a plain version that would not read back as the same string is double-quoted', () => {
+    const plain = DEFAULT_MANIFEST.replace(/^ {2}version: "1\.0\.0"/m, '  version: v1');
+    expect(plain).not.toBe(DEFAULT_MANIFEST);
+    const next = setServicesKeys(plain, { version: '1.10' }, 'manifest.yaml');
+    expect(next).toMatch(/^ {2}version: "1\.10"/m);
+    expect(setServicesKeys(plain, { version: 'v2' }, 'manifest.yaml')).toMatch(/^ {2}version: v2 /m);
   });
 });
