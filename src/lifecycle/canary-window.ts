@@ -26,7 +26,7 @@ export async function canaryWindow(session: Session, now = Date.now()): Promise<
   return sampleWindow(session.nginxUrl('/metrics'), m.policy.canary.window_seconds, session.out);
 }
 
-async function freshStatusWindow(session: Session, now: number): Promise<CanaryWindow | undefined> {
+export async function freshStatusWindow(session: Session, now = Date.now()): Promise<CanaryWindow | undefined> {
   const m = session.manifest;
   const last = await readLastRecord(session.historyFile).catch(() => undefined);
   if (!last || last.kind !== 'status') return undefined;

@@ -5,7 +5,7 @@ import { waitReady } from '../policy/client.js';
 import { canaryFactsFromWindow } from '../policy/canary-facts.js';
 import { PolicyDecisionDenied } from '../policy/errors.js';
 import { gate } from '../policy/gate.js';
-import { canaryWindow } from './canary-window.js';
+import { canaryWindow, freshStatusWindow } from './canary-window.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, liveMode, manifestLineChange, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
@@ -53,13 +53,15 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
     out.info('  replaces: the app container only, start-before-stop (nginx and OPA keep running)');
     out.info(`  judged: canary window of ${m.policy.canary.window_seconds}s (policy.canary, ${m.policy.canary.mode})`);
 
+    // A fresh status-loop window must be the newest record: look before this command records anything.
+    const fresh = await freshStatusWindow(session);
     await session.event('requested', { from_mode: from, to_mode: target, detail: `promote ${from} -> ${target}` });
 
     // Gate before any change.
     const client = await session.policyClient();
     try {
       await waitReady(client, { timeoutMs: 10_000 });
-      const { window, source } = await canaryWindow(session);
+      const { window, source } = fresh ?? (await canaryWindow(session));
       out.info(`canary window: ${source}: ${window.requests} requests, error rate ${fmtRate(window.error_rate)}, p99 ${fmtSeconds(window.p99_seconds)}`);
       const { mode, ...thresholds } = m.policy.canary;
       try {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 /**
  * promote and rollback as exact command sequences: the app is replaced start-before-stop (scale up,
  * wait for healthy, stop the old one, remove it) and every failure is followed by what the code
@@ -17,6 +18,8 @@ import { requireOpa } from '../helpers/engines.js';
 import { opaForSuite } from '../helpers/opa.js';
 import { APP_IMAGE, detection, PROJECT, scriptedProject, stages, type ScriptedProject, failure } from '../helpers/scripted-project.js';
 import type { HostContainer } from '../helpers/compose-host.js';
+import { appendRecord } from '../../src/history/ledger.js';
+import { status } from '../fixtures/audit/records.js';
 
 const engine = requireOpa();
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -95,6 +98,19 @@ describe.skipIf(!engine.path)(`promote: the commands it runs, in order${engine.s
     ]);
     expect(records.find((r) => r.payload.stage === 'policy_decided')!.payload.decision).toMatchObject({ domain: 'canary', allowed: true });
     expect(records.at(-1)!.payload).toMatchObject({ from_mode: 'stable', to_mode: 'canary' });
+  }, 30_000);
+
+  it('a fresh status-loop window, the newest record, is judged instead of sampling (no traffic needed)', async () => {
+    const { project, oldApp } = await running('stable', suite.opa.url);
+    p = project;
+    const tick = status(Date.now(), { requests: 300, errorRate: 0, p99: 0.05 });
+    await appendRecord(path.join(p.dir, 'history.jsonl'), { kind: 'status', actor: 'status', policy_version: tick.policy_version, manifest_sha256: tick.manifest_sha256, payload: tick.payload });
+    // Without traffic a sampled window has no requests: the gate would deny (min_requests).
+    const code = await promote(p.manifest, 'canary', p.operator, {}, p.deps);
+    expect(code).toBe(EXIT.OK);
+    expect(p.argvs()).toEqual([...detection(), ...replacement(p, oldApp.id)]);
+    const records = await p.records();
+    expect(records.find((r) => r.payload.stage === 'policy_decided')!.payload.decision).toMatchObject({ domain: 'canary', question: 'pre_promote', allowed: true });
   }, 30_000);
 
   it('the new container turns unhealthy: it is removed, the old one never stopped; then the automatic rollback restores the manifest and replaces back; exit 1', async () => {
