@@ -1,6 +1,7 @@
 /**
  * Mermaid `xychart-beta` charts of the timeline, so GitHub shows a picture. Two charts rather than one
  * because xychart has a single y-axis, and a percentage and a latency on one scale flatten one of them.
+ * A history with progressive rollouts gets a third: the canary weight over the same rows.
  */
 import type { AuditData } from './collect.js';
 import { weightPerRow } from './rollouts.js';
