@@ -107,6 +107,9 @@ export class RolloutTracker {
     }
     const r = p.rollout;
     if (!isPlainObject(r) || typeof r.id !== 'string') return;
+    // A step decision belongs to the analysis recorded right after it, never to a later one.
+    const decision = this.pendingDecision;
+    this.pendingDecision = null;
     const status = stringOrNull(r.status);
     const weight = numberOrNull(r.weight);
     const reason = stringOrNull(r.reason);
@@ -152,7 +155,6 @@ export class RolloutTracker {
     if (a !== null) {
       view.lastAnalysisIntent = intentId;
       const tracks = isPlainObject(a.tracks) ? a.tracks : {};
-      const decision = this.pendingDecision;
       analysis = {
         outcome: stringOrNull(a.outcome) ?? 'unknown',
         stable: trackOf(tracks.stable),
@@ -160,7 +162,6 @@ export class RolloutTracker {
         violations: decision?.violations ?? [],
         shadow: decision?.shadow ?? false,
       };
-      this.pendingDecision = null;
     }
     if (!inPeriod || (analysis === null && !changed)) return;
     if (this.rowCount >= this.maxListed) {
