@@ -16,9 +16,10 @@ import {
   type AuditEntry,
 } from './entry.js';
 import { isPlainObject } from '../util/is-plain-object.js';
-import { OperationTracker, finalState, isChangeAction, wouldHaveBlocked, type Operation } from './operations.js';
+import { OperationTracker, finalState, isChangeAction, isStepDecision, wouldHaveBlocked, type Operation } from './operations.js';
 import { DownsampledTimeline, type TimelineRow } from './timeline.js';
 import { EpisodeTracker, correlate, newEpisode, type ViolationEpisode } from './violations.js';
+import { RolloutTracker, type RolloutData } from './rollouts.js';
 
 export interface CollectOptions {
   /** Inclusive bounds in ms since the epoch; records outside are read (for context) but not reported. */
@@ -79,6 +80,8 @@ export interface AuditData {
   timelineTarget: number;
   episodes: ViolationEpisode[];
   episodesOverflow: Overflow | null;
+  /** Progressive rollouts (src/audit/rollouts.ts); empty when the history has none. */
+  rollouts: RolloutData;
 }
 
 const MAX_POLICY_VERSIONS = 100;
@@ -148,7 +151,9 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     timelineTarget,
     episodes: [],
     episodesOverflow: null,
+    rollouts: { rollouts: [], overflow: 0, weights: [] },
   };
+  const rollouts = new RolloutTracker(maxListed, sinceMs, untilMs);
 
   const keepEpisode = (episode: ViolationEpisode): void => {
     if (data.episodes.length < maxListed) data.episodes.push(episode);
@@ -185,6 +190,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
   };
 
   const onEvent = (entry: AuditEntry, inPeriod: boolean): void => {
+    rollouts.add(entry, inPeriod);
     const { op, isNew } = tracker.add(entry);
     if (isNew && inPeriod) {
       if (countedOp !== null) countOperation(countedOp);
@@ -196,14 +202,17 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
       countedOp = null;
     }
     const decision = (entry.payload as Record<string, unknown>).decision;
-    if (inPeriod && decision !== undefined && !gateRecorded.has(op)) {
+    // Each rollout step is judged on its own, so each step's violations are listed; a gate's only once.
+    const step = isStepDecision(decision);
+    if (inPeriod && decision !== undefined && (step || !gateRecorded.has(op))) {
       const verdict = toVerdictView(decision, 'unknown');
       if (verdict !== null && !isUnavailable(verdict)) {
         if (verdict.policyVersion !== entry.policyVersion) notePolicyVersion(verdict.policyVersion, entry.tsMs);
         if (!verdict.allowed || verdict.violations.length > 0) {
-          gateRecorded.add(op);
+          if (!step) gateRecorded.add(op);
+          const source = step ? 'rollout step analysis' : `${op.action} gate`;
           for (const v of verdict.violations) {
-            keepEpisode(newEpisode(verdict.domain, v, verdict.enforcement, `${op.action} gate${entry.legacy ? ' (legacy record)' : ''}`, entry.tsMs, correlate(entry.tsMs, lastChange)));
+            keepEpisode(newEpisode(verdict.domain, v, verdict.enforcement, `${source}${entry.legacy ? ' (legacy record)' : ''}`, entry.tsMs, correlate(entry.tsMs, lastChange)));
           }
         }
       }
@@ -315,6 +324,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     episodes.closeAll();
     data.episodes.sort((a, b) => a.firstMs - b.firstMs);
     data.timeline = timeline.finish();
+    data.rollouts = rollouts.finish();
     return data;
   };
   const ambiguous = (line: number, why: string): void => {

@@ -31,6 +31,10 @@ export interface Operation {
   intentIds?: string[];
   /** Set when an outcome was recorded by reconciliation after the operation's process ended. */
   reconciled?: boolean;
+  /** A progressive rollout's step analyses (canary/step decisions) by outcome: they judge steps, not the operation. */
+  stepOutcomes?: Record<string, number>;
+  /** The last `payload.rollout` status and reason this operation recorded (src/audit/rollouts.ts reads the rest). */
+  rollout?: { id: string; status: string | null; reason: string | null };
 }
 
 const TERMINAL = new Set(['confirmed', 'rolled_back', 'failed']);
@@ -39,6 +43,11 @@ const CHANGE_ACTIONS = new Set(['deploy', 'promote', 'rollback']);
 const CHANGED_OUTCOMES = new Set(['completed', 'partial']);
 /** Actions whose whole job is one write-ahead change: its outcome is the operation's outcome. */
 const SINGLE_CHANGE_ACTIONS = new Set(['init', 'lock_release']);
+
+/** A rollout step's analysis (canary policy, question `step`): it judges a step, it does not authorise the operation. */
+export function isStepDecision(decision: unknown): decision is Record<string, unknown> {
+  return isPlainObject(decision) && decision.question === 'step' && decision.domain === 'canary';
+}
 
 export function isChangeAction(action: string): boolean {
   return CHANGE_ACTIONS.has(action);
@@ -67,6 +76,10 @@ export function outcomeOf(op: Operation): string {
   }
   // A promote that failed after changing the manifest is rolled back automatically, then marked failed.
   if (op.stages.includes('rolled_back')) return `rolled back${why}`;
+  // A rollout left paused or running waits for a human (resume, abort), not for an outcome.
+  if (last !== 'failed' && op.rollout !== undefined && (op.rollout.status === 'paused' || op.rollout.status === 'running')) {
+    return `rollout ${op.rollout.id} ${op.rollout.status}${op.rollout.reason !== null ? `: ${op.rollout.reason}` : ''}`;
+  }
   if (last === 'failed') return `failed${why}`;
   if (wasDenied(op)) return `denied by policy${why}`;
   if (op.decisionUnavailable !== null) return `policy engine unavailable${why}`;
@@ -165,7 +178,14 @@ export class OperationTracker {
       const u = p.policy_unavailable;
       op.decisionUnavailable = `${stringOrNull(u.domain) ?? 'policy'}: ${stringOrNull(u.failure) ?? 'unknown failure'}${u.enforcement === 'shadow' ? ' (shadow, not enforced)' : ''}`;
     }
-    if (p.decision !== undefined) {
+    if (isPlainObject(p.rollout) && typeof p.rollout.id === 'string') {
+      op.rollout = { id: p.rollout.id, status: stringOrNull(p.rollout.status), reason: stringOrNull(p.rollout.reason) };
+    }
+    if (isStepDecision(p.decision)) {
+      const outcome = stringOrNull(p.decision.outcome) ?? (p.decision.allowed === true ? 'pass' : 'fail');
+      op.stepOutcomes ??= {};
+      op.stepOutcomes[outcome] = (op.stepOutcomes[outcome] ?? 0) + 1;
+    } else if (p.decision !== undefined) {
       const verdict = toVerdictView(p.decision, 'unknown');
       if (verdict !== null && isUnavailable(verdict)) op.decisionUnavailable = verdict.unavailable;
       // The decision that was obeyed; a later denial outranks an earlier allow.

@@ -15,6 +15,7 @@ import {
 import { describeAction, describeChange, outcomeOf, type Operation } from './operations.js';
 import type { TimelineRow } from './timeline.js';
 import type { Correlation, ViolationEpisode } from './violations.js';
+import { analysisTimelineRows, type InlineRow } from './render-rollouts.js';
 
 function commitOf(op: Pick<Operation, 'git' | 'legacy'>): string {
   if (op.git === null) return op.legacy ? 'no commit recorded (legacy record, unverifiable)' : 'no commit recorded';
@@ -67,26 +68,47 @@ export function renderTimeline(data: AuditData): string {
       'In each row req/s is the mean, error rate the peak and p99 the worst of its records, so a short spike keeps its full height; ' +
       'every rule that fired inside a row is named with its count, and every operation is listed inline, after the row that holds its start.'
     : `${formatCount(ticks)} status records, one row each; operations inline.`;
+  const analyses = analysisTimelineRows(data);
+  const analysisNote = analyses.length > 0 ? " Each rollout step's analysis is inline too (◆), with the error rate and p99 of each track over the step's window." : '';
   const lines = [
     '## Timeline',
     '',
-    `> ${note}`,
+    `> ${note}${analysisNote}`,
     '',
     tableHeader(['Time (UTC)', 'Records', 'Mode', 'Chaos', 'req/s', 'Error rate', 'p99', 'Policy']),
   ];
-  // Merge the two time-ordered lists; an operation goes before the first row that starts after it.
+  // Merge the time-ordered lists; an inline row goes before the first row that starts after it.
   let i = 0;
-  for (const op of data.operations) {
-    while (i < rows.length && (rows[i]?.fromMs ?? Infinity) <= op.startMs) lines.push(timelineRow(rows[i++] as TimelineRow));
-    lines.push(operationRow(op));
+  for (const item of mergeInline(data.operations.map((op) => ({ tsMs: op.startMs, line: operationRow(op) })), analyses)) {
+    while (i < rows.length && (rows[i]?.fromMs ?? Infinity) <= item.tsMs) lines.push(timelineRow(rows[i++] as TimelineRow));
+    lines.push(item.line);
   }
   while (i < rows.length) lines.push(timelineRow(rows[i++] as TimelineRow));
   return lines.join('\n');
 }
 
+/** Two time-ordered lists as one; at the same time an operation comes first. */
+function mergeInline(ops: InlineRow[], analyses: InlineRow[]): InlineRow[] {
+  if (analyses.length === 0) return ops;
+  const out: InlineRow[] = [];
+  let j = 0;
+  for (const op of ops) {
+    while (j < analyses.length && (analyses[j]?.tsMs ?? Infinity) < op.tsMs) out.push(analyses[j++] as InlineRow);
+    out.push(op);
+  }
+  while (j < analyses.length) out.push(analyses[j++] as InlineRow);
+  return out;
+}
+
 function decisionText(op: Operation): string {
   if (op.decisionUnavailable !== null) return `engine unavailable: ${escapeMarkdown(op.decisionUnavailable)}`;
   const d = op.decision;
+  if (d === null && op.stepOutcomes !== undefined) {
+    const counts = Object.entries(op.stepOutcomes)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([outcome, n]) => `${formatCount(n)} ${escapeMarkdown(outcome)}`);
+    return `canary/step: ${counts.join(', ')}`;
+  }
   if (d === null) return 'no decision recorded';
   const verdict = d.allowed ? 'allowed' : d.enforcement === 'shadow' ? 'would have blocked (shadow)' : 'denied';
   const ids = d.violations.map((v) => escapeMarkdown(v.id)).join(', ');

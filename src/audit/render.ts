@@ -17,6 +17,7 @@ import {
   tableRow,
 } from './markdown.js';
 import { renderEvents, renderTimeline, renderViolations, renderCorrelation } from './render-sections.js';
+import { renderRollouts, rolloutSummaryLine } from './render-rollouts.js';
 
 export type ChainVerdict =
   | { status: 'verified'; records: number; head: string | null; legacyRecords: number }
@@ -144,6 +145,8 @@ function renderSummary(data: AuditData): string {
     if (other > 0) parts.push(`${formatCount(other)} without a final outcome`);
     lines.push(`- **${title}:** ${formatCount(c.total)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`);
   }
+  const rollouts = rolloutSummaryLine(data);
+  if (rollouts !== null) lines.push(rollouts);
   let opsDenied = 0;
   let opsShadow = 0;
   for (const c of data.byAction.values()) {
@@ -181,8 +184,11 @@ export function renderAuditReport(data: AuditData, meta: ReportMeta): string {
       renderTimeline(data),
       renderViolations(data),
       renderEvents(data),
+      renderRollouts(data),
       renderCorrelation(data),
       renderCharts(data),
-    ].join('\n\n') + '\n'
+    ]
+      .filter((section): section is string => section !== null)
+      .join('\n\n') + '\n'
   );
 }

@@ -8,32 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeAuditReport } from '../../src/audit/audit.js';
 import { FIXTURE_GENERATED_AT, fixtureHistoryText } from '../fixtures/audit/fixture-history.js';
-
-const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/audit');
-
-/**
- * Byte comparison with test/fixtures/audit/<name>. With SWIFTDEPLOY_UPDATE_GOLDEN=1 (the same switch as
- * test/unit/render.golden) a differing file is rewritten and its name returned; the caller then fails.
- */
-async function compareGolden(actual: string, name: string): Promise<string | undefined> {
-  const file = path.join(FIXTURES, name);
-  const golden = await readFile(file, 'utf8');
-  if (actual === golden) return undefined;
-  if (process.env.SWIFTDEPLOY_UPDATE_GOLDEN === '1') {
-    await writeFile(file, actual);
-    return `test/fixtures/audit/${name}`;
-  }
-  const a = actual.split('\n');
-  const g = golden.split('\n');
-  const i = a.findIndex((line, n) => line !== g[n]);
-  const at = i < 0 ? Math.min(a.length, g.length) : i;
-  throw new Error(
-    `${name} differs from test/fixtures/audit/${name} at line ${at + 1}:\n` +
-      `  golden:   ${JSON.stringify(g[at])}\n  actual:   ${JSON.stringify(a[at])}\n` +
-      'If the change is intended, run `SWIFTDEPLOY_UPDATE_GOLDEN=1 npx vitest run test/integration/audit.report` ' +
-      'and read the result with `git diff test/fixtures/audit` before committing it.',
-  );
-}
+import { expectAuditGoldens } from '../helpers/audit-golden.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -55,13 +30,10 @@ describe('audit report', () => {
   it('matches the golden file byte for byte (generated at is injected)', async () => {
     const history = fixtureHistoryText();
     // The committed fixture is exactly what the generator produces: neither can drift alone.
-    const rewritten = [await compareGolden(history, 'history.jsonl'), await compareGolden(await report(history), 'report.golden.md')].filter(
-      (f): f is string => f !== undefined,
-    );
-    // Never a pass: the new golden must be read by a human (git diff) before the next run can pass.
-    if (rewritten.length > 0) {
-      throw new Error(`rewrote ${rewritten.join(' and ')}: inspect with \`git diff test/fixtures/audit\`, then run the tests again`);
-    }
+    await expectAuditGoldens([
+      [history, 'history.jsonl'],
+      [await report(history), 'report.golden.md'],
+    ]);
   });
 
   it('has every section, and the incident correlated with the promote that preceded it', async () => {
