@@ -38,7 +38,7 @@ export interface Operation {
 }
 
 const TERMINAL = new Set(['confirmed', 'rolled_back', 'failed']);
-const CHANGE_ACTIONS = new Set(['deploy', 'promote', 'rollback']);
+const CHANGE_ACTIONS = new Set(['deploy', 'promote', 'resume', 'abort', 'rollback']);
 /** Write-ahead outcomes (src/history/intent.ts) that mean files or the stack changed. */
 const CHANGED_OUTCOMES = new Set(['completed', 'partial']);
 /** Actions whose whole job is one write-ahead change: its outcome is the operation's outcome. */

@@ -8,6 +8,10 @@ export type LifecycleAction =
   | 'init'
   | 'deploy'
   | 'promote'
+  /** A paused (or driverless) progressive rollout continued. */
+  | 'resume'
+  /** A progressive rollout ended: canary weight 0, canary removed. */
+  | 'abort'
   | 'rollback'
   | 'teardown'
   | 'lock_release'

@@ -458,7 +458,7 @@ async function pauseOnError(session: Session, engine: Engine, id: string, option
 /** `resume`: continue a paused rollout, or one whose driver is gone, from its current step. */
 export async function resumeRollout(manifestPath: string, operator: Operator, options: RolloutOptions = {}, deps: LifecycleDeps = {}): Promise<ExitCode> {
   assertCanAuthorise(operator, 'resume');
-  const session = await Session.open(manifestPath, operator, 'promote');
+  const session = await Session.open(manifestPath, operator, 'resume');
   requireCanary(session);
   const engine = await withProjectLock(session, 'resume', options, async () => {
     const state = await currentRollout(session);
@@ -503,7 +503,7 @@ export async function abortRollout(
 ): Promise<ExitCode> {
   const verb = options.action ?? 'abort';
   assertCanAuthorise(operator, verb);
-  const session = await Session.open(manifestPath, operator, verb === 'rollback' ? 'rollback' : 'promote');
+  const session = await Session.open(manifestPath, operator, verb);
   session.recordLater = true; // as rollback: getting back matters more than recording it
   return withProjectLock(session, verb, options, async () => {
     const state = await activeRollout(session);
