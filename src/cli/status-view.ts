@@ -127,3 +127,12 @@ export function tickDocument(tick: TickResult): Record<string, unknown> {
     record: tick.record,
   };
 }
+
+/** During a rollout: "tracks: stable 120 req, errors 0.4%, p99 12 ms | canary 40 req, errors 30.2%, p99 n/a". */
+export function tracksLine(tracks: NonNullable<StatusPayload['tracks']>): string {
+  const one = (w: (typeof tracks)['stable']): string =>
+    w === null
+      ? 'no window yet'
+      : `${w.requests} req, errors ${w.error_rate === null ? 'n/a' : `${Math.round(w.error_rate * 1000) / 10}%`}, p99 ${w.p99_seconds === null ? 'n/a' : `${Math.round(w.p99_seconds * 1000)} ms`}`;
+  return `tracks: stable ${one(tracks.stable)} | canary ${one(tracks.canary)}`;
+}

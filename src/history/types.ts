@@ -72,6 +72,8 @@ export interface StatusPayload<Decision extends StoredObject = StoredObject, Win
   uptime_seconds: number | null;
   window: Window | null;
   decisions: { infrastructure?: PolicyVerdict<Decision>; canary?: PolicyVerdict<Decision> };
+  /** During a progressive rollout: each track's own window (null until it has two scrapes, or when its scrape failed). */
+  tracks?: { stable: Window | null; canary: Window | null };
   /** Set when the scrape failed. */
   error?: string;
 }

@@ -26,6 +26,8 @@ export interface StatusWiring {
   historyFile: string;
   actor: string;
   manifestSha256: string | null;
+  /** During a progressive rollout, each track's metrics URL through nginx; undefined when none runs (asked every tick). */
+  trackMetricsUrls?: () => Promise<{ stable: string; canary: string } | undefined>;
   /** Overrides host fact gathering (tests); default measures this host. */
   hostFacts?: () => Promise<unknown>;
   now?: () => number;
@@ -36,6 +38,13 @@ export function createStatusDeps(w: StatusWiring): StatusDeps {
   return {
     scrape: () => scrapeMetrics(w.metricsUrl, { ...(w.scrapeTimeoutMs !== undefined ? { timeoutMs: w.scrapeTimeoutMs } : {}), now }),
     hostFacts: w.hostFacts ?? (() => gatherHostFacts({ projectDir: w.projectDir })),
+    scrapeTracks: async () => {
+      const urls = w.trackMetricsUrls ? await w.trackMetricsUrls() : undefined;
+      if (urls === undefined) return null;
+      const one = (url: string) => scrapeMetrics(url, { ...(w.scrapeTimeoutMs !== undefined ? { timeoutMs: w.scrapeTimeoutMs } : {}), now }).catch(() => null);
+      const [stable, canary] = await Promise.all([one(urls.stable), one(urls.canary)]);
+      return { stable, canary };
+    },
     decide: (domain, facts) =>
       evaluatePolicy({ domain, question: 'status', facts, thresholds: w.thresholds[domain] }, w.modes[domain], w.client, w.policyVersions[domain]),
     record: async (payload: StatusPayload) => {

@@ -19,6 +19,11 @@ export interface StatusDeps {
   hostFacts(): Promise<unknown>;
   /** Asks one domain with question `status`; an unreachable engine is an outcome, not a throw. */
   decide(domain: PolicyDomain, facts: unknown): Promise<PolicyOutcome>;
+  /**
+   * During a progressive rollout, each track's own /metrics through nginx; null when no rollout has a
+   * canary track (then the record has no `tracks`). A failed track scrape is null for that track.
+   */
+  scrapeTracks?(): Promise<{ stable: Snapshot | null; canary: Snapshot | null } | null>;
   /** Appends the tick's record; returns what the ledger wrote (seq, hash) for --json. */
   record(payload: StatusPayload): Promise<{ seq: number; hash: string } | null>;
   now(): number;
@@ -57,6 +62,7 @@ export function exitForTick(payload: StatusPayload): TickExit {
 
 export class StatusMonitor {
   private readonly window: RollingWindow;
+  private tracks: { stable: RollingWindow; canary: RollingWindow } | null = null;
   private primed = false;
 
   constructor(
@@ -90,6 +96,7 @@ export class StatusMonitor {
       window = this.window.stats();
     }
     const observed = snapshot === null ? { mode: null, chaos: null, uptime_seconds: null } : observeStack(snapshot);
+    const tracks = await this.trackWindows();
 
     const [infrastructure, canary] = await Promise.all([
       this.deps.hostFacts().then((facts) => this.deps.decide('infrastructure', facts)),
@@ -103,9 +110,32 @@ export class StatusMonitor {
         ? { domain: 'canary', unavailable: scrapeError !== undefined ? 'no metrics window: the scrape failed' : 'no metrics window yet', enforcement: this.options.canaryEnforcement }
         : verdictOf('canary', canary);
 
-    const payload: StatusPayload = { ...observed, window, decisions, ...(scrapeError !== undefined ? { error: scrapeError } : {}) };
+    const payload: StatusPayload = {
+      ...observed,
+      window,
+      decisions,
+      ...(tracks !== null ? { tracks } : {}),
+      ...(scrapeError !== undefined ? { error: scrapeError } : {}),
+    };
     const record = await this.deps.record(payload);
     return { at: window?.to ?? this.deps.now(), payload, record, exit: exitForTick(payload) };
+  }
+
+  /** Each track's window during a rollout; the windows start over when a rollout begins. */
+  private async trackWindows(): Promise<{ stable: WindowStats | null; canary: WindowStats | null } | null> {
+    const scraped = this.deps.scrapeTracks ? await this.deps.scrapeTracks() : null;
+    if (scraped === null) {
+      this.tracks = null;
+      return null;
+    }
+    this.tracks ??= { stable: new RollingWindow(this.options.windowSeconds), canary: new RollingWindow(this.options.windowSeconds) };
+    const one = (track: 'stable' | 'canary'): WindowStats | null => {
+      const s = scraped[track];
+      if (s === null) return null;
+      this.tracks![track].add(s);
+      return this.tracks![track].stats();
+    };
+    return { stable: one('stable'), canary: one('canary') };
   }
 
   get isPrimed(): boolean {

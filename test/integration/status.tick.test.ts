@@ -215,3 +215,61 @@ describe.skipIf(!engine.path)(`status loop${engine.skipNote}`, () => {
     expect(result).toMatchObject({ ok: true, records: 3 });
   });
 });
+
+describe.skipIf(!engine.path)(`status tick during a progressive rollout${engine.skipNote}`, () => {
+  it("each track's own window from its own /metrics; a track that cannot be scraped is null; no rollout, no tracks", async () => {
+    const per: Record<'stable' | 'canary', Traffic> = { stable: { ok: 0, errors: 0, fast: 0, slow: 0 }, canary: { ok: 0, errors: 0, fast: 0, slow: 0 } };
+    let canaryUp = true;
+    const server = http.createServer((req, res) => {
+      const track = req.url === '/stable/metrics' ? 'stable' : req.url === '/canary/metrics' ? 'canary' : undefined;
+      if (track === undefined || (track === 'canary' && !canaryUp)) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(exposition(per[track]));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    let rolloutOn = true;
+    try {
+      const historyFile = path.join(dir, 'history.jsonl');
+      const deps = createStatusDeps({
+        metricsUrl,
+        client: new OpaClient({ url: opa.url, timeoutMs: 500 }),
+        thresholds: {
+          infrastructure: { min_disk_free_gb: 0, max_cpu_load: 1000, min_memory_available_mb: 0 },
+          canary: { max_error_rate: 0.05, max_p99_latency_seconds: 0.5, window_seconds: WINDOW_S, min_requests: 20 },
+        },
+        modes: { infrastructure: 'enforce', canary: 'enforce' },
+        policyVersions: { infrastructure: 'i'.repeat(64), canary: 'c'.repeat(64) },
+        recordPolicyVersion: 'p'.repeat(64),
+        projectDir: dir,
+        historyFile,
+        actor: 'alice@example.com',
+        manifestSha256: 'm'.repeat(64),
+        trackMetricsUrls: async () => (rolloutOn ? { stable: `${base}/stable/metrics`, canary: `${base}/canary/metrics` } : undefined),
+      });
+      const m = new StatusMonitor(deps, { windowSeconds: WINDOW_S, canaryEnforcement: 'enforce' });
+      await m.prime();
+      const first = await m.tick();
+      // one scrape per track so far: totals, not a window yet
+      expect(first.payload.tracks).toEqual({ stable: null, canary: null });
+      per.stable = { ok: 90, errors: 0, fast: 90, slow: 0 };
+      per.canary = { ok: 7, errors: 3, fast: 10, slow: 0 };
+      await pause(80);
+      const second = await m.tick();
+      expect(second.payload.tracks?.stable).toMatchObject({ requests: 90, errors: 0, error_rate: 0 });
+      expect(second.payload.tracks?.canary).toMatchObject({ requests: 10, errors: 3, error_rate: 0.3 });
+      canaryUp = false;
+      await pause(80);
+      const third = await m.tick();
+      expect(third.payload.tracks?.canary).toBeNull();
+      expect(third.payload.tracks?.stable).not.toBeNull();
+      rolloutOn = false;
+      const fourth = await m.tick();
+      expect(fourth.payload.tracks).toBeUndefined();
+      const saved = await records(historyFile);
+      expect((saved[1]!.payload as StatusPayload).tracks?.canary).toMatchObject({ requests: 10 });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

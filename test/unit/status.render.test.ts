@@ -71,3 +71,14 @@ describe('sparkline', () => {
     expect(h.all).toEqual([2, 3, 4]);
   });
 });
+
+describe('tracksLine (status during a rollout)', () => {
+  it('both tracks in units; a track without a window says so', async () => {
+    const { tracksLine } = await import('../../src/cli/status-view.js');
+    const w = { from: 0, to: 30_000, seconds: 30, requests: 40, errors: 12, requests_per_second: 1.3, error_rate: 0.302, p50_seconds: 0.01, p95_seconds: 0.4, p99_seconds: 0.8123, quantiles_capped: false, counter_resets: 0 };
+    expect(tracksLine({ stable: { ...w, requests: 120, errors: 0, error_rate: 0, p99_seconds: 0.012 }, canary: w })).toBe(
+      'tracks: stable 120 req, errors 0%, p99 12 ms | canary 40 req, errors 30.2%, p99 812 ms',
+    );
+    expect(tracksLine({ stable: null, canary: { ...w, error_rate: null, p99_seconds: null } })).toBe('tracks: stable no window yet | canary 40 req, errors n/a, p99 n/a');
+  });
+});

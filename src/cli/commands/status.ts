@@ -46,6 +46,13 @@ export function register(program: Command): void {
         // Docker's data root is the disk that fills up; asked once, not every tick.
         const dataRoot = await dockerDataRoot();
         const { gatherHostFacts } = await import('../../policy/host-facts.js');
+        // A progressive rollout under way: which step and weight, and whether its driver still runs.
+        const { rolloutStatusLine } = await import('../../lifecycle/rollout.js');
+        let rollout: { line: string; summary: Record<string, unknown> } | undefined;
+        const refreshRollout = async (): Promise<void> => {
+          rollout = await rolloutStatusLine(session).catch((err: unknown) => ({ line: `rollout: ${(err as Error).message}`, summary: { error: (err as Error).message } }));
+        };
+        await refreshRollout();
         const client = await session.policyClient();
         const deps = createStatusDeps({
           metricsUrl: session.nginxUrl('/metrics'),
@@ -59,6 +66,10 @@ export function register(program: Command): void {
           actor: ctx.actor(),
           manifestSha256: session.loaded.sha256,
           hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
+          trackMetricsUrls: async () =>
+            rollout === undefined
+              ? undefined
+              : { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') },
         });
         const monitor = new StatusMonitor(deps, { windowSeconds: canaryThresholds.window_seconds, canaryEnforcement: canaryMode });
 
@@ -68,13 +79,6 @@ export function register(program: Command): void {
         const width = 60;
         const series = { rps: new SignalHistory(width), errorRate: new SignalHistory(width), p99: new SignalHistory(width) };
 
-        // A progressive rollout under way: which step and weight, and whether its driver still runs.
-        const { rolloutStatusLine } = await import('../../lifecycle/rollout.js');
-        let rollout: { line: string; summary: Record<string, unknown> } | undefined;
-        const refreshRollout = async (): Promise<void> => {
-          rollout = await rolloutStatusLine(session).catch((err: unknown) => ({ line: `rollout: ${(err as Error).message}`, summary: { error: (err as Error).message } }));
-        };
-        await refreshRollout();
 
         const abort = new AbortController();
         const stopListening = onInterrupt(() => abort.abort());
@@ -95,7 +99,8 @@ export function register(program: Command): void {
               series.rps.push(w?.requests_per_second ?? null);
               series.errorRate.push(w?.error_rate ?? null);
               series.p99.push(w?.p99_seconds ?? null);
-              const extra = rollout ? `\n${rollout.line}` : '';
+              const tracks = tick.payload.tracks;
+              const extra = (rollout ? `\n${rollout.line}` : '') + (tracks ? `\n${render.tracksLine(tracks)}` : '');
               if (ctx.global.json) out.emit({ ...render.tickDocument(tick), ...(rollout ? { rollout: rollout.summary } : {}) });
               else if (screen) screen.draw(render.renderDashboard(tick, { rps: series.rps.all, errorRate: series.errorRate.all, p99: series.p99.all }, paint, width) + extra);
               else out.result(render.renderPlainBlock(tick) + extra);
