@@ -126,21 +126,23 @@ const readRollout = () => {
  */
 function startLoad() {
   let running = true;
-  const answers = []; // { t, track, status, err? }; status 0: no answer within 5 s or a connection error
+  const answers = []; // { t, track, status, err?, retry? }; status 0: no answer within 5 s or a connection error
+  const get = async () => {
+    try {
+      const res = await fetch(`${base}/`, { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      return { track: res.headers.get('x-track') ?? 'none', status: res.status };
+    } catch (e) {
+      return { track: 'none', status: 0, err: e.cause?.code ?? e.name };
+    }
+  };
   const worker = async () => {
     while (running) {
-      let track = 'none';
-      let status = 0;
-      let err;
-      try {
-        const res = await fetch(`${base}/`, { signal: AbortSignal.timeout(5000) });
-        await res.arrayBuffer();
-        track = res.headers.get('x-track') ?? 'none';
-        status = res.status;
-      } catch (e) {
-        err = e.cause?.code ?? e.name;
-      }
-      answers.push({ t: Date.now(), track, status, ...(err ? { err } : {}) });
+      const a = await get();
+      // A keep-alive connection the server closed with no answer (UND_ERR_SOCKET): counted as failed;
+      // retried once at once, as browsers and most HTTP clients retry an idempotent request there.
+      const retry = a.err === 'UND_ERR_SOCKET' ? await get() : undefined;
+      answers.push({ t: Date.now(), ...a, ...(retry ? { retry } : {}) });
       if (delayMs > 0) await sleep(delayMs);
     }
   };
@@ -187,7 +189,7 @@ function failureDetails(answers, changes, t0) {
     .filter((a) => a.status !== 200)
     .map((a) => {
       const before = changes.filter((c) => c.t <= a.t).at(-1);
-      return { atSeconds: (a.t - t0) / 1000, track: a.track, status: a.status, err: a.err, lastChange: before ? `${before.weight}% ${before.status}` : null, msSinceChange: before ? a.t - before.t : null };
+      return { atSeconds: (a.t - t0) / 1000, track: a.track, status: a.status, err: a.err, retried: a.retry?.status, lastChange: before ? `${before.weight}% ${before.status}` : null, msSinceChange: before ? a.t - before.t : null };
     });
 }
 
@@ -195,15 +197,17 @@ function tally(answers) {
   const byTrack = {};
   const failures = {};
   let failed = 0;
+  let failedAfterRetry = 0;
   for (const a of answers) {
     if (a.status === 200) byTrack[a.track] = (byTrack[a.track] ?? 0) + 1;
     else {
       failed++;
+      if (a.retry?.status !== 200) failedAfterRetry++;
       const k = `${a.track}:${a.status === 0 ? a.err : a.status}`;
       failures[k] = (failures[k] ?? 0) + 1;
     }
   }
-  return { sent: answers.length, failed, okByTrack: byTrack, failures };
+  return { sent: answers.length, failed, failedAfterRetry, okByTrack: byTrack, failures };
 }
 
 /** Scenario 1: the whole rollout to 100%, then promote stable, under load. */
@@ -290,7 +294,10 @@ async function runBlast(i) {
   const last = canary.at(-1)?.t;
   const exposure = first === undefined ? [] : answers.filter((a) => a.t >= first && a.t <= last);
   const during = answers.filter((a) => a.t >= t0 && a.t <= tExit);
-  const stableFailed = answers.filter((a) => a.status !== 200 && a.track !== 'canary').length;
+  const stableFailures = answers.filter((a) => a.status !== 200 && a.track !== 'canary');
+  const stableFailed = stableFailures.length;
+  // A retry the split sent to the (failing) canary is the canary's answer, not a stable failure.
+  const stableFailedAfterRetry = stableFailures.filter((a) => a.retry?.status !== 200 && a.retry?.track !== 'canary').length;
   const reason = /canary_all_errors|error_rate_too_high|[a-z_]+_too_high/.exec(p.stderr)?.[0];
   const problems = [];
   if (p.exitCode !== 3) problems.push(`promote canary exited ${p.exitCode} (expected 3): ${p.stderr.split('\n').slice(-3).join(' | ')}`);
@@ -318,6 +325,8 @@ async function runBlast(i) {
     shareOfRollout: during.length ? during.filter((a) => a.track === 'canary').length / during.length : null,
     exposureRequests: exposure.length,
     stableFailed,
+    stableFailedAfterRetry,
+    driverStderr: p.exitCode === 3 ? undefined : p.stderr.split('\n').slice(-12),
     pausedInstead: seen.paused !== undefined,
     failureDetails: failureDetails(answers.filter((a) => a.track !== 'canary'), changes, t0),
     rolloutSeconds: (tExit - t0) / 1000,
@@ -415,7 +424,7 @@ try {
       results.push(r);
       if (s === 'full') {
         log(
-          `full ${i}: ${r.failed} of ${r.sent} failed; ok stable ${r.okByTrack.stable ?? 0}, canary ${r.okByTrack.canary ?? 0}; ` +
+          `full ${i}: ${r.failed} of ${r.sent} failed (${r.failedAfterRetry} after one retry); ok stable ${r.okByTrack.stable ?? 0}, canary ${r.okByTrack.canary ?? 0}; ` +
             `rollout ${r.rolloutSeconds.toFixed(1)} s [${r.steps.join(' ')}], promote stable ${r.promoteStableSeconds.toFixed(1)} s; load ${before.toFixed(1)}`,
         );
       } else {
@@ -423,7 +432,7 @@ try {
           `blast ${i}: exit ${r.exitCode} (${r.reason ?? '?'}), first canary answer -> aborted state ${fmt(r.firstCanaryToAbortedState)} s, ` +
             `-> last canary answer ${fmt(r.firstCanaryToLastCanary)} s, -> driver exit ${fmt(r.firstCanaryToDriverExit)} s; ` +
             `canary share ${pct(r.shareInExposure)} of ${r.exposureRequests} in its exposure, ${pct(r.shareOfRollout)} of the rollout; ` +
-            `stable failures ${r.stableFailed}; load ${before.toFixed(1)}`,
+            `stable failures ${r.stableFailed} (${r.stableFailedAfterRetry} after one retry); load ${before.toFixed(1)}`,
         );
       }
     }
@@ -442,7 +451,7 @@ const lines = [
 ];
 if (full.length) {
   lines.push(
-    `full rollout + promote stable: failed ${spread(full.map((r) => r.failed))} of ${spread(full.map((r) => r.sent))} requests; ` +
+    `full rollout + promote stable: failed ${spread(full.map((r) => r.failed))} (after one retry ${spread(full.map((r) => r.failedAfterRetry))}) of ${spread(full.map((r) => r.sent))} requests; ` +
       `ok stable ${spread(full.map((r) => r.okByTrack.stable ?? 0))}, canary ${spread(full.map((r) => r.okByTrack.canary ?? 0))}; ` +
       `rollout ${spread(full.map((r) => r.rolloutSeconds))} s, promote stable ${spread(full.map((r) => r.promoteStableSeconds))} s` +
       `; failed during promote stable ${spread(full.map((r) => r.failedInPromoteStable))}; failures ${JSON.stringify(full.map((r) => r.failures))}`,
@@ -457,7 +466,7 @@ if (blast.length) {
       `${spread(auto.map((r) => r.firstCanaryToLastCanary))} s, -> driver exit ${spread(auto.map((r) => r.firstCanaryToDriverExit))} s ` +
       `(goal <= ${stepSeconds + 5} s); canary share in its exposure ${spread(auto.map((r) => r.shareInExposure && r.shareInExposure * 100))}%, ` +
       `of the whole promote ${spread(auto.map((r) => r.shareOfRollout && r.shareOfRollout * 100))}% (goal <= ${STEPS[0]}%); ` +
-      `canary 200s ${spread(auto.map((r) => r.canaryOk))}; over all runs: stable failures ${spread(blast.map((r) => r.stableFailed))} ${JSON.stringify(blast.map((r) => r.failures))}`,
+      `canary 200s ${spread(auto.map((r) => r.canaryOk))}; over all runs: stable failures ${spread(blast.map((r) => r.stableFailed))} (after one retry ${spread(blast.map((r) => r.stableFailedAfterRetry))}) ${JSON.stringify(blast.map((r) => r.failures))}`,
   );
 }
 const problems = results.filter((r) => r.problem).map((r) => `${r.scenario} ${r.run}: ${r.problem}`);
