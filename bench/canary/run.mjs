@@ -25,6 +25,7 @@
 // One compose project (sdbench-canary-<pid>), free ports, torn down at the end, on failure and on
 // SIGINT/SIGTERM.
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -136,12 +137,23 @@ function startLoad() {
       return { track: 'none', status: 0, err: e.cause?.code ?? e.name };
     }
   };
+  // One GET on a new connection (the pool's other idle connections may be closing too).
+  const getFresh = () =>
+    new Promise((resolve) => {
+      const req = http.get(`${base}/`, { agent: false, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ track: res.headers['x-track'] ?? 'none', status: res.statusCode }));
+        res.on('error', (e) => resolve({ track: 'none', status: 0, err: e.code ?? e.name }));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => resolve({ track: 'none', status: 0, err: e.code ?? e.message }));
+    });
   const worker = async () => {
     while (running) {
       const a = await get();
       // A keep-alive connection the server closed with no answer (UND_ERR_SOCKET): counted as failed;
-      // retried once at once, as browsers and most HTTP clients retry an idempotent request there.
-      const retry = a.err === 'UND_ERR_SOCKET' ? await get() : undefined;
+      // retried once on a new connection, as browsers retry an idempotent request there.
+      const retry = a.err === 'UND_ERR_SOCKET' ? await getFresh() : undefined;
       answers.push({ t: Date.now(), ...a, ...(retry ? { retry } : {}) });
       if (delayMs > 0) await sleep(delayMs);
     }
