@@ -461,12 +461,14 @@ const lines = [
   `${started.toISOString()}: ${runs} run(s), steps [${STEPS.join(', ')}] x ${stepSeconds} s, ${concurrency} clients (${delayMs} ms pause), ` +
     `load average ${loadAtStart.toFixed(1)} at start, ${loadAtEnd.toFixed(1)} at end, ${os.cpus().length} CPUs, node ${process.version}`,
 ];
+// A rollout that did not reach `promote stable` (paused, say) is counted apart, not in the medians.
+const fullDone = full.filter((r) => !r.problem);
 if (full.length) {
   lines.push(
-    `full rollout + promote stable: failed ${spread(full.map((r) => r.failed))} (after one retry ${spread(full.map((r) => r.failedAfterRetry))}) of ${spread(full.map((r) => r.sent))} requests; ` +
-      `ok stable ${spread(full.map((r) => r.okByTrack.stable ?? 0))}, canary ${spread(full.map((r) => r.okByTrack.canary ?? 0))}; ` +
-      `rollout ${spread(full.map((r) => r.rolloutSeconds))} s, promote stable ${spread(full.map((r) => r.promoteStableSeconds))} s` +
-      `; failed during promote stable ${spread(full.map((r) => r.failedInPromoteStable))}; failures ${JSON.stringify(full.map((r) => r.failures))}`,
+    `full rollout + promote stable: ${fullDone.length} of ${full.length} runs completed; over those: failed ${spread(fullDone.map((r) => r.failed))} (after one retry ${spread(fullDone.map((r) => r.failedAfterRetry))}) of ${spread(fullDone.map((r) => r.sent))} requests; ` +
+      `ok stable ${spread(fullDone.map((r) => r.okByTrack.stable ?? 0))}, canary ${spread(fullDone.map((r) => r.okByTrack.canary ?? 0))}; ` +
+      `rollout ${spread(fullDone.map((r) => r.rolloutSeconds))} s, promote stable ${spread(fullDone.map((r) => r.promoteStableSeconds))} s` +
+      `; failed during promote stable ${spread(fullDone.map((r) => r.failedInPromoteStable))}; failures ${JSON.stringify(fullDone.map((r) => r.failures))}`,
   );
 }
 if (blast.length) {
