@@ -22,6 +22,12 @@
 // request on, it is a version that fails every one (/healthz is exempt from chaos, so it starts like
 // any canary). The bench checks it: a canary 200 during a blast run is reported.
 //
+// The load: `concurrency` loops of GET / through nginx over keep-alive (fetch, no retries). A request
+// whose connection the server closed with no answer counts as failed; it is also retried once on a
+// new connection (as browsers retry an idempotent request), and both counts are printed. A rollout
+// that ends otherwise than expected (paused, exit 1) is reported apart, not in the medians, and
+// ended with `abort`.
+//
 // One compose project (sdbench-canary-<pid>), free ports, torn down at the end, on failure and on
 // SIGINT/SIGTERM.
 import { execFileSync } from 'node:child_process';
