@@ -128,7 +128,7 @@ const readRollout = () => {
 };
 
 /**
- * Steady load through nginx: `concurrency` loops of GET / over keep-alive (fetch's pool, no retries),
+ * Steady load through nginx: `concurrency` loops of GET / over keep-alive (fetch's pool, which never retries),
  * each answer timed and attributed to its X-Track; a request with no answer keeps the error's code.
  */
 function startLoad() {
