@@ -18,7 +18,24 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
  * Scrapes a Prometheus text endpoint once. Any failure (refused, timeout, non-200, unparsable body)
  * is an OperationFailed (exit 1): `status --once` reports "metrics cannot be scraped" from it.
  */
+/** The server closed the (pooled, keep-alive) connection without an answer: an nginx reload does that to idle ones. */
+function closedWithoutAnswer(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
+}
+
 export async function scrapeMetrics(url: string, opts: ScrapeOptions = {}): Promise<Snapshot> {
+  try {
+    return await scrapeOnce(url, opts);
+  } catch (err) {
+    // A GET is idempotent: retried once on a new connection when the old one was closed under it
+    // (RFC 9112 9.3.1), as a browser would; the progressive canary scrapes right after a reload.
+    if (err instanceof OperationFailed && closedWithoutAnswer(err.cause)) return scrapeOnce(url, opts);
+    throw err;
+  }
+}
+
+async function scrapeOnce(url: string, opts: ScrapeOptions): Promise<Snapshot> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const now = opts.now ?? Date.now;
   let text: string;

@@ -63,3 +63,36 @@ describe('scrapeMetrics against a real HTTP server', () => {
     await expect(scrapeMetrics(url)).rejects.toThrow(/metrics line 1/);
   });
 });
+
+describe('scrapeMetrics when the server closes a kept-alive connection under it (an nginx reload)', () => {
+  it('retries once on a new connection; a second close is a failure', async () => {
+    const seen = new Map<unknown, number>();
+    let closes = 0;
+    let closeLimit = 1;
+    let closeEverything = false;
+    const url = await serve((req, res) => {
+      const n = (seen.get(req.socket) ?? 0) + 1;
+      seen.set(req.socket, n);
+      // The second request on a reused connection: closed without an answer, as an old nginx worker does.
+      if (closeEverything || (n > 1 && closes < closeLimit)) {
+        closes++;
+        req.socket.destroy();
+        return;
+      }
+      res.setHeader('content-type', 'text/plain; version=0.0.4');
+      res.end('up 1\n');
+    });
+    await scrapeMetrics(url);
+    await new Promise((r) => setTimeout(r, 20)); // the connection is back in the pool
+    const second = await scrapeMetrics(url);
+    expect(second.samples).toEqual([{ name: 'up', labels: {}, value: 1 }]);
+    expect(closes).toBe(1);
+    expect(seen.size).toBe(2); // the retry came on a new connection
+
+    // Both attempts closed: the failure is reported, not hidden (and it is tried exactly twice).
+    closeEverything = true;
+    closes = 0;
+    await expect(scrapeMetrics(url)).rejects.toBeInstanceOf(OperationFailed);
+    expect(closes).toBe(2);
+  });
+});
