@@ -279,6 +279,9 @@ export async function startRollout(manifestPath: string, operator: Operator, opt
   return drive(session, engine, options);
 }
 
+/** How long the driver waits, without --lock-wait, for another command between two of its transitions. */
+const DRIVER_LOCK_WAIT_SECONDS = 300;
+
 /** The process driving a rollout now. */
 function driverOf(): RolloutDriver {
   const w = thisWriter();
@@ -294,7 +297,10 @@ function isOurs(state: RolloutState | undefined, id: string): state is RolloutSt
  * Drive a running rollout from its current step until it is ready, paused or aborted. Returns the
  * exit code: 0 ready, 3 aborted by the analysis, 8 paused for a human, 130 interrupted (paused).
  */
-async function drive(session: Session, engine: Engine, options: RolloutOptions): Promise<ExitCode> {
+async function drive(session: Session, engine: Engine, driveOptions: RolloutOptions): Promise<ExitCode> {
+  // Between its transitions another command (abort, rollback, chaos, status) may hold the lock for a
+  // while: the driver waits for it, then sees what that command did.
+  const options: RolloutOptions = { ...driveOptions, lockWaitSeconds: driveOptions.lockWaitSeconds ?? DRIVER_LOCK_WAIT_SECONDS };
   const canary = requireCanary(session);
   const config = configOf(canary);
   const interrupt = new AbortController();
