@@ -210,3 +210,17 @@ export function describeRollout(state: RolloutState): string {
   const base = `rollout ${state.id}: ${state.canary.image} (${state.canary.version}) ${step}, canary weight ${state.weight}%, ${state.status}`;
   return state.reason !== null ? `${base} (${state.reason})` : base;
 }
+
+/** The state's summary every rollout record carries (the ledger says which rollout, step and weight). */
+export function rolloutSummary(state: RolloutState): Record<string, unknown> {
+  return {
+    id: state.id,
+    step: state.step + 1,
+    steps: state.steps.length,
+    weight: state.weight,
+    status: state.status,
+    canary_image: state.canary.image,
+    canary_version: state.canary.version,
+    ...(state.reason !== null ? { reason: state.reason } : {}),
+  };
+}

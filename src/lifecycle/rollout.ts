@@ -47,6 +47,7 @@ import {
   complete as completeState,
   describeRollout,
   hasCanaryTrack,
+  rolloutSummary,
   newRollout,
   pause as pauseState,
   resume as resumeState,
@@ -83,22 +84,8 @@ function requireCanary(session: Session): CanaryConfig {
   return c;
 }
 
-/** The state's summary every rollout record carries (ledger: which rollout, step and weight). */
-function summary(state: RolloutState): Record<string, unknown> {
-  return {
-    id: state.id,
-    step: state.step + 1,
-    steps: state.steps.length,
-    weight: state.weight,
-    status: state.status,
-    canary_image: state.canary.image,
-    canary_version: state.canary.version,
-    ...(state.reason !== null ? { reason: state.reason } : {}),
-  };
-}
-
 function announce(session: Session, phase: RolloutEventPhase, state: RolloutState, text: string, extra: { outcome?: StepOutcome; tracks?: TrackFigures } = {}): void {
-  session.out.rollout({ phase, rollout: summary(state), text, ...extra });
+  session.out.rollout({ phase, rollout: rolloutSummary(state), text, ...extra });
 }
 
 /**
@@ -123,7 +110,7 @@ async function transition(
   await changeFiles(session, [...manifestFile, ...plans, { abs: rolloutFileIn(session.stateDir), content: rolloutFileContent(state) }], {
     detail,
     command: session.action,
-    extra: { rollout: summary(state), ...(options.analysis ? { analysis: options.analysis } : {}) },
+    extra: { rollout: rolloutSummary(state), ...(options.analysis ? { analysis: options.analysis } : {}) },
   });
   if (options.manifestText !== undefined) await session.reload();
   const nginxChanged = plans.some((p) => p.abs === session.files.nginxConf);
@@ -270,7 +257,7 @@ export async function startRollout(manifestPath: string, operator: Operator, opt
     } catch (err) {
       const aborted = abortState(state, `the canary did not start: ${(err as Error).message.split('\n')[0]}`, new Date());
       await transition(session, engine, aborted, `rollout ${id}: aborted before any traffic`);
-      await session.event('failed', { detail: aborted.reason ?? '', rollout: summary(aborted) });
+      await session.event('failed', { detail: aborted.reason ?? '', rollout: rolloutSummary(aborted) });
       throw err;
     }
     announce(session, 'started', state, `rollout ${id} started: ${CANARY_HOST} healthy, no traffic yet`);
@@ -320,7 +307,7 @@ async function drive(session: Session, engine: Engine, driveOptions: RolloutOpti
         const next = atStepWeight(state, new Date());
         if (next.weight !== state.weight) {
           await transition(session, engine, next, `rollout ${id}: step ${next.step + 1}/${next.steps.length}, canary weight ${state.weight}% -> ${next.weight}%`);
-          await session.event('executed', { detail: `canary weight ${next.weight}%`, rollout: summary(next) });
+          await session.event('executed', { detail: `canary weight ${next.weight}%`, rollout: rolloutSummary(next) });
         }
         announce(session, 'weight', next, `step ${next.step + 1}/${next.steps.length}: canary weight ${next.weight}%`);
         return next;
@@ -370,7 +357,7 @@ async function drive(session: Session, engine: Engine, driveOptions: RolloutOpti
             return { state: next.state, code: undefined };
           case 'ready':
             await transition(session, engine, next.state, `rollout ${id}: every step passed; ready for promote stable`, { analysis });
-            await session.event('confirmed', { detail: 'every step passed', rollout: summary(next.state) });
+            await session.event('confirmed', { detail: 'every step passed', rollout: rolloutSummary(next.state) });
             announce(session, 'ready', next.state, `every step passed: the canary serves 100%. \`swiftdeploy promote stable\` makes it the stable, \`swiftdeploy abort\` goes back`);
             return { state: next.state, code: EXIT.OK as ExitCode };
           case 'pause':
@@ -379,7 +366,7 @@ async function drive(session: Session, engine: Engine, driveOptions: RolloutOpti
             return { state: next.state, code: EXIT.ROLLOUT_PAUSED as ExitCode };
           case 'abort':
             await transition(session, engine, next.state, `rollout ${id}: aborted (${next.state.reason ?? ''})`, { analysis });
-            await session.event('rolled_back', { detail: `rollout aborted: ${next.state.reason ?? ''}`, rollout: summary(next.state) });
+            await session.event('rolled_back', { detail: `rollout aborted: ${next.state.reason ?? ''}`, rollout: rolloutSummary(next.state) });
             announce(session, 'aborted', next.state, `rollout aborted, canary removed, stable untouched: ${next.state.reason ?? ''}`);
             return { state: next.state, code: EXIT.POLICY_DENIED as ExitCode };
         }
@@ -424,7 +411,7 @@ async function judge(session: Session, client: Awaited<ReturnType<Session['polic
 }
 
 function finish(session: Session, state: RolloutState, code: ExitCode): ExitCode {
-  const document = { ok: code === EXIT.OK, action: 'rollout', rollout: summary(state) };
+  const document = { ok: code === EXIT.OK, action: 'rollout', rollout: rolloutSummary(state) };
   if (code === EXIT.ROLLOUT_PAUSED) throw new RolloutPaused(`${describeRollout(state)}: \`swiftdeploy resume\` or \`swiftdeploy abort\``);
   if (code === EXIT.POLICY_DENIED) throw new RolloutAborted(`${describeRollout(state)}`);
   session.out.result(describeRollout(state), document);
@@ -480,7 +467,7 @@ export async function resumeRollout(manifestPath: string, operator: Operator, op
       if (gone === undefined) throw new UsageError(busy);
       session.out.info(`the rollout's driver is gone (${gone}); resuming at step ${state.step + 1}, weight ${state.weight}%`);
     }
-    await session.event('requested', { detail: `resume ${describeRollout(state)}`, rollout: summary(state) });
+    await session.event('requested', { detail: `resume ${describeRollout(state)}`, rollout: rolloutSummary(state) });
     const how = await session.authorise(`Resume ${describeRollout(state)}? [y/N] `);
     if (!how) {
       await session.event('failed', { detail: 'not authorised' });
@@ -522,7 +509,7 @@ export async function abortRollout(
 export async function abortLocked(session: Session, state: RolloutState, verb: string, reason: string, deps: LifecycleDeps = {}): Promise<ExitCode> {
   const { operator } = session;
   session.out.info(`plan: ${verb} ${describeRollout(state)}: canary weight 0, remove ${CANARY_HOST}, stable untouched (not gated); reason: ${reason}`);
-  await session.event('requested', { detail: `${verb}: ${reason}`, reason, rollout: summary(state) });
+  await session.event('requested', { detail: `${verb}: ${reason}`, reason, rollout: rolloutSummary(state) });
   const how = await session.authorise(`Abort the rollout of ${state.canary.image} in ${session.manifest.project.name}? [y/N] `);
   if (!how) {
     await session.event('failed', { detail: 'not authorised', reason });
@@ -532,9 +519,9 @@ export async function abortLocked(session: Session, state: RolloutState, verb: s
   const engine = await connectEngine(session, deps);
   const aborted = abortState(state, `${verb} by ${operator.actor}: ${reason}`, new Date());
   await transition(session, engine, aborted, `rollout ${state.id}: ${verb}`);
-  await session.event('rolled_back', { detail: `rollout aborted: ${reason}`, reason, rollout: summary(aborted) });
+  await session.event('rolled_back', { detail: `rollout aborted: ${reason}`, reason, rollout: rolloutSummary(aborted) });
   announce(session, 'aborted', aborted, `rollout ${state.id} aborted: canary removed, stable untouched`);
-  session.out.result(`aborted ${describeRollout(aborted)}`, { ok: true, action: verb, rollout: summary(aborted) });
+  session.out.result(`aborted ${describeRollout(aborted)}`, { ok: true, action: verb, rollout: rolloutSummary(aborted) });
   return EXIT.OK;
 }
 
@@ -552,7 +539,7 @@ export async function completeRollout(session: Session, state: RolloutState, dep
   const text = setServicesKeys(session.loaded.text, { image: state.canary.image, version: state.canary.version }, session.loaded.file);
   out.info(`plan: promote the canary to stable: services.image ${m.services.image} -> ${state.canary.image}, services.version ${m.services.version} -> ${state.canary.version}`);
   out.info('  replaces: the stable app, start-before-stop, while the canary serves 100%; then nginx back to the stable track and the canary removed');
-  await session.event('requested', { from_mode: 'canary', to_mode: 'stable', detail: `promote rollout ${state.id} to stable`, rollout: summary(state) });
+  await session.event('requested', { from_mode: 'canary', to_mode: 'stable', detail: `promote rollout ${state.id} to stable`, rollout: rolloutSummary(state) });
   const how = await session.authorise(`Make ${state.canary.image} (${state.canary.version}) the stable in ${m.project.name}? [y/N] `);
   if (!how) {
     await session.event('failed', { detail: 'not authorised' });
@@ -567,9 +554,9 @@ export async function completeRollout(session: Session, state: RolloutState, dep
   const completed = completeState(state, new Date());
   await transition(session, engine, completed, `rollout ${state.id}: complete; the canary track is removed`);
   await confirmMode(session, 'stable');
-  await session.event('confirmed', { from_mode: 'canary', to_mode: 'stable', detail: `rollout ${state.id} complete`, rollout: summary(completed) });
+  await session.event('confirmed', { from_mode: 'canary', to_mode: 'stable', detail: `rollout ${state.id} complete`, rollout: rolloutSummary(completed) });
   announce(session, 'completed', completed, `rollout ${state.id} complete: ${state.canary.image} (${state.canary.version}) is the stable`);
-  out.result(`promoted ${m.project.name}: ${state.canary.image} (${state.canary.version}) is the stable`, { ok: true, action: 'promote', to: 'stable', rollout: summary(completed) });
+  out.result(`promoted ${m.project.name}: ${state.canary.image} (${state.canary.version}) is the stable`, { ok: true, action: 'promote', to: 'stable', rollout: rolloutSummary(completed) });
   return EXIT.OK;
 }
 
@@ -588,5 +575,5 @@ export async function rolloutStatusLine(session: Session): Promise<{ line: strin
     driverGone = whyNotAlive({ pid: d.pid, ...(d.boot_id !== undefined ? { bootId: d.boot_id } : {}), ...(d.pid_start !== undefined ? { pidStartTime: d.pid_start } : {}) });
     line += driverGone === undefined ? ` (driven by pid ${d.pid})` : ` (driver gone: ${driverGone}; \`swiftdeploy resume\` continues it)`;
   }
-  return { line, summary: { ...summary(state), ...(driverGone !== undefined ? { driver_gone: driverGone } : {}) } };
+  return { line, summary: { ...rolloutSummary(state), ...(driverGone !== undefined ? { driver_gone: driverGone } : {}) } };
 }

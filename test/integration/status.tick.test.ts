@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { readRecords, verifyHistory } from '../../src/history/ledger.js';
 import type { HistoryRecord, StatusPayload } from '../../src/history/types.js';
 import { OpaClient } from '../../src/policy/client.js';
-import { createStatusDeps } from '../../src/status/deps.js';
+import { createStatusDeps, type StatusWiring } from '../../src/status/deps.js';
 import { runStatusLoop } from '../../src/status/loop.js';
 import { StatusMonitor } from '../../src/status/tick.js';
 import { requireOpa } from '../helpers/engines.js';
@@ -89,9 +89,14 @@ afterEach(async () => {
 
 const WINDOW_S = 0.05;
 
-function monitor(opaUrl: string, canaryMode: 'enforce' | 'shadow' = 'enforce'): { monitor: StatusMonitor; historyFile: string } {
+function monitor(
+  opaUrl: string,
+  canaryMode: 'enforce' | 'shadow' = 'enforce',
+  extra: Pick<StatusWiring, 'trackMetricsUrls'> = {},
+): { monitor: StatusMonitor; historyFile: string } {
   const historyFile = path.join(dir, 'history.jsonl');
   const deps = createStatusDeps({
+    ...extra,
     metricsUrl,
     client: new OpaClient({ url: opaUrl, timeoutMs: 500 }),
     thresholds: {
@@ -229,24 +234,9 @@ describe.skipIf(!engine.path)(`status tick during a progressive rollout${engine.
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     let rolloutOn = true;
     try {
-      const historyFile = path.join(dir, 'history.jsonl');
-      const deps = createStatusDeps({
-        metricsUrl,
-        client: new OpaClient({ url: opa.url, timeoutMs: 500 }),
-        thresholds: {
-          infrastructure: { min_disk_free_gb: 0, max_cpu_load: 1000, min_memory_available_mb: 0 },
-          canary: { max_error_rate: 0.05, max_p99_latency_seconds: 0.5, window_seconds: WINDOW_S, min_requests: 20 },
-        },
-        modes: { infrastructure: 'enforce', canary: 'enforce' },
-        policyVersions: { infrastructure: 'i'.repeat(64), canary: 'c'.repeat(64) },
-        recordPolicyVersion: 'p'.repeat(64),
-        projectDir: dir,
-        historyFile,
-        actor: 'alice@example.com',
-        manifestSha256: 'm'.repeat(64),
+      const { monitor: m, historyFile } = monitor(opa.url, 'enforce', {
         trackMetricsUrls: async () => (rolloutOn ? { stable: `${base}/stable/metrics`, canary: `${base}/canary/metrics` } : undefined),
       });
-      const m = new StatusMonitor(deps, { windowSeconds: WINDOW_S, canaryEnforcement: 'enforce' });
       await m.prime();
       const first = await m.tick();
       // one scrape per track so far: totals, not a window yet
