@@ -3,8 +3,11 @@
  * test/unit/render.golden) a differing file is rewritten and its name returned; the caller then fails
  * (expectAuditGoldens does): a rewritten golden never passes before a human has read it.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+import { writeAuditReport } from '../../src/audit/audit.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/audit');
 
@@ -47,4 +50,25 @@ export async function expectAuditGoldens(pairs: Array<[actual: string, name: str
   if (rewritten.length > 0) {
     throw new Error(`rewrote ${rewritten.join(' and ')}: inspect with \`git diff test/fixtures/audit\`, then run the tests again`);
   }
+}
+
+/**
+ * `report(historyText)` for a suite: the history written to a fresh temp project per test, the real
+ * `writeAuditReport`, the Markdown read back.
+ */
+export function auditReporter(generatedAtMs: number): (historyText: string, extra?: { sinceMs?: number; untilMs?: number }) => Promise<string> {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-audit-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  return async (historyText, extra = {}) => {
+    const historyFile = path.join(dir, 'history.jsonl');
+    await writeFile(historyFile, historyText);
+    const outFile = path.join(dir, 'audit_report.md');
+    await writeAuditReport({ historyFile, projectDir: dir, project: 'shop-api', outFile, generatedAtMs, ...extra });
+    return readFile(outFile, 'utf8');
+  };
 }

@@ -2,29 +2,11 @@
  * The report end to end on real files: a hash-chained fixture history in a temp project, verified and
  * streamed by the real ledger, written atomically, compared byte for byte with the golden file.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeAuditReport } from '../../src/audit/audit.js';
+import { describe, expect, it } from 'vitest';
 import { FIXTURE_GENERATED_AT, fixtureHistoryText } from '../fixtures/audit/fixture-history.js';
-import { expectAuditGoldens } from '../helpers/audit-golden.js';
+import { auditReporter, expectAuditGoldens } from '../helpers/audit-golden.js';
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-audit-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function report(historyText: string, extra: { sinceMs?: number; untilMs?: number } = {}): Promise<string> {
-  const historyFile = path.join(dir, 'history.jsonl');
-  await writeFile(historyFile, historyText);
-  const outFile = path.join(dir, 'audit_report.md');
-  await writeAuditReport({ historyFile, projectDir: dir, project: 'shop-api', outFile, generatedAtMs: FIXTURE_GENERATED_AT, ...extra });
-  return readFile(outFile, 'utf8');
-}
+const report = auditReporter(FIXTURE_GENERATED_AT);
 
 describe('audit report', () => {
   it('matches the golden file byte for byte (generated at is injected)', async () => {

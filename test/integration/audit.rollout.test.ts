@@ -3,30 +3,12 @@
  * aborted one and a paused-then-resumed one (test/fixtures/audit/rollout-history.ts), hash-chained,
  * verified and streamed by the real ledger reader, written atomically, compared byte for byte.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeAuditReport } from '../../src/audit/audit.js';
+import { describe, expect, it } from 'vitest';
 import { fixtureHistoryText } from '../fixtures/audit/fixture-history.js';
 import { ROLLOUT_GENERATED_AT, rolloutFixtureRecords } from '../fixtures/audit/rollout-history.js';
-import { expectAuditGoldens } from '../helpers/audit-golden.js';
+import { auditReporter, expectAuditGoldens } from '../helpers/audit-golden.js';
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'swiftdeploy-audit-rollout-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function report(historyText: string, extra: { sinceMs?: number; untilMs?: number } = {}): Promise<string> {
-  const historyFile = path.join(dir, 'history.jsonl');
-  await writeFile(historyFile, historyText);
-  const outFile = path.join(dir, 'audit_report.md');
-  await writeAuditReport({ historyFile, projectDir: dir, project: 'shop-api', outFile, generatedAtMs: ROLLOUT_GENERATED_AT, ...extra });
-  return readFile(outFile, 'utf8');
-}
+const report = auditReporter(ROLLOUT_GENERATED_AT);
 
 /** The section between `## <title>` and the next `## `. */
 function section(markdown: string, title: string): string {
