@@ -35,7 +35,8 @@ export function createProgram(): Command {
       'after',
       '\nExit codes: 0 ok, 1 failed, 2 usage/invalid input, 3 denied by policy, 4 policy engine unavailable,\n' +
         '            5 locked by another operation, 6 history integrity failure, 7 history cannot be written\n' +
-        '            (nothing changed; a rollback completes and exits 7), 130 interrupted.\n',
+        '            (nothing changed; a rollback completes and exits 7), 8 rollout paused for a human (resume or abort),\n' +
+        '            130 interrupted.\n',
     );
 
   for (const command of [init, validate, lifecycle, status, policy, audit, lock]) command.register(program);

@@ -98,7 +98,7 @@ async function transition(
   engine: Engine,
   state: RolloutState,
   detail: string,
-  options: { manifestText?: string; beforeReload?: () => Promise<void>; analysis?: StepAnalysis } = {},
+  options: { manifestText?: string; analysis?: StepAnalysis } = {},
 ): Promise<void> {
   const current = session.loaded;
   const loaded: LoadedManifest =
@@ -115,7 +115,6 @@ async function transition(
   if (options.manifestText !== undefined) await session.reload();
   const nginxChanged = plans.some((p) => p.abs === session.files.nginxConf);
   const composeChanged = plans.some((p) => p.abs === session.files.compose);
-  if (options.beforeReload) await options.beforeReload();
   if (nginxChanged) {
     await performEffect(session, `reload nginx: canary weight ${hasCanaryTrack(state) ? state.weight : 0}%`, () => engine.reloadNginx(), { command: session.action });
   }
@@ -348,9 +347,13 @@ async function drive(session: Session, engine: Engine, driveOptions: RolloutOpti
         const analysis: StepAnalysis = { step: state.step + 1, weight: state.weight, outcome, tracks };
         announce(session, 'analysed', state, `step ${state.step + 1}/${state.steps.length} at ${state.weight}%: ${outcome}`, { outcome, tracks });
         switch (next.kind) {
-          case 'advance':
-            await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} passed`, { analysis });
-            return { state: next.state, code: undefined };
+          case 'advance': {
+            // One intent: the next step and its weight together (the loop's weight step is then a no-op).
+            const weighted = atStepWeight(next.state, new Date());
+            await transition(session, engine, weighted, `rollout ${id}: step ${state.step + 1} passed; canary weight ${state.weight}% -> ${weighted.weight}%`, { analysis });
+            await session.event('executed', { detail: `canary weight ${weighted.weight}%`, rollout: rolloutSummary(weighted) });
+            return { state: weighted, code: undefined };
+          }
           case 'repeat':
             await transition(session, engine, next.state, `rollout ${id}: step ${state.step + 1} analysed again (${next.why})`, { analysis });
             announce(session, 'analysed', next.state, `step ${state.step + 1} again: ${next.why}`);
@@ -548,8 +551,18 @@ export async function completeRollout(session: Session, state: RolloutState, dep
   await session.event('authorised', { detail: `authorised by ${operator.actor} via ${how}` });
   const engine = await connectEngine(session, deps);
   // 1. The manifest and the stable app's definition change while nginx still sends everything to the canary.
+  const previousText = session.loaded.text;
   await transition(session, engine, state, `rollout ${state.id}: services.image/version from the canary`, { manifestText: text });
-  await performEffect(session, 'replace the stable app with the canary image, start-before-stop', () => engine.replaceApp(m.services.health_timeout_seconds * 1000));
+  try {
+    await performEffect(session, 'replace the stable app with the canary image, start-before-stop', () => engine.replaceApp(m.services.health_timeout_seconds * 1000));
+  } catch (err) {
+    // The old stable keeps running (a new one that is not healthy is removed): the manifest must
+    // say so again, or the next deploy would ship the canary's version ungated. The canary still
+    // serves 100%; the rollout stays ready.
+    await transition(session, engine, state, `rollout ${state.id}: stable replacement failed; manifest restored`, { manifestText: previousText });
+    await session.event('failed', { detail: `promote stable: ${(err as Error).message}; manifest restored, the rollout stays ready`, rollout: rolloutSummary(state) });
+    throw new OperationFailed(`promote stable failed and manifest.yaml was restored (the canary still serves 100%; \`swiftdeploy promote stable\` again, or \`swiftdeploy abort\`): ${(err as Error).message}`, { cause: err });
+  }
   // 2. Traffic back to the (new) stable track, canary removed.
   const completed = completeState(state, new Date());
   await transition(session, engine, completed, `rollout ${state.id}: complete; the canary track is removed`);

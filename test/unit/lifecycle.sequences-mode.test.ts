@@ -6,7 +6,7 @@ import path from 'node:path';
  * manifest is restored, and history says so. Same set-up as lifecycle.sequences.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppMode } from '../../src/app/config.js';
 import { DOCKER_PS_TEMPLATE } from '../../src/runtime/compose-argv.js';
@@ -209,4 +209,33 @@ describe.skipIf(!engine.path)(`rollback: the commands it runs, in order${engine.
     expect(readFileSync(p.manifest, 'utf8')).toMatch(/^ {2}mode: stable\b/m);
     expect(stages(await p.records()).slice(-5)).toEqual(['intent', 'completed', 'intent', 'unknown', 'failed']);
   });
+});
+
+describe.skipIf(!engine.path)(`promote stable of a ready rollout${engine.skipNote}`, () => {
+  const suite = opaForSuite();
+
+  it('the new stable does not become healthy: it is removed, manifest.yaml is restored byte for byte, the rollout stays ready; exit 1', async () => {
+    const { project } = await running('stable', suite.opa.url);
+    p = project;
+    // A rollout whose every step passed: the canary (2.0.0) serves 100%.
+    writeFileSync(p.manifest, `${readFileSync(p.manifest, 'utf8')}\ncanary:\n  version: "2.0.0"\n  steps: [50, 100]\n  step_seconds: 5\n`);
+    const { newRollout, atStepWeight } = await import('../../src/lifecycle/rollout-state.js');
+    const { rolloutFileContent, rolloutFileIn } = await import('../../src/lifecycle/rollout-store.js');
+    const config = { steps: [50, 100], failure_limit: 0, inconclusive_limit: 2, on_inconclusive: 'pause' as const, max_duration: 3600 };
+    const now = new Date();
+    const ready = { ...atStepWeight({ ...newRollout('r-test', { image: APP_IMAGE, version: '2.0.0' }, config, { pid: 1, host: 'h' }, now), step: 1 }, now), status: 'ready' as const, driver: null, running_since: null };
+    const stateFile = rolloutFileIn(path.join(p.dir, '.swiftdeploy'));
+    writeFileSync(stateFile, rolloutFileContent(ready));
+    const manifestBefore = sha(p.manifest);
+    p.host.newAppHealth.push('unhealthy');
+
+    const err = await failure(promote(p.manifest, 'stable', p.operator, {}, p.deps));
+    expect(err).toBeInstanceOf(OperationFailed);
+    expect(err.message).toMatch(/^promote stable failed and manifest\.yaml was restored \(the canary still serves 100%/);
+    expect(sha(p.manifest)).toBe(manifestBefore);
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toMatchObject({ status: 'ready', weight: 100 });
+    const records = await p.records();
+    expect(records.at(-1)!.payload).toMatchObject({ action: 'promote', stage: 'failed' });
+    expect(String(records.at(-1)!.payload.detail)).toContain('manifest restored');
+  }, 30_000);
 });
