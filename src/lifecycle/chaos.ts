@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
-import { activeRollout } from './rollout.js';
+import { hasCanaryTrack } from './rollout-state.js';
+import { readRollout, rolloutFileIn } from './rollout-store.js';
 import { CHAOS_TOKEN_FILE, readChaosToken } from '../runtime/chaos-token.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { Session, type Operator } from './session.js';
@@ -26,7 +27,7 @@ export async function chaos(manifestPath: string, operator: Operator, command: C
   const base = command.mode === 'slow' ? `slow ${command.duration}s` : command.mode === 'error' ? `error rate ${command.rate}` : 'recover';
   const what = options.track ? `${base} (${options.track} track)` : base;
   return withProjectLock(session, `chaos ${what}`, options, async () => {
-    if (options.track && !(await activeRollout(session))) {
+    if (options.track && !hasCanaryTrack(await readRollout(rolloutFileIn(session.stateDir)))) {
       throw new UsageError(`chaos --track ${options.track}: no progressive rollout is under way, so there is one track; drop --track`);
     }
     const url = session.nginxUrl(options.track ? `/__swiftdeploy/tracks/${options.track}/chaos` : '/chaos');
