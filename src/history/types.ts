@@ -16,7 +16,13 @@ export type LifecycleAction =
   | 'teardown'
   | 'lock_release'
   | 'policy_check'
-  | 'chaos';
+  | 'chaos'
+  /** A webhook delivery's outcome (src/notify). */
+  | 'notify'
+  /** An authorisation asked for and decided away from the terminal (src/approvals). */
+  | 'approval'
+  /** The guard's incident stages (src/guard). */
+  | 'guard';
 
 export type LifecycleStage =
   | 'requested'
@@ -29,7 +35,20 @@ export type LifecycleStage =
   /** Write-ahead: what will change, recorded before the change (src/history/intent.ts). */
   | 'intent'
   /** The outcome of an intent: completed, not_applied, partial, unknown. */
-  | OutcomeStage;
+  | OutcomeStage
+  /** notify: the receiver answered 2xx / every attempt failed within the budget. */
+  | 'delivered'
+  | 'undelivered'
+  /** approval: one approver's decision, the request's end, or a refused attempt (bad token, replay...). */
+  | 'approved'
+  | 'denied'
+  | 'expired'
+  | 'voided'
+  | 'refused'
+  /** guard: an incident's stages (plus 'authorised' and 'executed' above). */
+  | 'detected'
+  | 'proposed'
+  | 'recovered';
 
 export interface GitInfo {
   sha: string;

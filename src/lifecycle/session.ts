@@ -10,6 +10,7 @@ import type { PolicyDomain } from '../policy/types.js';
 import { policyVersion, readPolicyFiles } from '../policy/version.js';
 import { policiesPathFor } from '../render/render.js';
 import { resolveProjectFiles, type ProjectFiles } from '../util/project-paths.js';
+import { noNotifications, type Notice, type NotifyPort } from '../notify/types.js';
 import { gitInfo } from './git.js';
 
 /** What every lifecycle operation is told about the person and terminal driving it. */
@@ -45,6 +46,8 @@ export class Session {
   /** What the operation says, as events to the operator's sink. */
   readonly out: Reporter;
   private spool: Spool | null = null;
+  /** Where notices go: the project's webhooks (src/notify), or nowhere without `notifications:`. */
+  notifier: NotifyPort = noNotifications;
 
   private constructor(
     private current: LoadedManifest,
@@ -112,6 +115,16 @@ export class Session {
       this.spoolRecord(input, err as Error);
       return null;
     }
+  }
+
+  /** Tell the project's webhooks (never waits, never throws; `settleNotifications` waits, bounded). */
+  notify(notice: Notice): void {
+    this.notifier.send(notice);
+  }
+
+  /** Waits for this session's deliveries, each bounded by its webhook's budget. */
+  async settleNotifications(): Promise<void> {
+    await this.notifier.settle();
   }
 
   /** Keeps a record the ledger refused, and says so loudly: an unrecorded change must never be quiet. */

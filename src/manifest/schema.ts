@@ -234,6 +234,125 @@ export const canarySchema = z
     }
   });
 
+// An environment variable's NAME (its value is a secret and never appears in the manifest).
+const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
+const ENV_NAME_WHAT = 'the NAME of an environment variable (upper-case letters, digits and "_", e.g. SWIFTDEPLOY_WEBHOOK_SECRET)';
+// Who may approve: an actor as recorded (an e-mail address or a user name).
+const APPROVER = /^[A-Za-z0-9][A-Za-z0-9._%+@-]{0,127}$/;
+const APPROVER_WHAT = 'an approver as recorded for an actor, e.g. "alice@example.com" (letters, digits, ".", "_", "%", "+", "@", "-")';
+
+/** Which happenings a webhook is told about (README "Notifications"). */
+export const NOTIFY_EVENTS = [
+  'deny',
+  'would_have_blocked',
+  'rollout_paused',
+  'rollout_aborted',
+  'rollback',
+  'approval_requested',
+  'approval_decided',
+  'guard_detected',
+  'guard_proposed',
+  'guard_executed',
+  'guard_recovered',
+  'notify_test',
+] as const;
+export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
+
+const HTTP_URL_WHAT = 'an http(s) URL such as "https://hooks.example.com/swiftdeploy" (no credentials in the URL)';
+function httpUrl(what = HTTP_URL_WHAT) {
+  return z.string({ error: `expected ${what}` }).superRefine((u, ctx) => {
+    const invisible = invisibleIn(u) ?? (/[\u0000-\u0020]/.test(u) ? 'whitespace' : undefined);
+    if (invisible) {
+      ctx.addIssue({ code: 'custom', message: `expected ${what}; the value contains ${invisible}` });
+      return;
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected ${what}` });
+      return;
+    }
+    if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || u.length > 2048) {
+      ctx.addIssue({ code: 'custom', message: `expected ${what}` });
+    }
+  });
+}
+
+/**
+ * One webhook. The URL is given either in the manifest (`url`) or, when the URL itself is a secret
+ * (a Slack incoming webhook's is), as the name of an environment variable holding it (`url_env`).
+ */
+export const webhookSchema = z
+  .strictObject({
+    url: httpUrl().optional(),
+    url_env: safeString(ENV_NAME, ENV_NAME_WHAT).optional(),
+    format: oneOf(['slack', 'generic'] as const).default('generic'),
+    secret_env: safeString(ENV_NAME, ENV_NAME_WHAT),
+    events: z
+      .array(oneOf(NOTIFY_EVENTS), { error: `expected a list of events from ${NOTIFY_EVENTS.join(', ')}` })
+      .min(1, { error: 'expected at least one event (leave `events` out for all of them)' })
+      .optional(),
+    // The whole delivery, retries included: never longer than this, whatever the receiver does.
+    budget_seconds: decimal(0.5, 120, 'a number of seconds from 0.5 to 120').default(10),
+  })
+  .superRefine((w, ctx) => {
+    if ((w.url === undefined) === (w.url_env === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of `url` (the URL) or `url_env` (the name of an environment variable holding it)' });
+    }
+  });
+
+export const notificationsSchema = z
+  .array(webhookSchema, { error: 'expected a list of webhooks, each with url (or url_env), format, secret_env and events' })
+  .max(20, { error: 'expected at most 20 webhooks' });
+
+/** Who authorises from afar, and where `swiftdeploy serve` listens for their one-tap decisions. */
+export const approvalsSchema = z
+  .strictObject({
+    approvers: z
+      .array(safeString(APPROVER, APPROVER_WHAT, 128), { error: `expected a list of approvers (${APPROVER_WHAT})` })
+      .min(1, { error: 'expected at least one approver' })
+      .max(50, { error: 'expected at most 50 approvers' }),
+    required: integer(1, 50).default(1),
+    secret_env: safeString(ENV_NAME, ENV_NAME_WHAT),
+    expires_seconds: integer(60, 7 * 86_400, ' seconds').default(1800),
+    serve: z
+      .strictObject({
+        listen: safeString(/^[0-9a-fA-F.:]{2,45}$/, 'an IP address to listen on, e.g. "127.0.0.1"').default('127.0.0.1'),
+        port: integer(1, 65535).default(8787),
+        // Where approvers reach `serve` (the operator's TLS reverse proxy); links are built on it.
+        public_url: httpUrl('an http(s) URL approvers open, e.g. "https://deploy.example.com" (no credentials)').optional(),
+        tls_cert: safeString(REL_PATH, REL_FILE_WHAT).optional(),
+        tls_key: safeString(REL_PATH, REL_FILE_WHAT).optional(),
+      })
+      .default({ listen: '127.0.0.1', port: 8787 }),
+  })
+  .superRefine((a, ctx) => {
+    if (!Array.isArray(a.approvers) || !Number.isInteger(a.required)) return;
+    const seen = new Set<string>();
+    a.approvers.forEach((who, i) => {
+      if (seen.has(who)) ctx.addIssue({ code: 'custom', path: ['approvers', i], message: `expected distinct approvers; "${who}" is listed twice` });
+      seen.add(who);
+    });
+    if (a.required > a.approvers.length) {
+      ctx.addIssue({ code: 'custom', path: ['required'], message: `expected at most the number of approvers (${a.approvers.length})` });
+    }
+    if ((a.serve?.tls_cert === undefined) !== (a.serve?.tls_key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['serve'], message: 'expected both tls_cert and tls_key, or neither' });
+    }
+  });
+
+/** The guard: the status loop that detects by policy and proposes recovery to a human. */
+export const guardSchema = z.strictObject({
+  // Shadow first: a team watches what the guard would do before trusting it.
+  mode: oneOf(['shadow', 'enforce'] as const).default('shadow'),
+  // How many consecutive judged ticks with a violation make an incident (the policy counts them).
+  sustain_ticks: integer(1, 100).default(3),
+  // How many consecutive healthy ticks after the action make it recovered.
+  recover_ticks: integer(1, 100).default(2),
+  auto_abort_canary: z.boolean({ error: 'expected true or false' }).default(false),
+});
+
 export const policySchema = z.strictObject({
   infrastructure: infrastructurePolicySchema,
   canary: canaryPolicySchema,
@@ -253,6 +372,9 @@ export const manifestSchema = z.strictObject({
   opa: opaSchema,
   policy: policySchema,
   canary: canarySchema.optional(),
+  notifications: notificationsSchema.optional(),
+  approvals: approvalsSchema.optional(),
+  guard: guardSchema.optional(),
   observability: observabilitySchema.default({
     history_file: 'history.jsonl',
     audit_report: 'audit_report.md',
@@ -263,3 +385,6 @@ export const manifestSchema = z.strictObject({
 export type Manifest = z.output<typeof manifestSchema>;
 export type AppMode = Manifest['services']['mode'];
 export type CanaryConfig = NonNullable<Manifest['canary']>;
+export type WebhookConfig = z.output<typeof webhookSchema>;
+export type ApprovalsConfig = NonNullable<Manifest['approvals']>;
+export type GuardConfig = NonNullable<Manifest['guard']>;
