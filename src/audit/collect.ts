@@ -20,6 +20,7 @@ import { OperationTracker, finalState, isChangeAction, isStepDecision, wouldHave
 import { DownsampledTimeline, type TimelineRow } from './timeline.js';
 import { EpisodeTracker, correlate, newEpisode, type ViolationEpisode } from './violations.js';
 import { RolloutTracker, type RolloutData } from './rollouts.js';
+import { GovernanceTracker, emptyGovernance, isGovernanceAction, type GovernanceData } from './governance.js';
 
 export interface CollectOptions {
   /** Inclusive bounds in ms since the epoch; records outside are read (for context) but not reported. */
@@ -82,6 +83,8 @@ export interface AuditData {
   episodesOverflow: Overflow | null;
   /** Progressive rollouts (src/audit/rollouts.ts); empty when the history has none. */
   rollouts: RolloutData;
+  /** Approvals, guard incidents and webhook deliveries (src/audit/governance.ts). */
+  governance: GovernanceData;
 }
 
 const MAX_POLICY_VERSIONS = 100;
@@ -152,8 +155,10 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     episodes: [],
     episodesOverflow: null,
     rollouts: { rollouts: [], overflow: 0, weights: [] },
+    governance: emptyGovernance(),
   };
   const rollouts = new RolloutTracker(maxListed, sinceMs, untilMs);
+  const governance = new GovernanceTracker(maxListed);
 
   const keepEpisode = (episode: ViolationEpisode): void => {
     if (data.episodes.length < maxListed) data.episodes.push(episode);
@@ -190,6 +195,9 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
   };
 
   const onEvent = (entry: AuditEntry, inPeriod: boolean): void => {
+    governance.add(entry, inPeriod);
+    // Approval, guard and delivery records interleave with operations (another process writes them): not operations.
+    if (isGovernanceAction((entry.payload as Record<string, unknown>).action)) return;
     rollouts.add(entry, inPeriod);
     const { op, isNew } = tracker.add(entry);
     if (isNew && inPeriod) {
@@ -325,6 +333,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
     data.episodes.sort((a, b) => a.firstMs - b.firstMs);
     data.timeline = timeline.finish();
     data.rollouts = rollouts.finish();
+    data.governance = governance.finish();
     return data;
   };
   const ambiguous = (line: number, why: string): void => {

@@ -18,6 +18,7 @@ import {
 } from './markdown.js';
 import { renderEvents, renderTimeline, renderViolations, renderCorrelation } from './render-sections.js';
 import { renderRollouts, rolloutSummaryLine } from './render-rollouts.js';
+import { renderGovernance } from './render-governance.js';
 
 export type ChainVerdict =
   | { status: 'verified'; records: number; head: string | null; legacyRecords: number }
@@ -185,6 +186,7 @@ export function renderAuditReport(data: AuditData, meta: ReportMeta): string {
       renderViolations(data),
       renderEvents(data),
       renderRollouts(data),
+      renderGovernance(data),
       renderCorrelation(data),
       renderCharts(data),
     ]
