@@ -1,6 +1,6 @@
 /** The guard's incident state machine (src/guard/incident.ts): pure, every stage and its actor. */
 import { describe, expect, it } from 'vitest';
-import { step, WATCHING, type GuardEffect, type GuardSettings, type GuardState } from '../../src/guard/incident.js';
+import { step, WATCHING, type GuardEffect, type GuardPlan, type GuardSettings, type GuardState } from '../../src/guard/incident.js';
 import type { GuardDecision } from '../../src/guard/policy.js';
 
 const enforce: GuardSettings = { mode: 'enforce', autoAbortCanary: false, sustainTicks: 3, operator: 'ops@example.com' };
@@ -16,7 +16,7 @@ type Rec = Extract<GuardEffect, { kind: 'record' }>;
 const records = (effects: GuardEffect[]): Rec[] => effects.filter((e): e is Rec => e.kind === 'record');
 const stagesOf = (effects: GuardEffect[]) => records(effects).map((r) => `${r.stage}:${r.actor}`);
 
-function open(s: GuardSettings, plan = rollbackPlan): { state: GuardState; effects: GuardEffect[] } {
+function open(s: GuardSettings, plan: GuardPlan = rollbackPlan): { state: GuardState; effects: GuardEffect[] } {
   return step(WATCHING, { kind: 'judged', decision: detected, opening: { id: 'inc-1', plan } }, s);
 }
 
