@@ -15,7 +15,8 @@ import type { NoticeCorrelation, NoticeLink } from '../notify/types.js';
 import { createStatusDeps, type StatusWiring } from '../status/deps.js';
 import { StatusMonitor, type TickResult } from '../status/tick.js';
 import type { GuardEffect, GuardPlan } from './incident.js';
-import { guardTickOf, type GuardPolicy, type GuardTick } from './policy.js';
+import { guardPolicyVersion, guardTickOf, type GuardPolicy, type GuardTick } from './policy.js';
+import { guardSchema } from '../manifest/schema.js';
 
 /** How the guard asks a human: src/approvals' requestApproval / awaitApproval, injected. */
 export interface ApprovalPort {
@@ -125,13 +126,17 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
     ...(w.hostFacts ? { hostFacts: w.hostFacts } : {}),
     ...(w.trackMetricsUrls ? { trackMetricsUrls: w.trackMetricsUrls } : {}),
   });
+  const counts = manifest.guard ?? guardSchema.parse({});
+  let version: Promise<string> | undefined;
   return {
     monitor: new StatusMonitor(statusDeps, { windowSeconds: canaryThresholds.window_seconds, canaryEnforcement: canaryMode }),
     guardTick: (tick) => guardTickOf(tick.payload),
     policy: w.policy,
     plan: () => planFor(session),
     record: async (r) => {
-      await session.event(r.stage, { action: 'guard', detail: r.summary, incident: r.incident }, r.actor);
+      // The policy's stages say which guard policy decided them.
+      const incident = r.stage === 'detected' || r.stage === 'recovered' ? { ...r.incident, policy_version: await (version ??= guardPolicyVersion(session.policiesDir, counts)) } : r.incident;
+      await session.event(r.stage, { action: 'guard', detail: r.summary, incident }, r.actor);
       if (r.event) {
         session.notify({
           event: r.event,

@@ -7,6 +7,7 @@ import type { NoticeViolation } from '../notify/types.js';
 import { PolicyEngineUnavailable } from '../policy/errors.js';
 import type { StatusPayload } from '../status/payload.js';
 import { isPlainObject } from '../util/is-plain-object.js';
+import { policyVersion, readPolicyFiles } from '../policy/version.js';
 
 /** One domain's verdict in a tick, as policies/guard.rego reads it. */
 export type GuardVerdict =
@@ -81,4 +82,9 @@ export function validateGuardDecision(result: unknown): GuardDecision {
 /** The guard policy on an OPA (the sidecar or a central one). */
 export function opaGuardPolicy(client: { evaluate(rule: string, input: unknown): Promise<unknown> }): GuardPolicy {
   return { judge: async (input) => validateGuardDecision(await client.evaluate('guard/decision', input)) };
+}
+
+/** The guard policy's version: the policy files and the counts it judges with (as each domain's). */
+export async function guardPolicyVersion(policiesDir: string, counts: { sustain_ticks: number; recover_ticks: number }): Promise<string> {
+  return policyVersion(await readPolicyFiles(policiesDir), { sustain_ticks: counts.sustain_ticks, recover_ticks: counts.recover_ticks });
 }

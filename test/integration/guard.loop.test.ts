@@ -169,6 +169,9 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
       expect(String(r.payload.detail)).toMatch(/^\[SHADOW\] /);
     }
     expect(incidentOf(records[0]!).violations?.map((v) => v.id)).toContain('error_rate_too_high');
+    expect(incidentOf(records[0]!).policy_version).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(incidentOf(records[2]!).policy_version).toBe(incidentOf(records[0]!).policy_version);
+    expect(incidentOf(records[1]!).policy_version).toBeUndefined();
     expect(incidentOf(records[0]!).violations?.[0]?.domain).toBe('canary');
     expect(incidentOf(records[1]!).plan).toEqual({ action: 'rollback', summary: 'rollback sdseq to stable' });
     expect(records[1]!.payload.detail).toBe('[SHADOW] would have proposed rollback sdseq to stable (a human would be asked to approve)');
