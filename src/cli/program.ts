@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { packageRoot } from '../util/package-root.js';
 import * as audit from './commands/audit.js';
+import * as guard from './commands/guard.js';
 import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
 import * as lock from './commands/lock.js';
@@ -39,6 +40,6 @@ export function createProgram(): Command {
         '            130 interrupted.\n',
     );
 
-  for (const command of [init, validate, lifecycle, status, policy, audit, lock]) command.register(program);
+  for (const command of [init, validate, lifecycle, status, guard, policy, audit, lock]) command.register(program);
   return program;
 }

@@ -22,4 +22,6 @@ export interface IncidentPayload {
   /** executed: how the action ended. */
   outcome?: 'ok' | 'failed';
   detail?: string;
+  /** detected, recovered: the guard policy's version (its files and sustain_ticks/recover_ticks). */
+  policy_version?: string;
 }

@@ -53,6 +53,27 @@ export class OpaClient implements PolicyClient {
     return parseDecisionResponse(domain, status, body);
   }
 
+  /**
+   * Any document under data.swiftdeploy (e.g. `guard/decision`): OPA's `result`, for a policy with
+   * its own document shape (the guard's). Fails closed like `decide`: PolicyEngineUnavailable.
+   */
+  async evaluate(rule: string, input: unknown): Promise<unknown> {
+    const where = `policy/${rule}`;
+    const { status, body } = await this.send(rule, 'POST', `${this.url}/v1/data/swiftdeploy/${rule}`, JSON.stringify({ input }));
+    if (status < 200 || status > 299) throw new PolicyEngineUnavailable('http_status', `${where}: OPA answered HTTP ${status}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (err) {
+      throw new PolicyEngineUnavailable('invalid_json', `${where}: OPA's answer is not valid JSON`, { cause: err });
+    }
+    const result = typeof parsed === 'object' && parsed !== null ? (parsed as { result?: unknown }).result : undefined;
+    if (result === undefined) {
+      throw new PolicyEngineUnavailable('undefined_decision', `${where}: data.swiftdeploy.${rule.replaceAll('/', '.')} is undefined on this OPA (are swiftdeploy's policies loaded?)`);
+    }
+    return result;
+  }
+
   /** GET /health. Never throws: readiness polling wants a yes/no and a reason. */
   async health(): Promise<HealthResult> {
     try {

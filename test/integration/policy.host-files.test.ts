@@ -56,7 +56,7 @@ describe('readPolicyFiles / policyVersion', () => {
     expect(policyVersion(await readPolicyFiles(path.join(dir, 'absent')), { a: 1 })).toBe(policyVersion([], { a: 1 }));
   });
 
-  it("finds the project's own policies (the two domains and their shared number formatting)", async () => {
-    expect((await readPolicyFiles(policiesDir)).map((f) => f.path).sort()).toEqual(['canary.rego', 'format.rego', 'infrastructure.rego']);
+  it("finds the project's own policies (the two domains, their shared number formatting, and the guard)", async () => {
+    expect((await readPolicyFiles(policiesDir)).map((f) => f.path).sort()).toEqual(['canary.rego', 'format.rego', 'guard.rego', 'infrastructure.rego']);
   });
 });

@@ -1,0 +1,175 @@
+/**
+ * What the guard loop touches, injected: the status monitor, the guard policy, the ledger and the
+ * notices (through the Session, so every record carries actor, manifest sha256, policy version and
+ * commit), the plan (abort during a rollout, else rollback), approvals, and the action itself.
+ * `createGuardDeps` wires the real ones; tests pass real local servers and replace only `propose`
+ * (approvals are built elsewhere) and the lifecycle's engine.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ApprovalOutcome, Plan } from '../approvals/types.js';
+import type { LifecycleDeps } from '../lifecycle/engine.js';
+import { readRollout, rolloutFileIn } from '../lifecycle/rollout-store.js';
+import { describeRollout, hasCanaryTrack } from '../lifecycle/rollout-state.js';
+import type { Operator, Session } from '../lifecycle/session.js';
+import type { NoticeCorrelation, NoticeLink } from '../notify/types.js';
+import { createStatusDeps, type StatusWiring } from '../status/deps.js';
+import { StatusMonitor, type TickResult } from '../status/tick.js';
+import type { GuardEffect, GuardPlan } from './incident.js';
+import { guardPolicyVersion, guardTickOf, type GuardPolicy, type GuardTick } from './policy.js';
+import { guardSchema } from '../manifest/schema.js';
+
+/** How the guard asks a human: src/approvals' requestApproval / awaitApproval, injected. */
+export interface ApprovalPort {
+  /** Records the request and notifies the approvers; the links are those the guard_proposed notice carries. */
+  request(plan: GuardPlan): Promise<{ id: string; links: NoticeLink[] }>;
+  /** Resolves with the request's end; rejects (AbortError) when `signal` aborts. */
+  await(id: string, signal: AbortSignal): Promise<ApprovalOutcome>;
+}
+
+export interface Execution {
+  /** The actor the lifecycle action runs as: `policy` under auto_abort_canary, else the guard's operator. */
+  runAs: string;
+  authorisedBy: string[];
+  approval?: ApprovalOutcome;
+}
+
+export interface GuardDeps {
+  monitor: Pick<StatusMonitor, 'prime' | 'tick'>;
+  guardTick(tick: TickResult): GuardTick;
+  policy: GuardPolicy;
+  plan(): Promise<GuardPlan>;
+  record(stage: Extract<GuardEffect, { kind: 'record' }>): Promise<void>;
+  propose: ApprovalPort;
+  execute(plan: GuardPlan, how: Execution): Promise<{ outcome: 'ok' | 'failed'; detail: string }>;
+  /** The last change before the incident (src/notify/correlate.ts once merged); absent: not looked up. */
+  correlate?: () => Promise<NoticeCorrelation | null>;
+  newId(): string;
+}
+
+/** The approval plan for a guard plan: what `swiftdeploy rollback` / `abort` would be asked to run. */
+export function approvalPlan(plan: GuardPlan, incidentReason = 'guard incident'): Plan {
+  return { action: plan.action, args: { reason: incidentReason }, summary: plan.summary };
+}
+
+/** Abort when a progressive rollout has a canary track, else rollback; read from the rollout state file. */
+export async function planFor(session: Session): Promise<GuardPlan> {
+  const state = await readRollout(rolloutFileIn(session.stateDir));
+  if (state !== undefined && hasCanaryTrack(state)) return { action: 'abort', summary: `abort ${describeRollout(state)}` };
+  return { action: 'rollback', summary: `rollback ${session.manifest.project.name} to stable` };
+}
+
+export function newIncidentId(now = new Date()): string {
+  return `inc-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z').toLowerCase()}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The default approval port: src/approvals/request.ts, imported on first use. The specifier is a
+ * variable because that module is built in parallel with this one; once it is on the branch, make
+ * it a literal import so the CLI bundle includes it.
+ */
+export function approvalsPort(session: Session): ApprovalPort {
+  interface RequestModule {
+    requestApproval(session: Session, plan: Plan, options: { executor: 'requester' }): Promise<{ id: string; links?: NoticeLink[] }>;
+    awaitApproval(session: Session, id: string, options: { signal: AbortSignal }): Promise<ApprovalOutcome>;
+  }
+  const load = async (): Promise<RequestModule> => {
+    const spec = '../approvals/request.js';
+    try {
+      return (await import(spec)) as RequestModule;
+    } catch (err) {
+      throw new Error(`approvals not available: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return {
+    request: async (plan) => {
+      const r = await (await load()).requestApproval(session, approvalPlan(plan), { executor: 'requester' });
+      return { id: r.id, links: r.links ?? [] };
+    },
+    await: async (id, signal) => (await load()).awaitApproval(session, id, { signal }),
+  };
+}
+
+export interface GuardWiring {
+  session: Session;
+  /** The guard's operator: its actor runs human-authorised actions; its sink draws their events. */
+  operator: Operator;
+  client: StatusWiring['client'];
+  policy: GuardPolicy;
+  metricsUrl: string;
+  scrapeTimeoutMs?: number;
+  hostFacts?: StatusWiring['hostFacts'];
+  trackMetricsUrls?: StatusWiring['trackMetricsUrls'];
+  /** The lifecycle's engine (tests: a recording runner); Docker Compose when absent. */
+  lifecycle?: LifecycleDeps;
+  propose?: ApprovalPort;
+  correlate?: GuardDeps['correlate'];
+}
+
+/** The real guard dependencies over a Session (the `guard` command and the integration tests). */
+export function createGuardDeps(w: GuardWiring): GuardDeps {
+  const { session } = w;
+  const { manifest } = session;
+  const { mode: infraMode, ...infraThresholds } = manifest.policy.infrastructure;
+  const { mode: canaryMode, ...canaryThresholds } = manifest.policy.canary;
+  const statusDeps = createStatusDeps({
+    metricsUrl: w.metricsUrl,
+    ...(w.scrapeTimeoutMs !== undefined ? { scrapeTimeoutMs: w.scrapeTimeoutMs } : {}),
+    client: w.client,
+    thresholds: { infrastructure: infraThresholds, canary: canaryThresholds },
+    modes: { infrastructure: infraMode, canary: canaryMode },
+    policyVersions: { infrastructure: session.policyVersion('infrastructure'), canary: session.policyVersion('canary') },
+    recordPolicyVersion: session.policyVersion('all'),
+    projectDir: session.loaded.projectDir,
+    historyFile: session.historyFile,
+    actor: w.operator.actor,
+    manifestSha256: session.loaded.sha256,
+    ...(w.hostFacts ? { hostFacts: w.hostFacts } : {}),
+    ...(w.trackMetricsUrls ? { trackMetricsUrls: w.trackMetricsUrls } : {}),
+  });
+  const counts = manifest.guard ?? guardSchema.parse({});
+  let version: Promise<string> | undefined;
+  return {
+    monitor: new StatusMonitor(statusDeps, { windowSeconds: canaryThresholds.window_seconds, canaryEnforcement: canaryMode }),
+    guardTick: (tick) => guardTickOf(tick.payload),
+    policy: w.policy,
+    plan: () => planFor(session),
+    record: async (r) => {
+      // The policy's stages say which guard policy decided them.
+      const incident = r.stage === 'detected' || r.stage === 'recovered' ? { ...r.incident, policy_version: await (version ??= guardPolicyVersion(session.policiesDir, counts)) } : r.incident;
+      await session.event(r.stage, { action: 'guard', detail: r.summary, incident }, r.actor);
+      if (r.event) {
+        session.notify({
+          event: r.event,
+          summary: r.summary,
+          actor: r.actor,
+          shadow: r.incident.shadow,
+          incident: { id: r.incident.id, stage: r.stage },
+          ...(r.incident.violations ? { violations: r.incident.violations } : {}),
+          ...(r.incident.correlation !== undefined ? { correlation: r.incident.correlation } : {}),
+          ...(r.links && r.links.length > 0 ? { links: r.links } : {}),
+          ...(r.incident.plan ? { detail: { plan: r.incident.plan } } : {}),
+        });
+      }
+    },
+    propose: w.propose ?? approvalsPort(session),
+    execute: async (plan, how) => {
+      // Authorised already (by an approval, or by policy): the action must not ask again. The
+      // `approval` member is read by the lifecycle once src/approvals is merged.
+      const operator: Operator & { approval?: ApprovalOutcome } = {
+        actor: how.runAs,
+        events: w.operator.events,
+        yes: true,
+        ...(how.approval ? { approval: how.approval } : {}),
+      };
+      const reason = `guard: ${plan.summary} (authorised by ${how.authorisedBy.join(', ')})`;
+      const file = session.loaded.file;
+      const code =
+        plan.action === 'abort'
+          ? await (await import('../lifecycle/rollout.js')).abortRollout(file, operator, { reason }, w.lifecycle)
+          : await (await import('../lifecycle/rollback.js')).rollback(file, operator, { reason }, w.lifecycle);
+      return code === 0 ? { outcome: 'ok', detail: `${plan.action} exited 0` } : { outcome: 'failed', detail: `${plan.action} exited ${code}` };
+    },
+    ...(w.correlate ? { correlate: w.correlate } : {}),
+    newId: () => newIncidentId(),
+  };
+}
