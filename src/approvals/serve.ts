@@ -2,9 +2,9 @@
  * `swiftdeploy serve`: the one-tap approval server. GET /a/<id>?t=<token> shows the plan and two
  * buttons and changes nothing (chat apps fetch link previews); POST /a/<id> decides, once. Nothing
  * else is routed: no proxy to the app, no /chaos. Requests made with `--request --detach` are run
- * here once approved, as a child CLI that takes the project lock and records like any command.
+ * here once approved, as a child CLI (through src/runtime's runner) that takes the project lock and
+ * records like any command.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,6 +14,7 @@ import { UsageError } from '../errors.js';
 import { silentSink } from '../events.js';
 import { Session } from '../lifecycle/session.js';
 import { loadManifest } from '../manifest/load.js';
+import { runArgv } from '../runtime/run.js';
 import { packageRoot } from '../util/package-root.js';
 import { decide, isApprovalId, recordRefusal, refusalMessage, type Verdict } from './decide.js';
 import { decisionPage, messagePage } from './page.js';
@@ -142,19 +143,20 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       if (outcomeOf(state, now())?.outcome !== 'approved') continue;
       const argv = ['-f', session.loaded.file, '--actor', request.requested_by, ...planArgv(request.plan), '--approval', request.id];
       log(`executing approval ${request.id}: ${request.plan.summary}`);
-      const child = spawn(process.execPath, [cli, ...argv], { stdio: ['ignore', 'inherit', 'inherit'], cwd: session.loaded.projectDir });
+      // Through the one runner (src/runtime): the child's lines go to serve's log as they come.
+      const run = runArgv([process.execPath, cli, ...argv], { cwd: session.loaded.projectDir, onLine: (line) => log(`[${request.id}] ${line}`) });
       executions.set(
         request.id,
-        new Promise((resolve) => {
-          child.on('error', (err) => {
-            log(`approval ${request.id}: could not start the CLI: ${err.message}`);
-            resolve(null);
-          });
-          child.on('exit', (code) => {
-            log(`approval ${request.id}: ${request.plan.action} exited ${code ?? 'by a signal'}`);
-            resolve(code);
-          });
-        }),
+        run.then(
+          (result) => {
+            log(`approval ${request.id}: ${request.plan.action} exited ${result.exitCode}`);
+            return result.exitCode;
+          },
+          (err: Error) => {
+            log(`approval ${request.id}: ${err.message}`);
+            return null;
+          },
+        ),
       );
     }
   };
