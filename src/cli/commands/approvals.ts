@@ -40,6 +40,7 @@ export function register(program: Command): void {
   program
     .command('approvals')
     .description('list the pending approval requests')
+    .addHelpText('after', '\nExample:\n  $ swiftdeploy approvals\n  $ swiftdeploy --json approvals\n')
     .action(
       action(async (ctx) => {
         const [{ resolveProjectFiles }, { readLedgerView, outcomeOf }] = await Promise.all([import('../../util/project-paths.js'), import('../../approvals/store.js')]);
