@@ -14,6 +14,7 @@ export const EXIT = {
   HISTORY_INTEGRITY: 6,
   HISTORY_UNWRITABLE: 7,
   ROLLOUT_PAUSED: 8,
+  NOT_APPROVED: 9,
   INTERRUPTED: 130,
 } as const;
 
@@ -134,6 +135,11 @@ export class RolloutPaused extends SwiftdeployError {
 /** The step analysis aborted a progressive rollout (canary removed, stable untouched): exit 3, as a policy deny. */
 export class RolloutAborted extends SwiftdeployError {
   readonly exitCode = EXIT.POLICY_DENIED;
+}
+
+/** A requested approval ended without one: denied, expired, or voided (the manifest or the stack changed). */
+export class NotApproved extends SwiftdeployError {
+  readonly exitCode = EXIT.NOT_APPROVED;
 }
 
 export function exitCodeOf(err: unknown): ExitCode {

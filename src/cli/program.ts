@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { packageRoot } from '../util/package-root.js';
+import * as approvals from './commands/approvals.js';
 import * as audit from './commands/audit.js';
 import * as guard from './commands/guard.js';
 import * as init from './commands/init.js';
@@ -37,9 +38,9 @@ export function createProgram(): Command {
       '\nExit codes: 0 ok, 1 failed, 2 usage/invalid input, 3 denied by policy, 4 policy engine unavailable,\n' +
         '            5 locked by another operation, 6 history integrity failure, 7 history cannot be written\n' +
         '            (nothing changed; a rollback completes and exits 7), 8 rollout paused for a human (resume or abort),\n' +
-        '            130 interrupted.\n',
+        '            9 not approved (a requested approval was denied, expired or voided), 130 interrupted.\n',
     );
 
-  for (const command of [init, validate, lifecycle, status, guard, policy, audit, lock]) command.register(program);
+  for (const command of [init, validate, lifecycle, approvals, status, guard, policy, audit, lock]) command.register(program);
   return program;
 }

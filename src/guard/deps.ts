@@ -62,28 +62,13 @@ export function newIncidentId(now = new Date()): string {
   return `inc-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z').toLowerCase()}-${randomBytes(3).toString('hex')}`;
 }
 
-/**
- * The default approval port: src/approvals/request.ts, imported on first use. The specifier is a
- * variable because that module is built in parallel with this one; once it is on the branch, make
- * it a literal import so the CLI bundle includes it.
- */
+/** The default approval port: src/approvals/request.ts, imported on first use (enforce mode only). */
 export function approvalsPort(session: Session): ApprovalPort {
-  interface RequestModule {
-    requestApproval(session: Session, plan: Plan, options: { executor: 'requester' }): Promise<{ id: string; links?: NoticeLink[] }>;
-    awaitApproval(session: Session, id: string, options: { signal: AbortSignal }): Promise<ApprovalOutcome>;
-  }
-  const load = async (): Promise<RequestModule> => {
-    const spec = '../approvals/request.js';
-    try {
-      return (await import(spec)) as RequestModule;
-    } catch (err) {
-      throw new Error(`approvals not available: ${(err as Error).message}`, { cause: err });
-    }
-  };
+  const load = () => import('../approvals/request.js');
   return {
     request: async (plan) => {
       const r = await (await load()).requestApproval(session, approvalPlan(plan), { executor: 'requester' });
-      return { id: r.id, links: r.links ?? [] };
+      return { id: r.request.id, links: r.links };
     },
     await: async (id, signal) => (await load()).awaitApproval(session, id, { signal }),
   };
@@ -153,14 +138,11 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
     },
     propose: w.propose ?? approvalsPort(session),
     execute: async (plan, how) => {
-      // Authorised already (by an approval, or by policy): the action must not ask again. The
-      // `approval` member is read by the lifecycle once src/approvals is merged.
-      const operator: Operator & { approval?: ApprovalOutcome } = {
-        actor: how.runAs,
-        events: w.operator.events,
-        yes: true,
-        ...(how.approval ? { approval: how.approval } : {}),
-      };
+      // Authorised already: by an approval, which the action verifies under its lock against the very
+      // plan that was approved (Session.authorise); or by policy (auto_abort_canary), which is --yes.
+      const operator: Operator = how.approval
+        ? { actor: how.runAs, events: w.operator.events, yes: false, approval: { id: how.approval.id, plan: approvalPlan(plan) } }
+        : { actor: how.runAs, events: w.operator.events, yes: true };
       const reason = `guard: ${plan.summary} (authorised by ${how.authorisedBy.join(', ')})`;
       const file = session.loaded.file;
       const code =

@@ -12,6 +12,7 @@ import { policiesPathFor } from '../render/render.js';
 import { resolveProjectFiles, type ProjectFiles } from '../util/project-paths.js';
 import { noNotifications, type Notice, type NotifyPort } from '../notify/types.js';
 import { gitInfo } from './git.js';
+import type { Plan } from '../approvals/types.js';
 
 /** What every lifecycle operation is told about the person and terminal driving it. */
 export interface Operator {
@@ -22,6 +23,8 @@ export interface Operator {
   yes: boolean;
   /** Ask a yes/no question on the terminal; undefined when there is no TTY to ask on. */
   confirm?: (question: string) => Promise<boolean>;
+  /** Run with this approval (`--approval`, or after `--request`): `authorise` verifies it against the plan. */
+  approval?: { id: string; plan: Plan };
 }
 
 /**
@@ -48,6 +51,8 @@ export class Session {
   private spool: Spool | null = null;
   /** Where notices go: the project's webhooks (src/notify), or nowhere without `notifications:`. */
   notifier: NotifyPort = noNotifications;
+  /** Set by `authorise` when an approval authorised this operation: its `authorised` record carries it. */
+  private grant: { approval_id: string; authorised_by: string[] } | undefined;
 
   private constructor(
     private current: LoadedManifest,
@@ -101,12 +106,13 @@ export class Session {
    * or LockHeld (exit 5).
    */
   async event(stage: LifecycleStage, payload: Omit<EventPayload, 'action' | 'stage'> & { action?: LifecycleAction } = {}, actor = this.operator.actor): Promise<HistoryRecord | null> {
+    const own = (payload.action ?? this.action) === this.action;
     const input: RecordInput = {
       kind: 'event',
       actor,
       policy_version: this.versions.all,
       manifest_sha256: this.loaded.sha256,
-      payload: { action: this.action, stage, ...(this.git ? { git: this.git } : {}), ...payload },
+      payload: { action: this.action, stage, ...(this.git ? { git: this.git } : {}), ...payload, ...(stage === 'authorised' && own && this.grant ? this.grant : {}) },
     };
     try {
       return await this.recorder.append(input);
@@ -175,7 +181,14 @@ export class Session {
   }
 
   /** Asks for authorisation: --yes, or a yes on a TTY. Returns how it was given, or undefined if refused. */
-  async authorise(question: string): Promise<'--yes' | 'interactive confirmation' | undefined> {
+  async authorise(question: string): Promise<'--yes' | 'interactive confirmation' | `approval ${string}` | undefined> {
+    const { approval } = this.operator;
+    if (approval) {
+      // Verified here, under the project lock: approved, not used, not expired, the plan unchanged.
+      const { verifyApproval } = await import('../approvals/request.js');
+      this.grant = await verifyApproval(this, approval.id, approval.plan);
+      return `approval ${approval.id} (approved by ${this.grant.authorised_by.join(', ')})`;
+    }
     if (this.operator.yes) return '--yes';
     if (!this.operator.confirm) return undefined;
     return (await this.operator.confirm(question)) ? 'interactive confirmation' : undefined;
@@ -187,7 +200,7 @@ export class Session {
  * neither given by --yes nor asked for on a terminal, before anything is sampled, locked or written.
  */
 export function assertCanAuthorise(operator: Operator, command: string): void {
-  if (!operator.yes && !operator.confirm) {
+  if (!operator.yes && !operator.confirm && !operator.approval) {
     throw new UsageError(`${command}: not on a terminal, so it cannot ask; pass --yes to authorise`);
   }
 }
