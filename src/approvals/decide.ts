@@ -73,7 +73,7 @@ export function refusalMessage(why: ApprovalRefused['why']): string {
 
 /** Records a refused attempt (with token_id and address, never the token). */
 export async function recordRefusal(session: Session, refusal: ApprovalRefused, actor: string): Promise<void> {
-  await session.event('refused', { action: 'approval', ...refusal, detail: MESSAGES[refusal.why] }, actor);
+  await session.event('refused', { action: 'approval', approval: refusal, detail: MESSAGES[refusal.why] }, actor);
 }
 
 export async function decide(session: Session, input: DecideInput, options: DecideOptions = {}): Promise<DecideResult> {
@@ -118,20 +118,20 @@ async function decideLocked(session: Session, input: DecideInput, options: Decid
   const ended = outcomeOf(state, now);
   if (ended) {
     if (ended.outcome === 'expired' && !state.ended) {
-      await session.event('expired', { action: 'approval', id: state.request.id, reason: ended.reason ?? 'expired' }, 'swiftdeploy');
+      await session.event('expired', { action: 'approval', approval: { id: state.request.id, reason: ended.reason ?? 'expired' } }, 'swiftdeploy');
     }
     const why = ended.outcome === 'expired' ? 'expired' : ended.outcome === 'voided' ? 'plan changed' : 'already decided';
     return refuse(why, { ...ids, approver });
   }
   const hash = await currentPlanHash({ manifestFile: session.loaded.file, historyFile: session.historyFile, stateDir: session.stateDir }, state.request.plan, view);
   if (hash !== state.request.plan_hash) {
-    await session.event('voided', { action: 'approval', id: state.request.id, reason: 'the manifest or the stack changed since the plan was made' }, 'swiftdeploy');
+    await session.event('voided', { action: 'approval', approval: { id: state.request.id, reason: 'the manifest or the stack changed since the plan was made' } }, 'swiftdeploy');
     return refuse('plan changed', { ...ids, approver });
   }
 
   const stage = input.verdict === 'approve' ? 'approved' : 'denied';
   const reason = input.reason?.trim();
-  await session.event(stage, { action: 'approval', id: state.request.id, decided_by: approver, via: input.via, ...ids, ...(reason ? { reason } : {}) }, approver);
+  await session.event(stage, { action: 'approval', approval: { id: state.request.id, decided_by: approver, via: input.via, ...ids, ...(reason ? { reason } : {}) } }, approver);
   state.decisions.push({ id: state.request.id, decided_by: approver, via: input.via, ...ids, ...(reason ? { reason } : {}), stage, ts: now.toISOString() });
   const outcome = outcomeOf(state, now);
   const approved = new Set(state.decisions.filter((d) => d.stage === 'approved').map((d) => d.decided_by)).size;

@@ -16,7 +16,7 @@ import { approvalsLockIn } from './decide.js';
 import { currentPlanHash } from './plan.js';
 import { outcomeOf, readLedgerView } from './store.js';
 import { approvalKey, mintToken } from './token.js';
-import type { ApprovalOutcome, ApprovalRequested, Executor, Plan } from './types.js';
+import type { ApprovalEnded, ApprovalOutcome, ApprovalRequested, Executor, Plan } from './types.js';
 
 /** Where approvers reach `serve`: approvals.serve.public_url, else its listen address. */
 export function serveBase(config: ApprovalsConfig): string {
@@ -62,7 +62,7 @@ export async function requestApproval(session: Session, plan: Plan, options: Req
     executor: options.executor,
     tokens,
   };
-  await session.event('requested', { action: 'approval', ...request, detail: `approval requested: ${plan.summary}` });
+  await session.event('requested', { action: 'approval', approval: request, detail: `approval requested: ${plan.summary}` });
   session.notify({
     event: 'approval_requested',
     summary: `${session.operator.actor} asks for approval: ${plan.summary} (${config.required} of ${config.approvers.length} approvers, expires ${expires_at})`,
@@ -107,7 +107,7 @@ async function endOnce(session: Session, id: string, stage: 'expired' | 'voided'
   await withFileLock(approvalsLockIn(session.stateDir), async () => {
     const state = (await readLedgerView(session.historyFile)).approvals.get(id);
     if (!state || state.ended || state.decisions.some((d) => d.stage === 'denied')) return;
-    await session.event(stage, { action: 'approval', id, reason }, 'swiftdeploy');
+    await session.event(stage, { action: 'approval', approval: { id, reason } satisfies ApprovalEnded, detail: `approval ${id} ${stage}: ${reason}` }, 'swiftdeploy');
   }, { command: `end approval ${id}` });
 }
 

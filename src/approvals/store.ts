@@ -2,6 +2,7 @@
  * The ledger is the approvals' store: a request's state is read back from its `approval` records
  * and from the lifecycle `authorised` record that consumed it (`approval_id`).
  */
+import { isPlainObject } from '../util/is-plain-object.js';
 import { existsSync } from 'node:fs';
 import { readRecords } from '../history/ledger.js';
 import type { EventPayload } from '../history/types.js';
@@ -46,15 +47,17 @@ export async function readLedgerView(historyFile: string): Promise<LedgerView> {
       if (s) s.consumed = true;
       continue;
     }
-    if (p.action !== 'approval' || typeof p.id !== 'string') continue;
+    // An approval record's own fields are under `approval` (src/approvals/types.ts).
+    const a = p.approval;
+    if (p.action !== 'approval' || !isPlainObject(a) || typeof a.id !== 'string') continue;
     if (p.stage === 'requested') {
-      approvals.set(p.id, { request: p as unknown as ApprovalRequested, requested_at: record.ts, decisions: [], consumed: false });
+      approvals.set(a.id, { request: a as unknown as ApprovalRequested, requested_at: record.ts, decisions: [], consumed: false });
       continue;
     }
-    const s = approvals.get(p.id);
+    const s = approvals.get(a.id);
     if (!s) continue;
-    if (p.stage === 'approved' || p.stage === 'denied') s.decisions.push({ ...(p as unknown as ApprovalDecided), stage: p.stage, ts: record.ts });
-    else if ((p.stage === 'expired' || p.stage === 'voided') && !s.ended) s.ended = { id: p.id, reason: String(p.reason ?? ''), stage: p.stage };
+    if (p.stage === 'approved' || p.stage === 'denied') s.decisions.push({ ...(a as unknown as ApprovalDecided), stage: p.stage, ts: record.ts });
+    else if ((p.stage === 'expired' || p.stage === 'voided') && !s.ended) s.ended = { id: a.id, reason: String(a.reason ?? ''), stage: p.stage };
   }
   return { approvals, lastChange };
 }

@@ -12,6 +12,9 @@ import { silentSink } from '../../src/events.js';
 import { Session } from '../../src/lifecycle/session.js';
 import { ALICE, approvalProject, BOB, linkFor, postDecision, SECRET, SECRET_ENV, tokenOf, type ApprovalProject } from '../helpers/approvals.js';
 
+/** An approval record's own fields (src/approvals/types.ts), under `payload.approval`. */
+const approvalOf = (r: { payload: Record<string, unknown> }): Record<string, unknown> => (r.payload.approval ?? {}) as Record<string, unknown>;
+
 let p: ApprovalProject | undefined;
 let server: RunningServer | undefined;
 afterEach(async () => {
@@ -28,7 +31,7 @@ async function serve(project: ApprovalProject, options: Partial<ServeOptions> = 
 }
 
 const approvalStages = async (project: ApprovalProject) =>
-  (await project.records()).filter((r) => r.payload.action === 'approval').map((r) => `${r.payload.stage}${r.payload.why ? `:${String(r.payload.why)}` : ''}`);
+  (await project.records()).filter((r) => r.payload.action === 'approval').map((r) => `${r.payload.stage}${approvalOf(r).why ? `:${String(approvalOf(r).why)}` : ''}`);
 
 const sessionOf = (project: ApprovalProject, actor: string) => Session.open(project.manifest, { actor, events: silentSink, yes: false }, 'approval');
 
@@ -78,7 +81,7 @@ describe('serve: GET shows, POST decides once', () => {
     const records = await p.records();
     const approved = records.find((r) => r.payload.stage === 'approved')!;
     expect(approved.actor).toBe(ALICE);
-    expect(approved.payload).toMatchObject({ id: request.id, decided_by: ALICE, via: 'link', token_id: request.tokens[0]!.token_id, reason: 'looks right' });
+    expect(approvalOf(approved)).toMatchObject({ id: request.id, decided_by: ALICE, via: 'link', token_id: request.tokens[0]!.token_id, reason: 'looks right' });
     const session = await sessionOf(p, 'rita@example.com');
     expect(await awaitApproval(session, request.id)).toEqual({ id: request.id, outcome: 'approved', by: [ALICE] });
   });
@@ -106,8 +109,8 @@ describe('serve: refused attempts', () => {
     expect((await postDecision(s.url, one.request.id, 'not-a-token', 'approve')).status).toBe(403);
     expect((await postDecision(s.url, other.request.id, token, 'approve')).status).toBe(403);
     const refused = (await p.records()).filter((r) => r.payload.stage === 'refused');
-    expect(refused.map((r) => r.payload.why)).toEqual(['forged', 'forged', 'forged']);
-    expect(refused.every((r) => r.payload.address === '127.0.0.1' || r.payload.address === '::ffff:127.0.0.1')).toBe(true);
+    expect(refused.map((r) => approvalOf(r).why)).toEqual(['forged', 'forged', 'forged']);
+    expect(refused.every((r) => approvalOf(r).address === '127.0.0.1' || approvalOf(r).address === '::ffff:127.0.0.1')).toBe(true);
     expect((await p.records()).some((r) => r.payload.stage === 'approved')).toBe(false);
   });
 

@@ -4,7 +4,7 @@
  * requester waits; nothing runs until a POST approves; then the rollback runs and its `authorised`
  * record carries the approval and its approvers.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,7 +109,7 @@ describe('rollback --request: waits for the approvers, then runs', () => {
     expect(p.argvs()).toEqual([]);
   });
 
-  it('the stack changed after the approval (another change recorded): the rollback refuses it as void', async () => {
+  it('the manifest changed after the approval: the rollback refuses it as void (another recorded change alone does not void a step back)', async () => {
     p = await canaryWithApprovals();
     const shown = linksPromise();
     const detached = requestThenRun(p.manifest, { ...p.operator, yes: false }, PLAN, { detach: true, showLinks: shown.show }, async () => EXIT.FAILED);
@@ -118,9 +118,17 @@ describe('rollback --request: waits for the approvers, then runs', () => {
     const id = new URL(links[0]!.url).pathname.split('/')[2]!;
     const session = await Session.open(p.manifest, { actor: ALICE, events: silentSink, yes: false }, 'approval');
     expect(await decide(session, { via: 'terminal', id, verdict: 'approve', actor: ALICE })).toMatchObject({ ok: true });
-    // A change lands between the approval and its use.
+    // A recorded change (a rollout step, say) does not void a step back: rollback and abort hash the manifest and which rollout runs.
     const other = await Session.open(p.manifest, p.operator, 'promote');
     await other.event('confirmed', { detail: 'someone else changed the stack' });
+    const { currentPlanHash } = await import('../../src/approvals/plan.js');
+    const ref = { manifestFile: p.manifest, historyFile: other.historyFile, stateDir: other.stateDir };
+    const before = await currentPlanHash(ref, PLAN);
+    const requested = (await p.records()).find((r) => r.payload.action === 'approval' && r.payload.stage === 'requested');
+    expect(before).toBe((requested?.payload.approval as { plan_hash?: string } | undefined)?.plan_hash);
+    // The manifest changes between the approval and its use.
+    writeFileSync(p.manifest, `${readFileSync(p.manifest, 'utf8')}\n# edited after the approval\n`);
+    expect(await currentPlanHash(ref, PLAN)).not.toBe(before);
     const err = await rollback(p.manifest, { ...p.operator, yes: false, approval: { id, plan: PLAN } }, { reason: 'canary 5xx spike' }, p.deps).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotApproved);
     expect((err as Error).message).toContain('is void');
