@@ -2,14 +2,14 @@
  * The guard loop end to end without Docker: real status ticks against a local /metrics server
  * standing in for nginx, the real OPA loaded with policies/ (guard.rego decides), a real ledger in a
  * scripted project whose lifecycle runs on a recording runner (test/helpers/scripted-project.ts), and
- * for enforce mode's human approval a real HTTP POST to a small approval server the test controls.
+ * for enforce mode's human approval the real approvals flow: a request in the ledger, its link POSTed to a real `serve`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ApprovalOutcome } from '../../src/approvals/types.js';
+import { startServe } from '../../src/approvals/serve.js';
 import { createGuardDeps, type ApprovalPort, type GuardDeps } from '../../src/guard/deps.js';
 import type { GuardEffect, GuardSettings } from '../../src/guard/incident.js';
 import { runGuard } from '../../src/guard/loop.js';
@@ -21,8 +21,9 @@ import { Session } from '../../src/lifecycle/session.js';
 import { OpaClient } from '../../src/policy/client.js';
 import { createStatusDeps } from '../../src/status/deps.js';
 import { StatusMonitor } from '../../src/status/tick.js';
+import { ALICE, SECRET, SECRET_ENV, approvalsChanges, linkFor, postDecision, tokenOf } from '../helpers/approvals.js';
 import { requireOpa } from '../helpers/engines.js';
-import { opaForSuite } from '../helpers/opa.js';
+import { freePort, opaForSuite } from '../helpers/opa.js';
 import { APP_IMAGE, scriptedProject, type ScriptedProject } from '../helpers/scripted-project.js';
 import type { EventRecord } from '../helpers/history.js';
 
@@ -231,77 +232,67 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
     expect((await verifyHistory(path.join(made.dir, 'history.jsonl'))).ok).toBe(true);
   }, 30_000);
 
-  it('enforce with a human: PROPOSED carries the approval link, a real POST to it approves, the rollback runs as the guard operator', async () => {
-    const made = await project(suite.opa.url, { mode: 'enforce', sustain_ticks: 2, recover_ticks: 1 }, 'canary');
-    // The approval server: POST /decide/<id> with an approver decides that request.
-    const waiting = new Map<string, (o: ApprovalOutcome) => void>();
-    const posts: string[] = [];
-    const approvals = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        const id = /^\/decide\/([a-z0-9-]+)$/.exec(req.url ?? '')?.[1];
-        const decide = id === undefined || req.method !== 'POST' ? undefined : waiting.get(id);
-        if (!decide) return void res.writeHead(404).end();
-        posts.push(`${id} ${body}`);
-        waiting.delete(id!);
-        res.writeHead(204).end();
-        decide({ id: id!, outcome: 'approved', by: [body] });
-      });
-    });
-    await new Promise<void>((resolve) => approvals.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(approvals.address() as AddressInfo).port}`;
-    const requested: string[] = [];
-    const propose: ApprovalPort = {
-      request: async (plan) => {
-        requested.push(plan.summary);
-        return { id: 'ap-1', links: [{ label: 'approve', url: `${base}/decide/ap-1`, approver: 'alice@example.com' }] };
-      },
-      await: (id, signal) =>
-        new Promise((resolve, reject) => {
-          waiting.set(id, resolve);
-          signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-        }),
-    };
+  it('enforce with a human: PROPOSED requests a real approval, the link is POSTed to a real `serve`, the rollback runs with it', async () => {
+    const servePort = await freePort();
+    process.env[SECRET_ENV] = SECRET;
+    const made = await project(suite.opa.url, { mode: 'enforce', sustain_ticks: 2, recover_ticks: 1 }, 'canary', approvalsChanges(servePort));
+    const server = await startServe({ manifestPath: made.manifest, executePollMs: 0 });
     try {
-      const g = await guardOf(made, suite.opa.url, propose);
+      const g = await guardOf(made, suite.opa.url);
       let ticks = 0;
+      const posts: number[] = [];
+      let previewed = 0;
       const code = await runGuard({
         ...g,
         intervalMs: INTERVAL_MS,
         signal: new AbortController().signal,
         onceIncident: true,
-        maxTicks: 40,
+        maxTicks: 60,
         onTick: () => {
           if (++ticks === 1) metrics.failing = true;
         },
         onStage: (s) => {
-          if (s.stage === 'proposed') void fetch(s.links![0]!.url, { method: 'POST', body: 'alice@example.com' });
+          if (s.stage === 'proposed') {
+            const link = linkFor(s.links ?? [], ALICE);
+            void (async () => {
+              // A chat app's preview fetches the link first: that decides nothing.
+              previewed = (await fetch(link.url)).status;
+              posts.push((await postDecision(server.url, new URL(link.url).pathname.split('/')[2]!, tokenOf(link), 'approve')).status);
+            })();
+          }
           if (s.stage === 'executed') metrics.failing = false;
         },
       });
       expect(code).toBe(0);
-      expect(requested).toEqual(['rollback sdseq to stable']);
-      expect(posts).toEqual(['ap-1 alice@example.com']);
+      expect(previewed).toBe(200);
+      expect(posts).toEqual([200]);
       const all = await made.records();
       const guard = guardRecords(all);
       expect(guard.map((r) => [r.payload.stage, r.actor])).toEqual([
         ['detected', 'policy'],
         ['proposed', 'guard'],
-        ['authorised', 'alice@example.com'],
+        ['authorised', ALICE],
         ['executed', 'dana@example.com'],
         ['recovered', 'policy'],
       ]);
-      expect(incidentOf(guard[1]!).approval_id).toBe('ap-1');
-      expect(incidentOf(guard[2]!).authorised_by).toEqual(['alice@example.com']);
+      const approvalId = incidentOf(guard[1]!).approval_id;
+      expect(approvalId).toMatch(/^ap-[0-9a-f]{16}$/);
+      expect(incidentOf(guard[2]!).authorised_by).toEqual([ALICE]);
       expect(incidentOf(guard[3]!).outcome).toBe('ok');
+      // The approval as recorded: requested by the guard, approved by alice by link, then used by the rollback.
+      const approval = all.filter((r) => r.payload.action === 'approval').map((r) => [r.payload.stage, r.actor]);
+      expect(approval).toEqual([
+        ['requested', 'dana@example.com'],
+        ['approved', ALICE],
+      ]);
       const rollback = all.filter((r) => r.payload.action === 'rollback');
       expect(rollback.map((r) => r.payload.stage)).toContain('rolled_back');
+      const authorised = rollback.find((r) => r.payload.stage === 'authorised');
+      expect(authorised?.payload).toMatchObject({ approval_id: approvalId, authorised_by: [ALICE] });
       expect(new Set(rollback.map((r) => r.actor))).toEqual(new Set(['dana@example.com']));
       expect(readFileSync(made.manifest, 'utf8')).toMatch(/^ {2}mode: stable\b/m);
     } finally {
-      approvals.closeAllConnections();
-      await new Promise((resolve) => approvals.close(resolve));
+      await server.close();
     }
   }, 30_000);
 });
