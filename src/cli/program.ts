@@ -6,6 +6,7 @@ import * as audit from './commands/audit.js';
 import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
 import * as lock from './commands/lock.js';
+import * as notify from './commands/notify.js';
 import * as policy from './commands/policy.js';
 import * as status from './commands/status.js';
 import * as validate from './commands/validate.js';
@@ -39,6 +40,6 @@ export function createProgram(): Command {
         '            130 interrupted.\n',
     );
 
-  for (const command of [init, validate, lifecycle, status, policy, audit, lock]) command.register(program);
+  for (const command of [init, validate, lifecycle, status, policy, audit, lock, notify]) command.register(program);
   return program;
 }
