@@ -43,7 +43,7 @@ export function alertRollout(
   event: 'rollout_paused' | 'rollout_aborted' | 'rollback',
   summary: string,
   rollout: Record<string, unknown>,
-  options: { actor?: string; decision?: DecisionRecord | null } = {},
+  options: { actor?: string; decision?: DecisionRecord | null; correlateAt?: Date } = {},
 ): void {
   const { decision } = options;
   session.notify({
@@ -51,7 +51,8 @@ export function alertRollout(
     summary,
     actor: options.actor ?? session.operator.actor,
     ...(decision ? { decision, violations: noticeViolations(decision) } : {}),
-    correlate_at: new Date().toISOString(),
+    // An abort is correlated with what came before it, not with itself.
+    correlate_at: (options.correlateAt ?? new Date()).toISOString(),
     detail: { rollout },
   });
 }

@@ -92,6 +92,8 @@ interface AlertOptions {
   /** An abort that is a `rollback` is told as one. */
   event?: 'rollback';
   reason?: string;
+  /** When the operation began: what it is correlated with must precede it. */
+  correlateAt?: Date;
 }
 
 function announce(session: Session, phase: RolloutEventPhase, state: RolloutState, text: string, extra: { outcome?: StepOutcome; tracks?: TrackFigures; alert?: AlertOptions } = {}): void {
@@ -528,6 +530,7 @@ export async function abortRollout(
 /** The abort itself, under the caller's lock (also used by `rollback`). */
 export async function abortLocked(session: Session, state: RolloutState, verb: string, reason: string, deps: LifecycleDeps = {}): Promise<ExitCode> {
   const { operator } = session;
+  const startedAt = new Date();
   session.out.info(`plan: ${verb} ${describeRollout(state)}: canary weight 0, remove ${CANARY_HOST}, stable untouched (not gated); reason: ${reason}`);
   await session.event('requested', { detail: `${verb}: ${reason}`, reason, rollout: rolloutSummary(state) });
   const how = await session.authorise(`Abort the rollout of ${state.canary.image} in ${session.manifest.project.name}? [y/N] `);
@@ -540,7 +543,7 @@ export async function abortLocked(session: Session, state: RolloutState, verb: s
   const aborted = abortState(state, `${verb} by ${operator.actor}: ${reason}`, new Date());
   await transition(session, engine, aborted, `rollout ${state.id}: ${verb}`);
   await session.event('rolled_back', { detail: `rollout aborted: ${reason}`, reason, rollout: rolloutSummary(aborted) });
-  announce(session, 'aborted', aborted, `rollout ${state.id} aborted: canary removed, stable untouched`, { alert: { reason: `${verb} by ${operator.actor}: ${reason}`, ...(verb === 'rollback' ? { event: 'rollback' } : {}) } });
+  announce(session, 'aborted', aborted, `rollout ${state.id} aborted: canary removed, stable untouched`, { alert: { reason: `${verb} by ${operator.actor}: ${reason}`, correlateAt: startedAt, ...(verb === 'rollback' ? { event: 'rollback' } : {}) } });
   session.out.result(`aborted ${describeRollout(aborted)}`, { ok: true, action: verb, rollout: rolloutSummary(aborted) });
   return EXIT.OK;
 }

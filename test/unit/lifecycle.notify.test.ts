@@ -13,6 +13,10 @@ import { appendRecord } from '../../src/history/ledger.js';
 import { initProject } from '../../src/lifecycle/init.js';
 import { promote } from '../../src/lifecycle/promote.js';
 import { rollback } from '../../src/lifecycle/rollback.js';
+import { abortRollout } from '../../src/lifecycle/rollout.js';
+import { atStepWeight, newRollout } from '../../src/lifecycle/rollout-state.js';
+import { rolloutFileContent, rolloutFileIn } from '../../src/lifecycle/rollout-store.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { verifySignature } from '../../src/notify/sign.js';
 import { status } from '../fixtures/audit/records.js';
 import { requireOpa } from '../helpers/engines.js';
@@ -40,8 +44,9 @@ afterEach(async () => {
   r = undefined;
 });
 
-async function running(mode: AppMode, opaUrl: string, receiver: Receiver, budgetSeconds = BUDGET_S): Promise<ScriptedProject> {
+async function running(mode: AppMode, opaUrl: string, receiver: Receiver, budgetSeconds = BUDGET_S, changes: Record<string, unknown> = {}): Promise<ScriptedProject> {
   const project = await scriptedProject({
+    ...changes,
     'opa.url': opaUrl,
     'services.mode': mode,
     notifications: [{ url: `${receiver.url}/hook`, format: 'generic', secret_env: 'SD_LIFECYCLE_HOOK_SECRET', budget_seconds: budgetSeconds }],
@@ -108,5 +113,46 @@ describe.skipIf(!engine.path)(`notifications from the lifecycle${engine.skipNote
     expect(body.correlation.text).toMatch(/^\d+s after deploy by ops@example\.com at abcdef0$/);
     const records = await p.records();
     expect(records.at(-1)!.payload).toMatchObject({ action: 'notify', stage: 'delivered', notify: { event: 'deny', status: 200 } });
+  }, 30_000);
+
+  for (const verb of ['abort', 'rollback'] as const) {
+    it(`${verb} of a rollout at 50%: the webhook is told (${verb === 'abort' ? 'rollout_aborted' : 'rollback'}) with the rollout, the reason and who`, async () => {
+      r = await startReceiver();
+      p = await running('stable', suite.opa.url, r);
+      writeFileSync(p.manifest, `${readFileSync(p.manifest, 'utf8')}\ncanary:\n  version: "2.0.0"\n  steps: [50, 100]\n  step_seconds: 5\n`);
+      const config = { steps: [50, 100], failure_limit: 0, inconclusive_limit: 2, on_inconclusive: 'pause' as const, max_duration: 3600 };
+      const now = new Date();
+      const paused = { ...atStepWeight(newRollout('r-notify', { image: APP_IMAGE, version: '2.0.0' }, config, { pid: 1, host: 'h' }, now), now), status: 'paused' as const, driver: null, running_since: null };
+      writeFileSync(rolloutFileIn(path.join(p.dir, '.swiftdeploy')), rolloutFileContent(paused));
+      const code = verb === 'abort' ? await abortRollout(p.manifest, p.operator, { reason: 'p99 doubled' }, p.deps) : await rollback(p.manifest, p.operator, { reason: 'p99 doubled' }, p.deps);
+      expect(code).toBe(EXIT.OK);
+      expect(r.received).toHaveLength(1);
+      const body = JSON.parse(r.received[0]!.body) as { event: string; summary: string; actor: string; detail: { rollout: Record<string, unknown> }; correlation: unknown };
+      expect(body.event).toBe(verb === 'abort' ? 'rollout_aborted' : 'rollback');
+      expect(body.actor).toBe('dana@example.com');
+      expect(body.summary).toBe(`sdseq: rollout r-notify aborted: canary removed, stable untouched (${verb} by dana@example.com: p99 doubled)`);
+      expect(body.detail.rollout).toMatchObject({ id: 'r-notify', status: 'aborted', weight: 0 });
+      expect(body.correlation).toBeNull();
+      const records = await p.records();
+      expect(records.at(-1)!.payload).toMatchObject({ action: 'notify', stage: 'delivered', notify: { event: body.event } });
+    }, 30_000);
+  }
+
+  it('a shadow-mode canary policy that would have denied: the promote goes on, and the webhook gets `would_have_blocked` with [SHADOW]', async () => {
+    r = await startReceiver();
+    p = await running('stable', suite.opa.url, r, BUDGET_S, { 'policy.canary.mode': 'shadow' });
+    const history = path.join(p.dir, 'history.jsonl');
+    const tick = status(Date.now(), { requests: 300, errorRate: 0.5, p99: 0.05 });
+    await appendRecord(history, { kind: 'status', actor: 'status', policy_version: tick.policy_version, manifest_sha256: tick.manifest_sha256, payload: tick.payload });
+    expect(await promote(p.manifest, 'canary', p.operator, {}, p.deps)).toBe(EXIT.OK);
+    expect(r.received).toHaveLength(1);
+    const body = JSON.parse(r.received[0]!.body) as { event: string; summary: string; shadow: boolean; decision: Record<string, unknown> };
+    expect(body).toMatchObject({ event: 'would_have_blocked', shadow: true, decision: { enforcement: 'shadow', allowed: false } });
+    expect(body.summary).toMatch(/^\[SHADOW\] canary policy would have blocked promote canary: /);
+    const records = await p.records();
+    const confirmed = records.findIndex((x) => x.payload.action === 'promote' && x.payload.stage === 'confirmed');
+    expect(confirmed).toBeGreaterThan(-1);
+    // The delivery is recorded after the operation's records, not among them.
+    expect(records.findIndex((x) => x.payload.action === 'notify')).toBeGreaterThan(confirmed);
   }, 30_000);
 });
