@@ -16,7 +16,7 @@ import {
   type AuditEntry,
 } from './entry.js';
 import { isPlainObject } from '../util/is-plain-object.js';
-import { OperationTracker, finalState, isChangeAction, isStepDecision, wouldHaveBlocked, type Operation } from './operations.js';
+import { OperationTracker, finalState, isStepDecision, lastChangeAfter, wouldHaveBlocked, type Operation } from './operations.js';
 import { DownsampledTimeline, type TimelineRow } from './timeline.js';
 import { EpisodeTracker, correlate, newEpisode, type ViolationEpisode } from './violations.js';
 import { RolloutTracker, type RolloutData } from './rollouts.js';
@@ -225,7 +225,7 @@ export function createAuditCollector(options: CollectOptions = {}): AuditCollect
         }
       }
     }
-    if (isChangeAction(op.action) && op.effectiveMs !== null) lastChange = op;
+    lastChange = lastChangeAfter(op, lastChange);
   };
 
   const onStatus = (entry: AuditEntry): void => {

@@ -53,6 +53,14 @@ export function isChangeAction(action: string): boolean {
   return CHANGE_ACTIONS.has(action);
 }
 
+/**
+ * The last change after `op` was fed: `op` when it is a deploy, promote, resume, abort or rollback
+ * that took effect, else `previous`. The report's correlation and the alerts' (src/notify/correlate.ts).
+ */
+export function lastChangeAfter(op: Operation, previous: Operation | null): Operation | null {
+  return isChangeAction(op.action) && op.effectiveMs !== null ? op : previous;
+}
+
 /** true when an enforced policy decision stopped the operation. */
 export function wasDenied(op: Operation): boolean {
   return op.decision !== null && !op.decision.allowed && op.decision.enforcement === 'enforce';

@@ -8,6 +8,7 @@ import * as guard from './commands/guard.js';
 import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
 import * as lock from './commands/lock.js';
+import * as notify from './commands/notify.js';
 import * as policy from './commands/policy.js';
 import * as status from './commands/status.js';
 import * as validate from './commands/validate.js';
@@ -41,6 +42,6 @@ export function createProgram(): Command {
         '            9 not approved (a requested approval was denied, expired or voided), 130 interrupted.\n',
     );
 
-  for (const command of [init, validate, lifecycle, approvals, status, guard, policy, audit, lock]) command.register(program);
+  for (const command of [init, validate, lifecycle, approvals, status, guard, policy, audit, lock, notify]) command.register(program);
   return program;
 }

@@ -10,6 +10,7 @@ import { Session, type Operator } from './session.js';
 import { activeRollout } from './rollout.js';
 import { describeRollout } from './rollout-state.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
+import { alertDecision } from './alerts.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { changeFiles, performEffect } from './wal.js';
 
@@ -68,6 +69,7 @@ export async function deploy(manifestPath: string, operator: Operator, options: 
               action: 'deploy',
               ...(session.git ? { git: session.git } : {}),
               warn: (line) => out.info(line, 'warn'),
+              onDenied: (record) => alertDecision(session, record, 'deploy'),
             },
           );
           if (record) out.decision(record, record.enforcement === 'shadow');

@@ -42,6 +42,9 @@ export async function withProjectLock<T>(session: Session, command: string, opti
     if (session.hasUnrecorded) throw session.unrecordedError();
     return result;
   } finally {
+    // After the change, before the lock goes: each webhook's delivery ends within its budget, and
+    // its `notify` record follows the operation's records rather than interleaving with the next one's.
+    await session.settleNotifications();
     await handle.release();
   }
 }

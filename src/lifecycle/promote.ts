@@ -6,6 +6,7 @@ import { canaryFactsFromWindow } from '../policy/canary-facts.js';
 import { PolicyDecisionDenied } from '../policy/errors.js';
 import { gate } from '../policy/gate.js';
 import { canaryWindow, freshStatusWindow } from './canary-window.js';
+import { alertDecision } from './alerts.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, liveMode, manifestLineChange, manifestWithMode, modeConfirmed } from './mode-switch.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
@@ -76,6 +77,7 @@ export async function promote(manifestPath: string, target: AppMode, operator: O
             action: 'promote',
             ...(session.git ? { git: session.git } : {}),
             warn: (line) => out.info(line, 'warn'),
+            onDenied: (record) => alertDecision(session, record, `promote ${target}`),
           },
         );
         if (record) out.decision(record, record.enforcement === 'shadow');

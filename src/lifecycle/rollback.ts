@@ -1,4 +1,5 @@
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
+import { alertRollback } from './alerts.js';
 import { deferInterrupts } from './interrupts.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { applyMode, confirmMode, liveMode, manifestWithMode, modeConfirmed } from './mode-switch.js';
@@ -23,6 +24,7 @@ export async function rollback(manifestPath: string, operator: Operator, options
   session.recordLater = true;
   return withProjectLock(session, 'rollback', options, async () => {
     const { out } = session;
+    const startedAt = new Date();
     const from = session.manifest.services.mode;
     const reason = options.reason?.trim() || 'no reason given';
     // During a progressive rollout, rollback is its abort: canary weight 0, canary removed, never gated.
@@ -56,11 +58,13 @@ export async function rollback(manifestPath: string, operator: Operator, options
       }
     } catch (err) {
       await session.event('failed', { from_mode: from, to_mode: 'stable', detail: (err as Error).message, reason });
+      alertRollback(session, startedAt, { from, outcome: 'failed', reason, error: (err as Error).message });
       throw err instanceof OperationFailed ? err : new OperationFailed(`rollback failed: ${(err as Error).message}`, { cause: err });
     } finally {
       interrupt.release();
     }
     await session.event('rolled_back', { from_mode: from, to_mode: 'stable', detail: reason, reason });
+    alertRollback(session, startedAt, { from, outcome: 'rolled_back', reason });
     const done = `rolled back ${session.manifest.project.name}: ${from} -> stable`;
     try {
       interrupt.check(); // exit 130 if asked to stop, now that stable is confirmed

@@ -35,6 +35,7 @@ import { whyNotAlive } from '../lock/liveness.js';
 import { pollUntil } from '../util/poll-until.js';
 import { onInterrupt } from '../util/signals.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
+import { alertDecision, alertRollout } from './alerts.js';
 import { ROLLOUT_TRANSITION, withProjectLock, type LockOptions } from './locking.js';
 import { confirmMode } from './mode-switch.js';
 import { readRollout, renderedRollout, rolloutFileContent, rolloutFileIn } from './rollout-store.js';
@@ -84,8 +85,25 @@ function requireCanary(session: Session): CanaryConfig {
   return c;
 }
 
-function announce(session: Session, phase: RolloutEventPhase, state: RolloutState, text: string, extra: { outcome?: StepOutcome; tracks?: TrackFigures } = {}): void {
-  session.out.rollout({ phase, rollout: rolloutSummary(state), text, ...extra });
+/** How a pause or abort is told to the webhooks: by whom, the decision behind it (an analysis). */
+interface AlertOptions {
+  actor?: string;
+  decision?: DecisionRecord | null;
+  /** An abort that is a `rollback` is told as one. */
+  event?: 'rollback';
+  reason?: string;
+  /** When the operation began: what it is correlated with must precede it. */
+  correlateAt?: Date;
+}
+
+function announce(session: Session, phase: RolloutEventPhase, state: RolloutState, text: string, extra: { outcome?: StepOutcome; tracks?: TrackFigures; alert?: AlertOptions } = {}): void {
+  const { alert, ...shown } = extra;
+  const rollout = rolloutSummary(state);
+  session.out.rollout({ phase, rollout, text, ...shown });
+  if (phase === 'paused' || phase === 'aborted') {
+    const summary = `${session.manifest.project.name}: ${text}${alert?.reason !== undefined ? ` (${alert.reason})` : ''}`;
+    alertRollout(session, alert?.event ?? (phase === 'paused' ? 'rollout_paused' : 'rollout_aborted'), summary, rollout, alert);
+  }
 }
 
 /**
@@ -365,12 +383,12 @@ async function drive(session: Session, engine: Engine, driveOptions: RolloutOpti
             return { state: next.state, code: EXIT.OK as ExitCode };
           case 'pause':
             await transition(session, engine, next.state, `rollout ${id}: paused (${next.state.reason ?? ''})`, { analysis });
-            announce(session, 'paused', next.state, `rollout paused at ${next.state.weight}%: ${next.state.reason ?? ''}`);
+            announce(session, 'paused', next.state, `rollout paused at ${next.state.weight}%: ${next.state.reason ?? ''}`, { alert: { actor: 'policy', decision } });
             return { state: next.state, code: EXIT.ROLLOUT_PAUSED as ExitCode };
           case 'abort':
             await transition(session, engine, next.state, `rollout ${id}: aborted (${next.state.reason ?? ''})`, { analysis });
             await session.event('rolled_back', { detail: `rollout aborted: ${next.state.reason ?? ''}`, rollout: rolloutSummary(next.state) });
-            announce(session, 'aborted', next.state, `rollout aborted, canary removed, stable untouched: ${next.state.reason ?? ''}`);
+            announce(session, 'aborted', next.state, `rollout aborted, canary removed, stable untouched: ${next.state.reason ?? ''}`, { alert: { actor: 'policy', decision } });
             return { state: next.state, code: EXIT.POLICY_DENIED as ExitCode };
         }
       });
@@ -400,6 +418,7 @@ async function judge(session: Session, client: Awaited<ReturnType<Session['polic
         action: session.action,
         ...(session.git ? { git: session.git } : {}),
         warn: (line) => session.out.info(line, 'warn'),
+        onDenied: (record) => alertDecision(session, record, `rollout ${state.id} step ${state.step + 1} at ${state.weight}%`),
       },
     );
     if (record) session.out.decision(record, record.enforcement === 'shadow');
@@ -511,6 +530,7 @@ export async function abortRollout(
 /** The abort itself, under the caller's lock (also used by `rollback`). */
 export async function abortLocked(session: Session, state: RolloutState, verb: string, reason: string, deps: LifecycleDeps = {}): Promise<ExitCode> {
   const { operator } = session;
+  const startedAt = new Date();
   session.out.info(`plan: ${verb} ${describeRollout(state)}: canary weight 0, remove ${CANARY_HOST}, stable untouched (not gated); reason: ${reason}`);
   await session.event('requested', { detail: `${verb}: ${reason}`, reason, rollout: rolloutSummary(state) });
   const how = await session.authorise(`Abort the rollout of ${state.canary.image} in ${session.manifest.project.name}? [y/N] `);
@@ -523,7 +543,7 @@ export async function abortLocked(session: Session, state: RolloutState, verb: s
   const aborted = abortState(state, `${verb} by ${operator.actor}: ${reason}`, new Date());
   await transition(session, engine, aborted, `rollout ${state.id}: ${verb}`);
   await session.event('rolled_back', { detail: `rollout aborted: ${reason}`, reason, rollout: rolloutSummary(aborted) });
-  announce(session, 'aborted', aborted, `rollout ${state.id} aborted: canary removed, stable untouched`);
+  announce(session, 'aborted', aborted, `rollout ${state.id} aborted: canary removed, stable untouched`, { alert: { reason: `${verb} by ${operator.actor}: ${reason}`, correlateAt: startedAt, ...(verb === 'rollback' ? { event: 'rollback' } : {}) } });
   session.out.result(`aborted ${describeRollout(aborted)}`, { ok: true, action: verb, rollout: rolloutSummary(aborted) });
   return EXIT.OK;
 }

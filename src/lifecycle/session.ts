@@ -78,7 +78,20 @@ export class Session {
     // Before anything is locked, written or recorded: a project whose own paths are unsafe is refused.
     const files = await resolveProjectFiles(loaded.projectDir, loaded.file, loaded.manifest.observability);
     const versions = await policyVersions(loaded);
-    return new Session(loaded, operator, action, await git, versions, files);
+    const session = new Session(loaded, operator, action, await git, versions, files);
+    const webhooks = loaded.manifest.notifications;
+    if (webhooks !== undefined && webhooks.length > 0) {
+      // Imported only here: commands of a project without webhooks load nothing of src/notify.
+      const { WebhookNotifier } = await import('../notify/notifier.js');
+      session.notifier = new WebhookNotifier(webhooks, {
+        project: loaded.manifest.project.name,
+        commit: session.git?.sha ?? null,
+        historyFile: files.history,
+        record: (stage, delivery) => session.event(stage, { action: 'notify', notify: delivery }),
+        warn: (line) => session.out.warn(line),
+      });
+    }
+    return session;
   }
 
   /** The manifest as this operation last read it (re-read after the operation changed it). */

@@ -46,6 +46,11 @@ export interface Notice {
   violations?: NoticeViolation[];
   /** null: looked for and none found; absent: not applicable. */
   correlation?: NoticeCorrelation | null;
+  /**
+   * When set and `correlation` is absent: the notifier looks up the last change before this moment
+   * (ISO time) in the ledger, in the background (src/notify/correlate.ts), and fills `correlation`.
+   */
+  correlate_at?: string;
   links?: NoticeLink[];
   /** Approval notices: which request. */
   approval?: { id: string; action: string; plan_hash: string; expires_at: string; required: number };

@@ -29,6 +29,8 @@ export interface GateContext {
   git?: GitInfo;
   /** Where `[SHADOW] ...` lines go (the CLI passes its stderr writer). */
   warn: (line: string) => void;
+  /** Told of a decision that did not allow (enforced or shadow), once it is recorded: the operation's notice. Must not throw. */
+  onDenied?: (record: DecisionRecord) => void;
 }
 
 export type PolicyOutcome =
@@ -116,6 +118,7 @@ export async function gate(request: GateRequest, ctx: GateContext): Promise<Deci
   const { record } = outcome;
   if (shadow && !record.allowed) ctx.warn(`[SHADOW] would have blocked: ${(record.would_have_blocked ?? []).join(', ')}`);
   await ctx.recorder.append({ ...common, payload: { ...base, detail: record.reason, decision: record } });
+  if (!record.allowed) ctx.onDenied?.(record);
   if (!shadow && !record.allowed) throw new PolicyDecisionDenied(record);
   return record;
 }
