@@ -223,6 +223,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     const reason = (form.get('reason') ?? '').slice(0, 500);
     const session = await openSession();
     const result = await decide(session, { via: 'link', id, verdict: decision as Verdict, token, address, ...(reason ? { reason } : {}) }, options.now ? { now: options.now } : {});
+    // approval_decided is delivered and recorded in the background: the approver's answer never waits for a webhook.
+    void session.settleNotifications();
     if (!result.ok) {
       log(`POST approval ${id} from ${address}: refused (${result.why})`);
       return send(STATUS[result.why], messagePage('Not decided', result.message));

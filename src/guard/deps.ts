@@ -134,6 +134,9 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
           ...(r.links && r.links.length > 0 ? { links: r.links } : {}),
           ...(r.incident.plan ? { detail: { plan: r.incident.plan } } : {}),
         });
+        // The guard runs for days: each delivery's outcome is recorded when it ends, not at exit
+        // (in the background, so a dead receiver never delays the next tick; settles are serialised).
+        void session.settleNotifications();
       }
     },
     propose: w.propose ?? approvalsPort(session),
@@ -151,7 +154,7 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
           : await (await import('../lifecycle/rollback.js')).rollback(file, operator, { reason }, w.lifecycle);
       return code === 0 ? { outcome: 'ok', detail: `${plan.action} exited 0` } : { outcome: 'failed', detail: `${plan.action} exited ${code}` };
     },
-    ...(w.correlate ? { correlate: w.correlate } : {}),
+    correlate: w.correlate ?? (async () => (await import('../notify/correlate.js')).lastChangeBefore(session.historyFile, Date.now())),
     newId: () => newIncidentId(),
   };
 }

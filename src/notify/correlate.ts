@@ -5,6 +5,7 @@
  * OperationTracker and lastChangeAfter, violations.ts correlate); this only reads the ledger from
  * its end, so the cost does not grow with the history's length.
  */
+import { isGovernanceAction } from '../audit/governance.js';
 import { stat } from 'node:fs/promises';
 import { formatDuration } from '../audit/markdown.js';
 import { toAuditEntry, type AuditEntry } from '../audit/entry.js';
@@ -39,7 +40,11 @@ export function correlationText(c: NoticeCorrelation): string {
 export function lastChangeIn(entries: readonly AuditEntry[], atMs: number): NoticeCorrelation | null {
   const tracker = new OperationTracker();
   let last: Operation | null = null;
-  for (const entry of entries) last = lastChangeAfter(tracker.add(entry).op, last);
+  for (const entry of entries) {
+    // Approval, guard and delivery records interleave with operations (another process writes them): not operations.
+    if (isGovernanceAction((entry.payload as Record<string, unknown>).action)) continue;
+    last = lastChangeAfter(tracker.add(entry).op, last);
+  }
   const c = correlate(atMs, last);
   return c === null ? null : noticeCorrelation(c.op, c.afterMs);
 }

@@ -71,8 +71,19 @@ export class WebhookNotifier implements NotifyPort {
     return Promise.all(deliveries);
   }
 
-  /** Waits for every delivery started so far, then records each (in the order they were sent). */
-  async settle(): Promise<void> {
+  private settling: Promise<void> = Promise.resolve();
+
+  /**
+   * Waits for every delivery started so far, then records each (in the order they were sent). Calls
+   * are serialised: one made while another is recording ends after it (a long-running guard settles
+   * after each stage in the background, and its last settle must still wait for those).
+   */
+  settle(): Promise<void> {
+    this.settling = this.settling.then(() => this.drain());
+    return this.settling;
+  }
+
+  private async drain(): Promise<void> {
     while (this.inFlight.length > 0) {
       const batch = this.inFlight;
       this.inFlight = [];

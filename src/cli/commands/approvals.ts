@@ -10,7 +10,7 @@ export function register(program: Command): void {
       const [{ Session }, { decide }] = await Promise.all([import('../../lifecycle/session.js'), import('../../approvals/decide.js')]);
       const operator = operatorFrom(ctx, true);
       const session = await Session.open(ctx.manifestPath, operator, 'approval');
-      const result = await decide(session, { via: 'terminal', id, verdict, actor: operator.actor, ...(opts.reason ? { reason: opts.reason } : {}) });
+      const result = await decide(session, { via: 'terminal', id, verdict, actor: operator.actor, ...(opts.reason ? { reason: opts.reason } : {}) }).finally(() => session.settleNotifications());
       if (!result.ok) {
         // Refused and recorded; exit 9 like any approval that does not go through.
         throw new NotApproved(`${verdict} ${id}: ${result.message} (${result.why})`);
