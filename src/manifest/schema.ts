@@ -380,6 +380,9 @@ const CONSTRAINT_WHAT = 'a placement constraint without spaces, e.g. "node.role=
 export const swarmSchema = z
   .strictObject({
     replicas: integer(1, 100).default(3),
+    // How nginx's port is published: through the routing mesh (every node answers; needs IPVS in
+    // the kernel), or on the node nginx runs on only (no IPVS; nginx is then replaced stop-first).
+    publish: oneOf(['ingress', 'host'] as const).default('ingress'),
     update: swarmUpdateSchema(['rollback', 'pause', 'continue'] as const, 'rollback'),
     rollback: swarmUpdateSchema(['pause', 'continue'] as const, 'pause'),
     placement: z

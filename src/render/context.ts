@@ -149,6 +149,11 @@ function swarmContext(m: Manifest) {
   const s = swarmConfigOf(m);
   return {
     replicas: s.replicas,
+    publish: s.publish,
+    // A host-mode port can be bound by one task per node: the new nginx cannot start before the old stops.
+    nginx_order: s.publish === 'host' ? 'stop-first' : 'start-first',
+    // The routing mesh needs a virtual IP; a host-mode port goes without (and so without IPVS).
+    nginx_endpoint_mode: s.publish === 'host' ? 'dnsrr' : 'vip',
     update: s.update,
     rollback: s.rollback,
     constraints: s.placement.constraints,

@@ -26,6 +26,7 @@ function at(text: string, needle: string, after = '\nswarm:\n'): { line: number;
 
 const DEFAULTS = {
   replicas: 3,
+  publish: 'ingress',
   update: { parallelism: 1, delay: 0, order: 'start-first', failure_action: 'rollback', monitor: 15 },
   rollback: { parallelism: 1, delay: 0, order: 'start-first', failure_action: 'pause', monitor: 15 },
   placement: { constraints: [] },
@@ -53,6 +54,7 @@ describe('runtime: valid', () => {
     const m = parseManifest(
       withSwarm(
         'replicas: 5',
+        'publish: host',
         'update: { parallelism: 2, delay: 3, order: stop-first, failure_action: pause, monitor: 30 }',
         'rollback: { parallelism: 0, delay: 1, order: stop-first, failure_action: continue, monitor: 5 }',
         'placement:',
@@ -62,6 +64,7 @@ describe('runtime: valid', () => {
     );
     expect(m.swarm).toEqual({
       replicas: 5,
+      publish: 'host',
       update: { parallelism: 2, delay: 3, order: 'stop-first', failure_action: 'pause', monitor: 30 },
       rollback: { parallelism: 0, delay: 1, order: 'stop-first', failure_action: 'continue', monitor: 5 },
       placement: { constraints: ['node.role==manager', 'node.labels.zone!=b'] },
@@ -74,6 +77,7 @@ describe('swarm: each key out of range or of the wrong type, with key path and l
     ['replicas: 0', 'swarm.replicas', 'expected an integer from 1 to 100, got 0 (a number)'],
     ['replicas: 101', 'swarm.replicas', 'expected an integer from 1 to 100, got 101 (a number)'],
     ['replicas: "3"', 'swarm.replicas', 'expected an integer from 1 to 100, got "3"'],
+    ['publish: mesh', 'swarm.publish', 'expected one of "ingress", "host", got "mesh"'],
   ];
   for (const [line, path, message] of cases) {
     it(`${line} -> ${path}`, () => {

@@ -70,6 +70,7 @@ describe('runtime: swarm', () => {
       placement: { constraints: ['node.role==manager'] },
     });
     expect(nginx.ports).toEqual([{ target: 8080, published: 8080, protocol: 'tcp', mode: 'ingress' }]);
+    expect(nginx.deploy).toMatchObject({ endpoint_mode: 'vip', update_config: { order: 'start-first' } });
     // nginx.conf travels as a docker config named by its hash
     const name = nginxConfigName(files['nginx/nginx.conf']!);
     expect(nginx.configs).toEqual([{ source: name, target: '/etc/swiftdeploy/nginx/nginx.conf' }]);
@@ -82,6 +83,13 @@ describe('runtime: swarm', () => {
     expect(after['nginx/nginx.conf']).not.toBe(before['nginx/nginx.conf']);
     expect(nginxConfigName(after['nginx/nginx.conf']!)).not.toBe(nginxConfigName(before['nginx/nginx.conf']!));
     expect(after['docker-stack.yml']).toContain(nginxConfigName(after['nginx/nginx.conf']!));
+  });
+
+  it('publish: host: nginx on the node\'s own port, without a virtual IP (no IPVS), replaced stop-first', async () => {
+    const files = await render(SWARM_MANIFEST.replace('  replicas: 3\n', '  replicas: 3\n  publish: host\n'));
+    const nginx = (YAML.parse(files['docker-stack.yml']!) as Stack).services.nginx!;
+    expect(nginx.ports).toEqual([{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }]);
+    expect(nginx.deploy).toMatchObject({ endpoint_mode: 'dnsrr', update_config: { order: 'stop-first' } });
   });
 
   it('no constraints: no placement block', async () => {
