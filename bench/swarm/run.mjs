@@ -113,7 +113,11 @@ async function bench(runtime, opaUrl) {
     return summary;
   } finally {
     await execa(bin, ['teardown', '--yes'], { cwd: dir, reject: false });
-    await execa('docker', ['volume', 'rm', '-f', `${name}-logs`], { reject: false });
+    // the last task's container can hold the log volume for a moment after the stack is gone
+    for (let i = 0; i < 20; i++) {
+      if ((await execa('docker', ['volume', 'rm', '-f', `${name}-logs`], { reject: false })).exitCode === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -131,6 +135,9 @@ try {
   summaries.push(await bench('swarm', opa.url));
   console.log(summaries.join('\n'));
 } finally {
-  if (initialised) await execa('docker', ['swarm', 'leave', '--force'], { reject: false });
+  if (initialised) {
+    await execa('docker', ['swarm', 'leave', '--force'], { reject: false });
+    await execa('docker', ['network', 'rm', 'docker_gwbridge'], { reject: false });
+  }
   await opa.close();
 }

@@ -135,9 +135,15 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
     if (project) {
       await runArgv(['docker', 'stack', 'rm', project.projectName]);
       await project.cleanup();
+      // teardown keeps the log volume, as on compose; this test's is removed here
+      await runArgv(['docker', 'volume', 'rm', '--force', `${project.projectName}-logs`]);
     }
     await runArgv(['docker', 'image', 'rm', BROKEN_IMAGE]);
-    if (initialisedSwarm) await runArgv(['docker', 'swarm', 'leave', '--force']);
+    if (initialisedSwarm) {
+      await runArgv(['docker', 'swarm', 'leave', '--force']);
+      // made by `swarm init` and left behind by `swarm leave`
+      await runArgv(['docker', 'network', 'rm', 'docker_gwbridge']);
+    }
   }, 180_000);
 
   const step = (name: string, fn: () => Promise<void>, timeout = 300_000) => it(name, { timeout }, fn);
