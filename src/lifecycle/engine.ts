@@ -5,6 +5,8 @@
 import { ensureChaosToken } from '../runtime/chaos-token.js';
 import { connectComposeEngine, type ComposeEngineOptions } from '../runtime/compose-engine.js';
 import type { Engine, EngineProject } from '../runtime/engine.js';
+import { connectSwarmEngine, type SwarmEngineOptions } from '../runtime/swarm-engine.js';
+import { runArgv } from '../runtime/run.js';
 import type { Session } from './session.js';
 
 export type ConnectEngine = (session: Session) => Promise<Engine>;
@@ -22,6 +24,7 @@ export async function engineProject(session: Session): Promise<EngineProject> {
     projectDir: session.loaded.projectDir,
     projectName: session.manifest.project.name,
     composeFile: session.composeFile(),
+    stackFile: session.files.stack,
     chaosToken: await ensureChaosToken(session.stateDir),
     // compose's progress lines, reported as they happen (the CLI shows them dimmed)
     onLine: (line) => {
@@ -35,7 +38,23 @@ export function composeEngine(options: ComposeEngineOptions = {}): ConnectEngine
   return async (session) => connectComposeEngine(await engineProject(session), options);
 }
 
-const connectDefault = composeEngine();
+/**
+ * Docker Swarm as the backend (`runtime: swarm`): the stack through `docker stack deploy`, and the
+ * OPA sidecar and image build through compose on the same runner.
+ */
+export function swarmEngine(options: ComposeEngineOptions & SwarmEngineOptions = {}): ConnectEngine {
+  return async (session) => {
+    const project = await engineProject(session);
+    const compose = await connectComposeEngine(project, options);
+    return connectSwarmEngine(project, compose, options.run ?? runArgv, options);
+  };
+}
+
+const connectCompose = composeEngine();
+const connectSwarm = swarmEngine();
+
+/** The backend `runtime:` names. */
+const connectDefault: ConnectEngine = (session) => (session.manifest.runtime === 'swarm' ? connectSwarm : connectCompose)(session);
 
 export function connectEngine(session: Session, deps: LifecycleDeps = {}): Promise<Engine> {
   return (deps.connectEngine ?? connectDefault)(session);

@@ -1,7 +1,7 @@
 import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, OperationFailed, UsageError, type ExitCode } from '../errors.js';
-import { COMPOSE_FILE, NGINX_CONF } from '../util/project-paths.js';
+import { COMPOSE_FILE, NGINX_CONF, STACK_FILE } from '../util/project-paths.js';
 import { withProjectLock, type LockOptions } from './locking.js';
 import { assertCanAuthorise, Session, type Operator } from './session.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
@@ -47,9 +47,11 @@ export async function teardown(manifestPath: string, operator: Operator, options
       }
       if (options.clean) {
         // The paths the session resolved when it opened: a symlink leading out was refused then.
-        const planned = [session.files.nginxConf, session.files.compose].map((abs) => ({ abs, content: null }));
-        await changeFiles(session, planned, { detail: `delete ${NGINX_CONF}, ${COMPOSE_FILE}`, command: 'teardown --clean' });
-        removed.push(NGINX_CONF, COMPOSE_FILE);
+        const swarm = session.manifest.runtime === 'swarm';
+        const planned = [session.files.nginxConf, session.files.compose, ...(swarm ? [session.files.stack] : [])].map((abs) => ({ abs, content: null }));
+        const names = [NGINX_CONF, COMPOSE_FILE, ...(swarm ? [STACK_FILE] : [])];
+        await changeFiles(session, planned, { detail: `delete ${names.join(', ')}`, command: 'teardown --clean' });
+        removed.push(...names);
         // nginx/ held only the generated nginx.conf; leave it if someone put anything else there
         await rmdir(path.dirname(session.files.nginxConf)).catch(() => undefined);
       }

@@ -353,6 +353,48 @@ export const guardSchema = z.strictObject({
   auto_abort_canary: z.boolean({ error: 'expected true or false' }).default(false),
 });
 
+/** How Swarm replaces (update) or restores (rollback) a service's tasks; durations in seconds. */
+function swarmUpdateSchema(failureActions: readonly [string, ...string[]], defaultFailure: string) {
+  return z
+    .strictObject({
+      // Tasks replaced at once; 0 means all at once.
+      parallelism: integer(0, 100).default(1),
+      delay: integer(0, 3600, ' seconds').default(0),
+      // start-first: the new task is running (healthy) before the old one stops.
+      order: oneOf(['start-first', 'stop-first'] as const).default('start-first'),
+      failure_action: oneOf(failureActions).default(defaultFailure),
+      // How long a new task is watched for a failure after it starts.
+      monitor: integer(1, 3600, ' seconds').default(15),
+    })
+    .default({ parallelism: 1, delay: 0, order: 'start-first', failure_action: defaultFailure, monitor: 15 });
+}
+
+// A Swarm placement constraint, written without spaces: `node.role==manager`, `node.labels.zone!=b`.
+const CONSTRAINT = /^(?:node|engine)\.[A-Za-z0-9_.-]{1,100}(?:==|!=)[A-Za-z0-9_.:-]{1,100}$/;
+const CONSTRAINT_WHAT = 'a placement constraint without spaces, e.g. "node.role==manager" or "node.labels.zone!=b"';
+
+/**
+ * `runtime: swarm`: the stack's replicas and how Swarm rolls them. Swarm's own default failure
+ * action is `pause`, which leaves a service half-updated: ours is `rollback`.
+ */
+export const swarmSchema = z
+  .strictObject({
+    replicas: integer(1, 100).default(3),
+    // How nginx's port is published: through the routing mesh (every node answers; needs IPVS in
+    // the kernel), or on the node nginx runs on only (no IPVS; nginx is then replaced stop-first).
+    publish: oneOf(['ingress', 'host'] as const).default('ingress'),
+    update: swarmUpdateSchema(['rollback', 'pause', 'continue'] as const, 'rollback'),
+    rollback: swarmUpdateSchema(['pause', 'continue'] as const, 'pause'),
+    placement: z
+      .strictObject({
+        constraints: z
+          .array(safeString(CONSTRAINT, CONSTRAINT_WHAT, 201), { error: `expected a list of constraints (${CONSTRAINT_WHAT})` })
+          .max(20, { error: 'expected at most 20 constraints' })
+          .default([]),
+      })
+      .default({ constraints: [] }),
+  });
+
 export const policySchema = z.strictObject({
   infrastructure: infrastructurePolicySchema,
   canary: canaryPolicySchema,
@@ -364,8 +406,11 @@ export const observabilitySchema = z.strictObject({
   status_interval: decimal(0.5, 3600, 'a number of seconds from 0.5 to 3600').default(5),
 });
 
-export const manifestSchema = z.strictObject({
+export const manifestSchema = z
+  .strictObject({
   project: projectSchema,
+  // Which orchestrator runs the stack: Docker Compose on this host, or a Docker Swarm stack.
+  runtime: oneOf(['compose', 'swarm'] as const).default('compose'),
   services: servicesSchema,
   nginx: nginxSchema,
   network: networkSchema,
@@ -375,12 +420,34 @@ export const manifestSchema = z.strictObject({
   notifications: notificationsSchema.optional(),
   approvals: approvalsSchema.optional(),
   guard: guardSchema.optional(),
+  swarm: swarmSchema.optional(),
   observability: observabilitySchema.default({
     history_file: 'history.jsonl',
     audit_report: 'audit_report.md',
     status_interval: 5,
   }),
-});
+})
+  .superRefine((m, ctx) => {
+    if (m.runtime === 'swarm') {
+      // The stack makes its own overlay network; this one carries only the loopback-only OPA sidecar.
+      if (m.network?.driver_type !== undefined && m.network.driver_type !== 'bridge') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['network', 'driver_type'],
+          message: 'expected "bridge" with runtime: swarm (the stack makes its own overlay network; this one carries only the OPA sidecar on this host)',
+        });
+      }
+      if (m.canary !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['canary'],
+          message: 'expected no canary: section with runtime: swarm (a progressive canary is not supported on swarm yet; promote canary|stable is a rolling update there)',
+        });
+      }
+    } else if (m.swarm !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['swarm'], message: 'expected runtime: swarm for a swarm: section (runtime is "compose")' });
+    }
+  });
 
 export type Manifest = z.output<typeof manifestSchema>;
 export type AppMode = Manifest['services']['mode'];
@@ -388,3 +455,10 @@ export type CanaryConfig = NonNullable<Manifest['canary']>;
 export type WebhookConfig = z.output<typeof webhookSchema>;
 export type ApprovalsConfig = NonNullable<Manifest['approvals']>;
 export type GuardConfig = NonNullable<Manifest['guard']>;
+export type SwarmConfig = z.output<typeof swarmSchema>;
+
+/** The swarm settings a manifest runs with: its `swarm:` section, or every default when it has none. */
+export function swarmConfigOf(m: Manifest): SwarmConfig {
+  return m.swarm ?? swarmSchema.parse({});
+}
+export type Runtime = Manifest['runtime'];

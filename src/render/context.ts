@@ -1,4 +1,4 @@
-import type { Manifest } from '../manifest/schema.js';
+import { swarmConfigOf, type Manifest } from '../manifest/schema.js';
 
 /** Where templates/docker-compose.yml.hbs mounts nginx/ and what its nginx is started with (`nginx -c`). */
 export const NGINX_CONF_IN_CONTAINER = '/etc/swiftdeploy/nginx/nginx.conf';
@@ -127,6 +127,9 @@ export function templateContext(m: Manifest, env: RenderEnvironment, rollout?: R
       upstream: weight === 100 ? canaryUrl : stableUrl,
     },
     network: { name: m.network.name, driver: m.network.driver_type },
+    runtime: m.runtime,
+    // The stack's settings (docker-stack.yml), or false with runtime: compose.
+    swarm: m.runtime === 'swarm' ? swarmContext(m) : (false as const),
     opa: {
       // An external opa.url means a central OPA: no sidecar is started.
       sidecar: m.opa.url === undefined,
@@ -138,3 +141,22 @@ export function templateContext(m: Manifest, env: RenderEnvironment, rollout?: R
 }
 
 export type TemplateContext = ReturnType<typeof templateContext>;
+
+// restart_policy (compose's words) as a swarm restart condition.
+const RESTART_CONDITION = { no: 'none', always: 'any', 'on-failure': 'on-failure', 'unless-stopped': 'any' } as const;
+
+function swarmContext(m: Manifest) {
+  const s = swarmConfigOf(m);
+  return {
+    replicas: s.replicas,
+    publish: s.publish,
+    // A host-mode port can be bound by one task per node: the new nginx cannot start before the old stops.
+    nginx_order: s.publish === 'host' ? 'stop-first' : 'start-first',
+    // The routing mesh needs a virtual IP; a host-mode port goes without (and so without IPVS).
+    nginx_endpoint_mode: s.publish === 'host' ? 'dnsrr' : 'vip',
+    update: s.update,
+    rollback: s.rollback,
+    constraints: s.placement.constraints,
+    restart_condition: RESTART_CONDITION[m.services.restart_policy],
+  };
+}

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type Handlebars from 'handlebars';
 import type { Manifest } from '../manifest/schema.js';
 import { packageRoot } from '../util/package-root.js';
-import { COMPOSE_FILE, NGINX_CONF } from '../util/project-paths.js';
+import { COMPOSE_FILE, NGINX_CONF, STACK_FILE } from '../util/project-paths.js';
 import { COMPILE_OPTIONS } from './compile-options.js';
 import { templateContext, type RenderEnvironment, type Rollout } from './context.js';
 import { withHeader } from './header.js';
@@ -20,12 +20,15 @@ export interface RenderedFile {
 
 // The generated files' names are spelled once, with everything else swiftdeploy owns, in
 // src/util/project-paths.ts; re-exported here for the renderer's callers.
-export { COMPOSE_FILE, NGINX_CONF };
+export { COMPOSE_FILE, NGINX_CONF, STACK_FILE };
 
 export const GENERATED = [
   { relPath: NGINX_CONF, template: 'nginx.conf.hbs' },
   { relPath: COMPOSE_FILE, template: 'docker-compose.yml.hbs' },
 ] as const;
+
+/** With `runtime: swarm`, also the stack file; it names nginx.conf's docker config by its hash. */
+export const STACK = { relPath: STACK_FILE, template: 'docker-stack.yml.hbs' } as const;
 
 /** The project's generated compose file, the one every compose command is given with `--file`. */
 export function composeFileOf(projectDir: string): string {
@@ -63,12 +66,23 @@ export async function renderAll(
   dir = templatesDir(),
 ): Promise<RenderedFile[]> {
   const context = templateContext(manifest, env, rollout);
-  return Promise.all(
-    GENERATED.map(async ({ relPath, template }) => {
-      const source = await readFile(path.join(dir, template), 'utf8');
-      return { relPath, template, content: withHeader(await renderTemplate(source, context, template)) };
-    }),
-  );
+  const render = async (relPath: string, template: string, ctx: object): Promise<RenderedFile> => {
+    const source = await readFile(path.join(dir, template), 'utf8');
+    return { relPath, template, content: withHeader(await renderTemplate(source, ctx, template)) };
+  };
+  const files = await Promise.all(GENERATED.map(({ relPath, template }) => render(relPath, template, context)));
+  if (manifest.runtime !== 'swarm') return files;
+  const nginxConf = files.find((f) => f.relPath === NGINX_CONF)!.content;
+  const stack = { nginx_config: nginxConfigName(nginxConf) };
+  return [...files, await render(STACK.relPath, STACK.template, { ...context, stack })];
+}
+
+/**
+ * The stack's docker config holding nginx.conf: named by the file's hash, because a swarm config
+ * cannot change once created; `docker stack deploy` prefixes it with the stack's name.
+ */
+export function nginxConfigName(nginxConf: string): string {
+  return `nginx_conf_${createHash('sha256').update(nginxConf).digest('hex').slice(0, 12)}`;
 }
 
 /** Strict (a missing variable throws) and unescaped (this is config, not HTML; values are pre-validated). */

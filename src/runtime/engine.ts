@@ -18,6 +18,8 @@ export interface EngineProject {
   projectName: string;
   /** The generated docker-compose.yml (it may be gone after `teardown --clean`). */
   composeFile: string;
+  /** The generated docker-stack.yml, for `runtime: swarm` (swarm-engine.ts). */
+  stackFile?: string;
   /** The secret the app's /chaos is guarded with, handed to the app by the engine, never via a file it reads. */
   chaosToken: string;
   /** A line of the engine's own progress output (build, pull, create), for display as it happens. */

@@ -30,6 +30,8 @@ export const ROLLOUT_REL = `${STATE_DIR}/rollout.json`;
 export const NGINX_DIR = 'nginx';
 export const NGINX_CONF = `${NGINX_DIR}/nginx.conf`;
 export const COMPOSE_FILE = 'docker-compose.yml';
+/** The Swarm stack file, generated only with `runtime: swarm`. */
+export const STACK_FILE = 'docker-stack.yml';
 
 /** One thing swiftdeploy owns in a project. */
 export interface OwnedPath {
@@ -65,6 +67,7 @@ export function ownedPaths(manifestRel: string, obs: ObservabilityPaths): OwnedP
     { id: REPORT_ID, rel: normalizeRel(obs.audit_report), what: 'the audit report', tree: false },
     { id: NGINX_CONF, rel: NGINX_CONF, what: 'a generated file', tree: false },
     { id: COMPOSE_FILE, rel: COMPOSE_FILE, what: 'a generated file', tree: false },
+    { id: STACK_FILE, rel: STACK_FILE, what: 'a generated file', tree: false },
     { id: LOCK_REL, rel: LOCK_REL, what: 'the project lock', tree: false },
     { id: CHAOS_TOKEN_REL, rel: CHAOS_TOKEN_REL, what: 'the chaos token', tree: false },
     { id: ROLLOUT_REL, rel: ROLLOUT_REL, what: 'the rollout state', tree: false },
@@ -297,6 +300,8 @@ export interface ProjectFiles {
   stateDir: string;
   nginxConf: string;
   compose: string;
+  /** The swarm stack file (generated only with `runtime: swarm`). */
+  stack: string;
 }
 
 /**
@@ -306,13 +311,14 @@ export interface ProjectFiles {
  */
 export async function resolveProjectFiles(projectDir: string, manifestFile: string, obs: ObservabilityPaths): Promise<ProjectFiles> {
   const owned = ownedPaths(path.relative(projectDir, manifestFile), obs);
-  const [history, stateDir, nginxConf, compose] = await Promise.all([
+  const [history, stateDir, nginxConf, compose, stack] = await Promise.all([
     resolveProjectPath({ projectDir, requested: obs.history_file, label: HISTORY_ID, owned, self: [HISTORY_ID], inPlace: true }),
     resolveStateDir(projectDir),
     resolveGenerated(projectDir, owned, NGINX_CONF),
     resolveGenerated(projectDir, owned, COMPOSE_FILE),
+    resolveGenerated(projectDir, owned, STACK_FILE),
   ]);
-  return { history: history.abs, stateDir, nginxConf: nginxConf.abs, compose: compose.abs };
+  return { history: history.abs, stateDir, nginxConf: nginxConf.abs, compose: compose.abs, stack: stack.abs };
 }
 
 /** A generated file (NGINX_CONF or COMPOSE_FILE). */

@@ -125,6 +125,7 @@ describe('resolveProjectFiles and resolveStateDir', () => {
       stateDir: path.join(dir, '.swiftdeploy'),
       nginxConf: path.join(dir, 'nginx/nginx.conf'),
       compose: path.join(dir, 'docker-compose.yml'),
+      stack: path.join(dir, 'docker-stack.yml'),
     });
   });
 

@@ -104,7 +104,7 @@ describe('ManifestError output is bounded', () => {
     // An explicit key (`? `): YAML limits an implicit one to 1024 characters.
     const p = only(`${DEFAULT}? "${key}"\n: 1\n`);
     expect(p.path).toBe(`servic\\u202ees${'x'.repeat(111)}…(10011 bytes)`); // 120 characters shown
-    expect(p.message).toBe('unknown key (allowed here: project, services, nginx, network, opa, policy, canary, notifications, approvals, guard, observability)');
+    expect(p.message).toBe('unknown key (allowed here: project, runtime, services, nginx, network, opa, policy, canary, notifications, approvals, guard, swarm, observability)');
   });
 
   it('a number written with 30,000 digits is quoted short', () => {

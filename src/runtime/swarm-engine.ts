@@ -1,0 +1,220 @@
+/**
+ * The Docker Swarm engine (`runtime: swarm`): the stack (app replicas, nginx) from docker-stack.yml
+ * through `docker stack deploy`, and Swarm's own health-gated rolling update (start-first, failure
+ * action rollback) for every change. After each deploy it waits for convergence and reads back how
+ * the update ended; anything but `completed` is an OperationFailed naming Swarm's outcome.
+ *
+ * The OPA sidecar is not a swarm service: a published swarm port listens on every interface of
+ * every node (the routing mesh). It runs as the compose path runs it, from docker-compose.yml,
+ * published on 127.0.0.1 of the manager only; so `opa` and the app's image build go to a
+ * ComposeEngine on the same runner.
+ */
+import { OperationFailed } from '../errors.js';
+import { pollUntil } from '../util/poll-until.js';
+import type { ComposeEngine } from './compose-engine.js';
+import { dockerImageId } from './docker-argv.js';
+import { dockerDataRoot } from './docker-info.js';
+import type { Engine, EngineProject } from './engine.js';
+import { parseJsonListing, type ServiceContainer } from './ps.js';
+import { lastLines, runArgvChecked, type RunOptions, type Runner } from './run.js';
+import {
+  serviceInspect,
+  serviceLogs,
+  serviceRm,
+  stackDeploy,
+  stackNetworks,
+  stackRm,
+  stackService,
+  stackServiceList,
+  stackTasks,
+  swarmNodeState,
+} from './swarm-argv.js';
+import { judgeConvergence, parseServiceInspect, parseServiceList, type Convergence, type InspectedService } from './swarm-state.js';
+
+export interface SwarmEngineOptions {
+  /** How long `up` waits for the stack to converge. */
+  convergeTimeoutMs?: number;
+  /** Pause between two looks at the stack while waiting. */
+  pollIntervalMs?: number;
+}
+
+/** The compose engine for the sidecar and the build, and the stack file; connected by lifecycle/engine.ts. */
+export async function connectSwarmEngine(project: EngineProject, compose: ComposeEngine, run: Runner, options: SwarmEngineOptions = {}): Promise<SwarmEngine> {
+  const state = await run(swarmNodeState(), { timeoutMs: 15_000 });
+  const [node, control] = state.stdout.trim().split(' ');
+  if (state.exitCode !== 0 || node !== 'active' || control !== 'true') {
+    throw new OperationFailed(
+      `runtime: swarm needs this Docker engine to be a swarm manager (it says: ${state.stdout.trim() || state.stderr.trim() || 'nothing'}); ` +
+        'run `docker swarm init` (docs/swarm.md), or set runtime: compose',
+    );
+  }
+  return new SwarmEngine(project, compose, run, options);
+}
+
+export class SwarmEngine implements Engine {
+  readonly version: string;
+  private readonly stack: string;
+  private readonly stackFile: string;
+  private readonly env: Record<string, string>;
+
+  constructor(
+    private readonly project: EngineProject,
+    private readonly compose: ComposeEngine,
+    private readonly run: Runner,
+    private readonly options: SwarmEngineOptions = {},
+  ) {
+    if (project.stackFile === undefined) throw new OperationFailed('runtime: swarm needs the generated docker-stack.yml (run `swiftdeploy init`)');
+    this.version = compose.version;
+    this.stack = project.projectName;
+    this.stackFile = project.stackFile;
+    // `docker stack deploy` substitutes ${SWIFTDEPLOY_CHAOS_TOKEN} from its environment, as compose does.
+    this.env = { SWIFTDEPLOY_CHAOS_TOKEN: project.chaosToken };
+  }
+
+  private runOptions(extra: RunOptions = {}): RunOptions {
+    const { onLine } = this.project;
+    return { cwd: this.project.projectDir, env: this.env, ...(onLine ? { onLine: (line: string) => onLine(line) } : {}), ...extra };
+  }
+
+  /** The OPA sidecar through compose (loopback only); anything else is the stack. */
+  async startServices(services: readonly string[]): Promise<void> {
+    const local = services.filter((s) => s === 'opa');
+    if (local.length > 0) await this.compose.startServices(local);
+    if (local.length < services.length) await this.up();
+  }
+
+  async up(): Promise<void> {
+    await this.deployAndWait(this.options.convergeTimeoutMs ?? 300_000);
+  }
+
+  /**
+   * A rolling update of the app through a re-deploy of the stack: Swarm starts each new task beside
+   * an old one (start-first), waits for its healthcheck, then stops the old one; a new task that does
+   * not get healthy fails the update and Swarm rolls it back (failure_action: rollback). The wait
+   * covers the update and a rollback after it.
+   */
+  async replaceApp(healthTimeoutMs: number): Promise<void> {
+    await this.deployAndWait(Math.max(healthTimeoutMs, this.options.convergeTimeoutMs ?? 300_000));
+  }
+
+  /** nginx.conf is a config named by its hash: a changed file is a new config, and a deploy replaces nginx start-first. */
+  async reloadNginx(): Promise<void> {
+    await this.up();
+  }
+
+  /** The stack's services as Swarm reports them now (empty when the stack does not exist). */
+  private async inspectStack(): Promise<InspectedService[]> {
+    const list = await runArgvChecked(stackServiceList(this.stack), { timeoutMs: 30_000 }, this.run);
+    const names = [...parseServiceList(list.stdout).keys()];
+    if (names.length === 0) return [];
+    const r = await this.run(serviceInspect(names), { timeoutMs: 30_000 });
+    // A service removed between the two commands (a --prune): look again next time.
+    if (r.exitCode !== 0) return [];
+    return parseServiceInspect(r.stdout);
+  }
+
+  private async deployAndWait(timeoutMs: number): Promise<void> {
+    const before = await this.inspectStack();
+    await runArgvChecked(stackDeploy(this.stackFile, this.stack), this.runOptions(), this.run);
+    const after = await this.inspectStack();
+    let shown = '';
+    const wait = await pollUntil<Convergence>({
+      probe: async () => {
+        const [list, now] = await Promise.all([runArgvChecked(stackServiceList(this.stack), { timeoutMs: 30_000 }, this.run), this.inspectStack()]);
+        return judgeConvergence(before, after, now, parseServiceList(list.stdout));
+      },
+      onObservation: (c) => {
+        if (c.detail !== shown) this.project.onLine?.(`swarm: ${c.detail}`);
+        shown = c.detail;
+      },
+      until: (c) => c.state !== 'converging',
+      intervalMs: this.options.pollIntervalMs ?? 1000,
+      timeoutMs,
+    });
+    const last = wait.last;
+    if (last?.state === 'failed') {
+      const service = last.service.slice(this.stack.length + 1);
+      const what = last.outcome === 'rollback_completed' ? 'Swarm rolled the update back' : `the update stopped (${last.outcome})`;
+      const logs = await this.logs([service], 10);
+      throw new OperationFailed(
+        `${what}: ${service}: ${last.message || 'no message'}` +
+          (last.outcome === 'rollback_completed' ? '; the previous tasks keep serving' : '; run `swiftdeploy rollback` or `docker service rollback`') +
+          `. Last ${service} log lines:\n${logs}`,
+      );
+    }
+    if (wait.outcome !== 'done') {
+      throw new OperationFailed(`the stack did not converge within ${Math.round(timeoutMs / 1000)}s (${last?.detail ?? 'no answer from Swarm'})`);
+    }
+  }
+
+  async buildApp(): Promise<void> {
+    // `docker stack deploy` ignores build: the image is built here with compose (docs/swarm.md for other nodes).
+    await this.compose.buildApp();
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    return (await this.run(dockerImageId(image), { timeoutMs: 15_000 })).exitCode === 0;
+  }
+
+  /** The stack's tasks meant to run (service "app", state from CurrentState), then the local sidecar's container. */
+  async services(): Promise<ServiceContainer[]> {
+    const r = await this.run(stackTasks(this.stack), { timeoutMs: 30_000 });
+    const tasks: ServiceContainer[] =
+      r.exitCode !== 0
+        ? []
+        : parseJsonListing(r.stdout, 'docker stack ps').map((t) => {
+            const name = String(t.Name ?? '');
+            const service = name.slice(this.stack.length + 1).replace(/\.\d+$/, '');
+            const status = String(t.CurrentState ?? '');
+            return { id: String(t.ID ?? ''), service, state: (status.split(' ')[0] ?? '').toLowerCase(), status, image: String(t.Image ?? '') };
+          });
+    return [...tasks, ...(await this.compose.services())];
+  }
+
+  async logs(services: readonly string[], tail: number): Promise<string> {
+    const parts = await Promise.all(
+      services.map(async (s) => {
+        if (s === 'opa') return this.compose.logs(['opa'], tail);
+        const r = await this.run(serviceLogs(this.stack, s, tail), { timeoutMs: 30_000 });
+        return lastLines(`${r.stdout}\n${r.stderr}`, tail);
+      }),
+    );
+    return parts.join('\n');
+  }
+
+  async removeService(service: string): Promise<void> {
+    if (service === 'opa') return this.compose.removeService(service);
+    const r = await this.run(serviceRm(this.stack, service), { timeoutMs: 30_000 });
+    if (r.exitCode !== 0 && !/not found/i.test(r.stderr)) throw new OperationFailed(`docker service rm ${stackService(this.stack, service)} failed: ${r.stderr.trim()}`);
+  }
+
+  /**
+   * `docker stack rm` returns before the tasks have stopped and the overlay network is gone; wait for
+   * both, then remove the local sidecar. The log volume is kept, as with compose.
+   */
+  async down(): Promise<void> {
+    const rm = await this.run(stackRm(this.stack), this.runOptions());
+    if (rm.exitCode !== 0 && !/nothing found/i.test(`${rm.stdout}${rm.stderr}`)) {
+      throw new OperationFailed(`docker stack rm ${this.stack} failed: ${rm.stderr.trim()}`);
+    }
+    const wait = await pollUntil({
+      probe: async () => {
+        const [tasks, networks] = await Promise.all([this.run(stackTasks(this.stack)), this.run(stackNetworks(this.stack))]);
+        const taskCount = tasks.exitCode === 0 ? parseJsonListing(tasks.stdout, 'docker stack ps').length : 0;
+        return { tasks: taskCount, networks: networks.stdout.split('\n').filter(Boolean).length };
+      },
+      until: (left) => left.tasks === 0 && left.networks === 0,
+      onObservation: (left) => this.project.onLine?.(`swarm: waiting for ${left.tasks} task(s) and ${left.networks} network(s) of ${this.stack} to go`),
+      intervalMs: this.options.pollIntervalMs ?? 1000,
+      timeoutMs: 120_000,
+    });
+    if (wait.outcome !== 'done') {
+      throw new OperationFailed(`stack ${this.stack} was removed but ${wait.last?.tasks ?? '?'} task(s) and ${wait.last?.networks ?? '?'} network(s) remain after 120s`);
+    }
+    await this.compose.down();
+  }
+
+  dataRoot(): Promise<string | null> {
+    return dockerDataRoot(this.run);
+  }
+}

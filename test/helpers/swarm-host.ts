@@ -1,0 +1,144 @@
+/**
+ * A scripted single-node Swarm behind a RecordingRunner, as ComposeHost is for compose: it reads the
+ * real stack file `docker stack deploy` is given, keeps each service's spec (its section of the
+ * file), and answers `service ls` / `service inspect` / `stack ps` as Swarm 20.10 does. Time moves
+ * one step per `docker service ls`: a new service gains one running task per step; a changed
+ * service goes `updating` for `updateSteps` steps and then ends as `nextOutcome` says (on
+ * `rollback_completed` its spec returns to the previous one, as Swarm's rollback does).
+ */
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import type { RecordingRunner } from './recording-runner.js';
+
+export type Outcome = 'completed' | 'rollback_completed' | 'paused';
+
+interface HostService {
+  name: string;
+  spec: string;
+  previous?: string;
+  running: number;
+  desired: number;
+  update?: { State: string; StartedAt: string; Message: string };
+  /** Steps left until the update in progress ends. */
+  updating: number;
+  /** The MODE the running tasks have (app only). */
+  mode?: string;
+  announced?: boolean;
+}
+
+export class SwarmHost {
+  readonly services = new Map<string, HostService>();
+  nodeState = 'active true';
+  nextOutcome: Outcome = 'completed';
+  updateSteps = 4;
+  /** Polls after `stack rm` until the tasks, then the network, are gone. */
+  private removal: { tasks: number; networks: number } | undefined;
+  private networks = 0;
+  private clock = 0;
+  /** Called whenever the mode the app's tasks serve changes (for an nginx stand-in). */
+  onMode: (mode: string | null) => void | Promise<void> = () => undefined;
+
+  constructor(
+    r: RecordingRunner,
+    private readonly stack: string,
+  ) {
+    r.on(['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'], () => ({ stdout: `${this.nodeState}\n` }));
+    r.on(['docker', 'stack', 'deploy'], (argv) => this.deploy(argv[argv.indexOf('--compose-file') + 1]!));
+    r.on(['docker', 'service', 'ls'], async () => {
+      await this.step();
+      return { stdout: [...this.services.values()].map((s) => JSON.stringify({ Name: s.name, Replicas: `${s.running}/${s.desired}` })).join('\n') };
+    });
+    r.on(['docker', 'service', 'inspect'], (argv) => {
+      const names = argv.slice(3);
+      const found = names.map((n) => this.services.get(n));
+      if (found.some((s) => s === undefined)) return { exitCode: 1, stderr: 'Error: no such service' };
+      return { stdout: JSON.stringify(found.map((s) => ({ Spec: { Name: s!.name, TaskTemplate: { Spec: s!.spec } }, ...(s!.update ? { UpdateStatus: s!.update } : {}) }))) };
+    });
+    r.on(['docker', 'stack', 'ps'], () => {
+      if (this.removal && this.removal.tasks > 0) this.removal.tasks--;
+      const left = this.removal ? this.removal.tasks : Infinity;
+      const tasks = [...this.services.values()].flatMap((s) =>
+        Array.from({ length: s.running }, (_, i) => ({ ID: `${s.name}-${i + 1}`, Name: `${s.name}.${i + 1}`, Image: 'img', CurrentState: 'Running 3 seconds ago', DesiredState: 'Running' })),
+      );
+      if (this.removal && left === 0) return { stdout: '' };
+      return { stdout: tasks.map((t) => JSON.stringify(t)).join('\n') };
+    });
+    r.on(['docker', 'stack', 'rm'], () => {
+      const had = this.services.size > 0 || this.networks > 0;
+      this.removal = { tasks: 2, networks: 3 };
+      return had ? { stdout: `Removing service ${stack}_app\n` } : { stdout: `Nothing found in stack: ${stack}\n` };
+    });
+    r.on(['docker', 'network', 'ls', '--quiet', '--filter'], () => {
+      if (this.removal) {
+        if (this.removal.networks > 0) this.removal.networks--;
+        if (this.removal.networks === 0) {
+          this.networks = 0;
+          this.services.clear();
+        }
+      }
+      return { stdout: this.networks > 0 ? 'n1\n' : '' };
+    });
+    r.on(['docker', 'service', 'logs'], (argv) => ({ stdout: `${argv.at(-1)}: listening on 3000\n` }));
+  }
+
+  /** The running app's MODE, or null when nothing runs. */
+  mode(): string | null {
+    return this.services.get(`${this.stack}_app`)?.mode ?? null;
+  }
+
+  private async deploy(file: string) {
+    const doc = YAML.parse(readFileSync(file, 'utf8')) as { services: Record<string, { deploy?: { replicas?: number }; environment?: Record<string, string> }> };
+    this.removal = undefined;
+    this.networks = 1;
+    for (const [key, section] of Object.entries(doc.services)) {
+      const name = `${this.stack}_${key}`;
+      const spec = JSON.stringify(section);
+      const s = this.services.get(name);
+      const desired = section.deploy?.replicas ?? 1;
+      const mode = section.environment?.MODE;
+      if (!s) {
+        this.services.set(name, { name, spec, running: 0, desired, updating: 0, ...(mode ? { mode } : {}) });
+        continue;
+      }
+      s.desired = desired;
+      if (s.spec !== spec) {
+        s.previous = s.spec;
+        s.spec = spec;
+        s.updating = this.updateSteps;
+        s.update = { State: 'updating', StartedAt: `t${++this.clock}`, Message: 'update in progress' };
+        (s as HostService & { nextMode?: string }).nextMode = mode;
+      }
+    }
+    for (const name of [...this.services.keys()]) {
+      if (!Object.keys(doc.services).some((k) => `${this.stack}_${k}` === name)) this.services.delete(name);
+    }
+    return { stdout: `Updating service ${this.stack}_app\n` };
+  }
+
+  private async step(): Promise<void> {
+    for (const s of this.services.values()) {
+      if (s.running < s.desired) s.running++;
+      if (s.running > s.desired) s.running = s.desired;
+      if (s.running > 0 && s.mode && !s.announced) {
+        s.announced = true;
+        await this.onMode(s.mode);
+      }
+      if (s.update?.State !== 'updating') continue;
+      if (--s.updating > 0) continue;
+      const outcome = this.nextOutcome;
+      if (outcome === 'completed') {
+        s.update = { ...s.update, State: 'completed', Message: 'update completed' };
+        const next = (s as HostService & { nextMode?: string }).nextMode;
+        if (next) {
+          s.mode = next;
+          await this.onMode(next);
+        }
+      } else if (outcome === 'rollback_completed') {
+        s.update = { ...s.update, State: 'rollback_completed', Message: 'rollback completed: update rolled back due to failure or early termination of task x' };
+        s.spec = s.previous ?? s.spec;
+      } else {
+        s.update = { ...s.update, State: 'paused', Message: 'update paused due to failure or early termination of task x' };
+      }
+    }
+  }
+}
