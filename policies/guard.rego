@@ -37,9 +37,20 @@ scrape_failed(t) if is_string(t.error)
 
 failing(t) if scrape_failed(t)
 
+# Violations that say the evidence is not enough to judge (a window still filling, too little
+# traffic, a figure that could not be measured), not that the stack is unhealthy: a deny made only
+# of these neither opens an incident nor counts as healthy.
+inconclusive_ids := {"window_too_short", "insufficient_traffic", "facts_unavailable"}
+
+health_violations(verdict) := [v |
+	some v in verdict.violations
+	not inconclusive_ids[v.id]
+]
+
 failing(t) if {
 	some e in enforced(t)
 	e.verdict.allowed == false
+	count(health_violations(e.verdict)) > 0
 }
 
 judged(t) if failing(t)
@@ -47,7 +58,7 @@ judged(t) if failing(t)
 judged(t) if {
 	not scrape_failed(t)
 	every e in enforced(t) {
-		is_boolean(e.verdict.allowed)
+		e.verdict.allowed == true
 	}
 }
 
@@ -100,7 +111,7 @@ violations contains v if {
 violations contains object.union({"domain": e.domain}, x) if {
 	some e in enforced(latest)
 	e.verdict.allowed == false
-	some x in e.verdict.violations
+	some x in health_violations(e.verdict)
 }
 
 sorted_violations := sort(violations)

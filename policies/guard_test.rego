@@ -16,7 +16,17 @@ down := {"unavailable": "OPA at http://127.0.0.1:8181: connection refused", "enf
 
 shadow_down := {"unavailable": "no metrics window yet", "enforcement": "shadow"}
 
+too_short := {"id": "window_too_short", "message": "window covered 2 s, shorter than the required 5 s", "observed": 2, "threshold": 5}
+
+too_few := {"id": "insufficient_traffic", "message": "3 completed requests in the window, fewer than the minimum 5", "observed": 3, "threshold": 5}
+
 healthy := {"verdicts": {"infrastructure": ok, "canary": ok}}
+
+# The canary policy denies a window it cannot judge; that is not an unhealthy stack.
+filling := {"verdicts": {"infrastructure": ok, "canary": {"allowed": false, "enforcement": "enforce", "violations": [too_short, too_few]}}}
+
+# A breach seen in a window still filling is a breach.
+failing_early := {"verdicts": {"infrastructure": ok, "canary": {"allowed": false, "enforcement": "enforce", "violations": [too_short, too_many_errors]}}}
 
 failing := {"verdicts": {"infrastructure": ok, "canary": deny}}
 
@@ -122,5 +132,20 @@ test_only_denying_domains_give_violations if {
 	noisy_ok := {"allowed": true, "enforcement": "enforce", "violations": [{"id": "never", "message": "m", "observed": 1, "threshold": 1}]}
 	t := {"verdicts": {"infrastructure": noisy_ok, "canary": deny}}
 	d := decide([t], 1, 1)
+	d.violations == [object.union({"domain": "canary"}, too_many_errors)]
+}
+
+test_a_deny_only_for_want_of_evidence_is_neither_failing_nor_healthy if {
+	d := decide([filling, filling, filling, filling], 2, 2)
+	d.detected == false
+	d.recovered == false
+	d.judged_ticks == 0
+	decide([failing, filling, failing], 2, 2).detected == true
+	decide([failing, failing, healthy, filling, healthy], 2, 2).recovered == true
+}
+
+test_a_breach_in_a_filling_window_is_failing_and_reported_without_the_inconclusive_ids if {
+	d := decide([failing_early, failing_early], 2, 2)
+	d.detected == true
 	d.violations == [object.union({"domain": "canary"}, too_many_errors)]
 }

@@ -212,7 +212,9 @@ describe.skipIf(!compose.path)(`the governance loop on real Docker, compose ${co
     expect(readFileSync(manifest, 'utf8')).toMatch(/^ {2}mode: stable\b/m);
     const root = await fetch(`http://127.0.0.1:${nginxPort}/`);
     expect(root.status).toBe(200);
-    expect(root.headers.get('x-mode')).toBe('stable');
+    // Stable mode: no X-Mode header, and the body says stable.
+    expect(root.headers.get('x-mode')).toBeNull();
+    expect(((await root.json()) as { mode: string }).mode).toBe('stable');
     // Every delivery was recorded, none carries the URL's path or a secret.
     const ledger = readFileSync(path.join(project.dir, 'history.jsonl'), 'utf8');
     expect(all.filter((r) => r.payload.action === 'notify' && r.payload.stage === 'delivered').length).toBeGreaterThanOrEqual(3);
