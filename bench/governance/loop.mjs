@@ -141,19 +141,20 @@ try {
   const guard = session.manifest.guard;
   let round = 0;
   let badAt = 0;
-  let detectedAt = 0;
   let healthyTicks = 0;
+  let armed = true;
+  let decidedAt = 0;
   const stop = new AbortController();
   const waitAlert = async () => {
     const deadline = performance.now() + 10_000;
     while (performance.now() < deadline) {
-      const hit = alerts.find((x) => x.event === 'guard_detected' && x.at >= detectedAt);
+      const hit = alerts.find((x) => x.event === 'guard_detected' && x.at >= decidedAt);
       if (hit) return hit.at;
       await new Promise((r) => setTimeout(r, 5));
     }
     return null;
   };
-  await runGuard({
+  const code = await runGuard({
     deps,
     settings: { mode: guard.mode, autoAbortCanary: guard.auto_abort_canary, sustainTicks: guard.sustain_ticks, operator: operator.actor },
     recoverTicks: guard.recover_ticks,
@@ -161,19 +162,23 @@ try {
     signal: stop.signal,
     onceIncident: false,
     maxTicks: incidents * 40,
-    onTick: () => {
-      // Two healthy ticks after a recovery (or at the start), then break it again.
-      if (!failing && ++healthyTicks >= 3 && round < incidents) {
+    onTick: (tick, decision, error) => {
+      if (process.env.SD_BENCH_DEBUG) console.error(new Date().toISOString(), 'tick', failing, decision?.reason ?? error, tick.payload.window?.error_rate);
+      // The policy's answer is in: the moment of detection (the DETECTED record and its notice follow).
+      if (decision?.detected && decidedAt === 0) decidedAt = performance.now();
+      // Three healthy ticks at the start or after a recovery, then break it again.
+      if (armed && !failing && ++healthyTicks >= 3 && round < incidents) {
+        armed = false;
         failing = true;
         badAt = performance.now();
         healthyTicks = 0;
       }
     },
     onStage: (s) => {
+      if (process.env.SD_BENCH_DEBUG) console.error(new Date().toISOString(), s.stage, s.summary);
       if (s.stage === 'detected') {
-        detectedAt = performance.now();
         const bad = badAt;
-        const at = detectedAt;
+        const at = decidedAt;
         void waitAlert().then((got) => {
           if (got !== null) {
             detectToAlert.push(got - at);
@@ -182,9 +187,14 @@ try {
         });
         failing = false;
       }
-      if (s.stage === 'recovered' && ++round >= incidents) stop.abort();
+      if (s.stage === 'recovered') {
+        armed = true;
+        decidedAt = 0;
+        if (++round >= incidents) stop.abort();
+      }
     },
   });
+  if (process.env.SD_BENCH_DEBUG) console.error('guard loop ended', code);
   await new Promise((r) => setTimeout(r, 300));
   await session.settleNotifications();
   await client.close();
@@ -235,7 +245,7 @@ console.log('| Measure | Median | Min | Max | Goal | Median / goal |');
 console.log('|---|---|---|---|---|---|');
 const row = (name, xs, goal) =>
   console.log(`| ${name} | ${ms(median(xs))} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} | ${goal === null ? '—' : ms(goal)} | ${goal === null ? '—' : (median(xs) / goal).toFixed(2)} |`);
-row(`DETECTED -> verified alert at the receiver (n=${detectToAlert.length})`, detectToAlert, goalA);
+row(`policy says detected -> verified alert at the receiver (n=${detectToAlert.length})`, detectToAlert, goalA);
 row(`metrics turn bad -> verified alert (n=${badToAlert.length}; includes sustain_ticks 2)`, badToAlert, null);
 row(`approval POST -> action started (n=${approvalToStart.length})`, approvalToStart, 1000);
 process.exit(0);
