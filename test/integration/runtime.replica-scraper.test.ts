@@ -1,49 +1,34 @@
 /**
- * The swarm replica scraper as a command sequence: a RecordingRunner plays the Docker CLI (task
- * listing, this node's containers), and each `docker exec <container> node -e <script> <port> <ms>`
- * runs the real script with the real node against a real app server on 127.0.0.1 (the container's
- * port rewritten to that server's), so the script inside the container is the one tested.
+ * The swarm replica scraper as a command sequence: a RecordingRunner plays the Docker CLI
+ * (test/helpers/swarm-replicas.ts), and each `docker exec` runs the real script with the real node
+ * against a real app server on 127.0.0.1.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/errors.js';
 import { replicaScraper } from '../../src/runtime/replica-scraper.js';
-import { runArgv } from '../../src/runtime/run.js';
 import { execScrapeMetrics, localTaskContainers, serviceTasks, SCRAPE_METRICS_SCRIPT } from '../../src/runtime/swarm-argv.js';
-import { RecordingRunner } from '../helpers/recording-runner.js';
+import type { RecordingRunner } from '../helpers/recording-runner.js';
+import { replicaDockerCli } from '../helpers/swarm-replicas.js';
 import { startApp, statusesOf, type RunningApp } from './app.harness.js';
 
 const APP_PORT = 3000;
 const C1 = 'a'.repeat(64);
 const C2 = 'b'.repeat(64);
-const task = (ID: string, Name: string, Node: string, CurrentState: string) => JSON.stringify({ ID, Name, Node, CurrentState, DesiredState: 'Running', Image: 'swiftdeploy-app:1' });
 
 const apps: RunningApp[] = [];
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
-/** The scripted CLI: four tasks listed, two of them with a container on this node. */
+/** Four tasks listed, two of them with a container on this node. */
 function dockerCli(byContainer: Record<string, RunningApp>): RecordingRunner {
-  const r = new RecordingRunner();
-  r.on(['docker', 'service', 'ps'], {
-    stdout: [
-      task('t1', 'shop_app.1', 'manager', 'Running 2 minutes ago'),
-      task('t2', 'shop_app.2', 'manager', 'Running 2 minutes ago'),
-      task('t3', 'shop_app.3', 'worker-2', 'Running 1 minute ago'),
-      task('t4', 'shop_app.4', 'manager', 'Starting 3 seconds ago'),
-    ].join('\n'),
-  });
-  r.on(['docker', 'ps'], { stdout: `${C1} t1\n${C2} t2\n` });
-  r.on(['docker', 'exec'], async (argv) => {
-    const app = byContainer[argv[2]!];
-    if (!app) return { exitCode: 1, stderr: `Error: No such container: ${argv[2]}` };
-    // What the container would run, run here for real against this app's port.
-    const inner = [...argv.slice(3)];
-    inner[inner.length - 2] = new URL(app.url).port;
-    const res = await runArgv(inner, { timeoutMs: 10_000 });
-    return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
-  });
-  return r;
+  const here = (id: string) => (byContainer[id] ? { container: { id, url: byContainer[id].url } } : { container: { id, url: 'http://127.0.0.1:1' } });
+  return replicaDockerCli(() => [
+    { id: 't1', name: 'shop_app.1', node: 'manager', state: 'Running 2 minutes ago', ...here(C1) },
+    { id: 't2', name: 'shop_app.2', node: 'manager', state: 'Running 2 minutes ago', ...here(C2) },
+    { id: 't3', name: 'shop_app.3', node: 'worker-2', state: 'Running 1 minute ago' },
+    { id: 't4', name: 'shop_app.4', node: 'manager', state: 'Starting 3 seconds ago' },
+  ]);
 }
 
 describe('the swarm replica scraper', () => {
