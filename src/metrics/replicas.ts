@@ -59,20 +59,20 @@ export class ReplicaAggregate {
     for (const task of [...this.last.keys()]) if (!listed.has(task)) this.last.delete(task);
     for (const task of [...this.windows.keys()]) if (!listed.has(task)) this.windows.delete(task);
 
-    const scraped: Snapshot[] = [];
+    const scraped = scrapes.flatMap((s) => (s.snapshot === null ? [] : [s.snapshot]));
+    // One time for the tick: the aggregate's, and each replica window's, so that every window spans the
+    // same scrapes and, while no task changes, the replicas' windows add up to the aggregate's.
+    if (scraped.length > 0) this.at = Math.max(this.at, ...scraped.map((s) => s.at));
     const replicas = scrapes.map((s): ReplicaDetail => {
       const who = { task: s.task, ...(s.name !== undefined ? { name: s.name } : {}), ...(s.node !== undefined ? { node: s.node } : {}) };
       if (s.snapshot === null) return { ...who, window: null, error: s.error ?? 'not scraped' };
-      scraped.push(s.snapshot);
       this.accumulate(s.task, prepareSnapshot(s.snapshot));
       let window = this.windows.get(s.task);
       if (!window) this.windows.set(s.task, (window = new RollingWindow(this.windowSeconds)));
-      // A replica's own clock may not go backwards; the aggregate's order is what matters, so keep its window.
-      if (s.snapshot.at >= (window.newestAt ?? Number.NEGATIVE_INFINITY)) window.add(s.snapshot);
+      window.add({ at: this.at, samples: s.snapshot.samples });
       return { ...who, window: window.stats() };
     });
     if (scraped.length === 0) return { snapshot: null, replicas };
-    this.at = Math.max(this.at, ...scraped.map((s) => s.at));
     return { snapshot: { at: this.at, samples: [...this.sums(), ...gauges(scraped)] }, replicas };
   }
 

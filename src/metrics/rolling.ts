@@ -42,11 +42,6 @@ export class RollingWindow {
     return this.snapshots.length < 2 ? null : windowStatsOver(this.snapshots);
   }
 
-  /** When the newest snapshot kept was taken; undefined when none is. */
-  get newestAt(): number | undefined {
-    return this.snapshots[this.snapshots.length - 1]?.at;
-  }
-
   /** Number of snapshots retained (for tests and diagnostics). */
   get size(): number {
     return this.snapshots.length;

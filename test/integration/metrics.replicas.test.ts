@@ -86,6 +86,28 @@ describe('ReplicaAggregate over real app servers', () => {
     expect(t.window?.p99_seconds).not.toBeNull();
   });
 
+  it('tick after tick, as old scrapes leave the window, the replicas\' windows add up to the aggregate\'s', async () => {
+    const replicas = { ta: await app(), tb: await app(), tc: await app() };
+    // Each scrape moves the clock by an uneven step: the replicas of one tick are scraped at different,
+    // shifting times, as docker exec's start-up jitters.
+    const steps = [300, 2500, 900, 1700, 100, 2200, 1300];
+    let t = 1_700_000_000_000;
+    let n = 0;
+    const now = () => (t += steps[n++ % steps.length]!);
+    const agg = new ReplicaAggregate(5);
+    const window = new RollingWindow(5);
+    tick(agg, window, await scrapeAll(replicas, now));
+    for (let i = 1; i <= 8; i++) {
+      await Promise.all(Object.values(replicas).map((a, k) => statusesOf(`${a.url}/`, i + k)));
+      const r = tick(agg, window, await scrapeAll(replicas, now));
+      expect(r.replicas.every((r) => r.window !== null)).toBe(true);
+      expect(r.window?.requests).toBe(r.replicas.reduce((sum, x) => sum + x.window!.requests, 0));
+      expect(r.replicas.map((x) => x.window!.seconds)).toEqual([r.window!.seconds, r.window!.seconds, r.window!.seconds]);
+    }
+    // The window has moved on: it no longer holds the first ticks' traffic.
+    expect(window.size).toBeLessThan(9);
+  });
+
   it('a replaced task (a new task id) adds only its own traffic: no drop of the sum, no negative rate', async () => {
     const [a, b] = [await app(), await app()];
     const now = clock();
