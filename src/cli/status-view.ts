@@ -128,11 +128,32 @@ export function tickDocument(tick: TickResult): Record<string, unknown> {
   };
 }
 
+/** "120 req, errors 0.4%, p99 12 ms", or "no window yet". */
+function windowSummary(w: StatusPayload['window']): string {
+  return w === null
+    ? 'no window yet'
+    : `${w.requests} req, errors ${w.error_rate === null ? 'n/a' : `${Math.round(w.error_rate * 1000) / 10}%`}, p99 ${w.p99_seconds === null ? 'n/a' : `${Math.round(w.p99_seconds * 1000)} ms`}`;
+}
+
 /** During a rollout: "tracks: stable 120 req, errors 0.4%, p99 12 ms | canary 40 req, errors 30.2%, p99 n/a". */
 export function tracksLine(tracks: NonNullable<StatusPayload['tracks']>): string {
-  const one = (w: (typeof tracks)['stable']): string =>
-    w === null
-      ? 'no window yet'
-      : `${w.requests} req, errors ${w.error_rate === null ? 'n/a' : `${Math.round(w.error_rate * 1000) / 10}%`}, p99 ${w.p99_seconds === null ? 'n/a' : `${Math.round(w.p99_seconds * 1000)} ms`}`;
-  return `tracks: stable ${one(tracks.stable)} | canary ${one(tracks.canary)}`;
+  return `tracks: stable ${windowSummary(tracks.stable)} | canary ${windowSummary(tracks.canary)}`;
+}
+
+/**
+ * On swarm, one line per replica under a head saying how many were summed into the window above:
+ * "  shop_app.2  manager  40 req, errors 0%, p99 12 ms  (task 3k2j4h5g6f7d)".
+ */
+export function replicaLines(replicas: NonNullable<StatusPayload['replicas']>): string[] {
+  const scraped = replicas.filter((r) => r.error === undefined).length;
+  const label = (r: (typeof replicas)[number]) => r.name ?? r.task.slice(0, 12);
+  const width = Math.max(0, ...replicas.map((r) => label(r).length));
+  const nodeWidth = Math.max(0, ...replicas.map((r) => (r.node ?? '').length));
+  return [
+    `replicas: ${scraped} of ${replicas.length} scraped, summed into the window above`,
+    ...replicas.map(
+      (r) =>
+        `  ${label(r).padEnd(width)}  ${(r.node ?? '').padEnd(nodeWidth)}  ${r.error !== undefined ? r.error : windowSummary(r.window)}  (task ${r.task.slice(0, 12)})`,
+    ),
+  ];
 }

@@ -93,6 +93,11 @@ export interface StatusPayload<Decision extends StoredObject = StoredObject, Win
   decisions: { infrastructure?: PolicyVerdict<Decision>; canary?: PolicyVerdict<Decision> };
   /** During a progressive rollout: each track's own window (null until it has two scrapes, or when its scrape failed). */
   tracks?: { stable: Window | null; canary: Window | null };
+  /**
+   * `runtime: swarm`: each app replica (task) scraped on its own; `window` is the sum of theirs. A
+   * replica not scraped this tick (on another node, not running yet, no answer) has `error`.
+   */
+  replicas?: Array<{ task: string; name?: string; node?: string; window: Window | null; error?: string }>;
   /** Set when the scrape failed. */
   error?: string;
 }

@@ -139,6 +139,11 @@ function seriesKey(labels: Record<string, string>): string {
   return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
 }
 
+/** The labels a series key was made from. */
+export function seriesLabels(key: string): Record<string, string> {
+  return Object.fromEntries(JSON.parse(key) as Array<[string, string]>);
+}
+
 /** Statistics between two snapshots (older first). */
 export function windowStats(older: Snapshot, newer: Snapshot): WindowStats {
   return windowStatsOver([prepareSnapshot(older), prepareSnapshot(newer)]);
@@ -162,26 +167,14 @@ export function windowStatsOver(snapshots: readonly PreparedSnapshot[]): WindowS
     if (newer.at < older.at) {
       throw new RangeError(`snapshots out of order: ${new Date(newer.at).toISOString()} after ${new Date(older.at).toISOString()}`);
     }
-    // A changed process start time is a restart even when the new counters already exceed the old ones,
-    // which value comparison alone (all Prometheus has) cannot see.
-    const restarted = older.processStart !== null && newer.processStart !== null && older.processStart !== newer.processStart;
-    for (const [key, now] of newer.requests) {
-      const before = older.requests.get(key);
-      const { increase, reset } = counterIncrease(before?.value, now.value, restarted);
-      if (reset) counterResets++;
+    const pair = pairIncreases(older, newer);
+    counterResets += pair.resets;
+    for (const { increase, error } of pair.requests.values()) {
       requests += increase;
-      if (now.error) errors += increase;
+      if (error) errors += increase;
     }
-    // A series that vanished was reset to a value not yet re-exported (the app restarted).
-    for (const key of older.requests.keys()) if (!newer.requests.has(key)) counterResets++;
-    for (const [key, buckets] of newer.histograms) {
-      const before = older.histograms.get(key);
-      // A histogram child resets as a whole: judging buckets one by one could mix pre- and post-restart counts.
-      const reset = restarted || (before !== undefined && [...buckets].some(([le, v]) => v < (before.get(le) ?? 0)));
-      for (const [le, v] of buckets) {
-        const increase = reset || before === undefined ? v : v - (before.get(le) ?? 0);
-        bucketIncrease.set(le, (bucketIncrease.get(le) ?? 0) + increase);
-      }
+    for (const buckets of pair.histograms.values()) {
+      for (const [le, increase] of buckets) bucketIncrease.set(le, (bucketIncrease.get(le) ?? 0) + increase);
     }
   }
   const seconds = (last.at - first.at) / 1000;
@@ -204,6 +197,44 @@ export function windowStatsOver(snapshots: readonly PreparedSnapshot[]): WindowS
     quantiles_capped: p50.capped || p95.capped || p99.capped,
     counter_resets: counterResets,
   };
+}
+
+/** Per-series increases between two snapshots of one process (one replica); what windows sum. */
+export interface PairIncreases {
+  /** Request series key -> its increase, and whether the series counts 5xx answers. */
+  requests: Map<string, { increase: number; error: boolean }>;
+  /** Histogram child key -> (le -> increase of the cumulative bucket). */
+  histograms: Map<string, Map<number, number>>;
+  /** Series whose counters went down or vanished (the process restarted). */
+  resets: number;
+}
+
+/**
+ * The increases from `older` to `newer`, both of the same process, with `increase()`'s reset rules.
+ * `older` undefined: the process was first seen at `newer`, so every series was created since, and
+ * its whole value is the increase.
+ */
+export function pairIncreases(older: PreparedSnapshot | undefined, newer: PreparedSnapshot): PairIncreases {
+  const out: PairIncreases = { requests: new Map(), histograms: new Map(), resets: 0 };
+  // A changed process start time is a restart even when the new counters already exceed the old ones,
+  // which value comparison alone (all Prometheus has) cannot see.
+  const restarted = older !== undefined && older.processStart !== null && newer.processStart !== null && older.processStart !== newer.processStart;
+  for (const [key, now] of newer.requests) {
+    const { increase, reset } = counterIncrease(older?.requests.get(key)?.value, now.value, restarted);
+    if (reset) out.resets++;
+    out.requests.set(key, { increase, error: now.error });
+  }
+  // A series that vanished was reset to a value not yet re-exported (the app restarted).
+  if (older !== undefined) for (const key of older.requests.keys()) if (!newer.requests.has(key)) out.resets++;
+  for (const [key, buckets] of newer.histograms) {
+    const before = older?.histograms.get(key);
+    // A histogram child resets as a whole: judging buckets one by one could mix pre- and post-restart counts.
+    const reset = restarted || (before !== undefined && [...buckets].some(([le, v]) => v < (before.get(le) ?? 0)));
+    const increases = new Map<number, number>();
+    for (const [le, v] of buckets) increases.set(le, reset || before === undefined ? v : v - (before.get(le) ?? 0));
+    out.histograms.set(key, increases);
+  }
+  return out;
 }
 
 function counterIncrease(before: number | undefined, now: number, restarted: boolean): { increase: number; reset: boolean } {

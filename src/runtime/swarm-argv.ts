@@ -72,3 +72,37 @@ export function serviceRollback(stack: string, service: string): string[] {
 export function stackNetworks(stack: string): string[] {
   return ['docker', 'network', 'ls', '--quiet', '--filter', `label=${LABEL_STACK}=${assertComposeProjectName(stack)}`];
 }
+
+/** Docker's labels on a swarm task's container. */
+export const LABEL_SERVICE_NAME = 'com.docker.swarm.service.name';
+export const LABEL_TASK_ID = 'com.docker.swarm.task.id';
+
+/** One stack service's tasks meant to be running, on every node, one JSON object a line (ID, Name, Node, CurrentState). */
+export function serviceTasks(stack: string, service: string): string[] {
+  return ['docker', 'service', 'ps', '--no-trunc', '--filter', 'desired-state=running', '--format', '{{json .}}', stackService(stack, service)];
+}
+
+/** The containers of one stack service on this node (the engine asked), one `<container id> <task id>` a line. */
+export function localTaskContainers(stack: string, service: string): string[] {
+  return ['docker', 'ps', '--no-trunc', '--filter', `label=${LABEL_SERVICE_NAME}=${stackService(stack, service)}`, '--format', `{{.ID}} {{.Label "${LABEL_TASK_ID}"}}`];
+}
+
+/**
+ * Prints the app's /metrics, fetched inside its container from 127.0.0.1 with the image's own node
+ * (the healthcheck does the same): exit 0 and the body on stdout, or exit 1 and why on stderr.
+ * Port and budget come in as arguments, so the script is one constant string.
+ */
+export const SCRAPE_METRICS_SCRIPT =
+  "const [port, ms] = process.argv.slice(1); fetch('http://127.0.0.1:' + port + '/metrics', { signal: AbortSignal.timeout(Number(ms)) })" +
+  ".then(async (r) => { const body = await r.text(); if (r.status !== 200) { console.error('HTTP ' + r.status); process.exit(1); } process.stdout.write(body); })" +
+  ".catch((e) => { console.error(e && e.message ? e.message : String(e)); process.exit(1); })";
+
+const CONTAINER_ID = /^[0-9a-f]{12,64}$/;
+
+/** One task's /metrics through `docker exec` (only a container on this node can be reached so). */
+export function execScrapeMetrics(container: string, port: number, timeoutMs: number): string[] {
+  if (!CONTAINER_ID.test(container)) throw new UsageError(`not a container id: ${JSON.stringify(container)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`execScrapeMetrics: bad port ${port}`);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new UsageError(`execScrapeMetrics: bad timeout ${timeoutMs}`);
+  return ['docker', 'exec', container, 'node', '-e', SCRAPE_METRICS_SCRIPT, String(port), String(timeoutMs)];
+}

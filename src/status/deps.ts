@@ -28,6 +28,8 @@ export interface StatusWiring {
   manifestSha256: string | null;
   /** During a progressive rollout, each track's metrics URL through nginx; undefined when none runs (asked every tick). */
   trackMetricsUrls?: () => Promise<{ stable: string; canary: string } | undefined>;
+  /** `runtime: swarm`: every app replica's own scrape (src/runtime/replica-scraper.ts), used instead of metricsUrl. */
+  scrapeReplicas?: StatusDeps['scrapeReplicas'];
   /** Overrides host fact gathering (tests); default measures this host. */
   hostFacts?: () => Promise<unknown>;
   now?: () => number;
@@ -37,6 +39,7 @@ export function createStatusDeps(w: StatusWiring): StatusDeps {
   const now = w.now ?? Date.now;
   return {
     scrape: () => scrapeMetrics(w.metricsUrl, { ...(w.scrapeTimeoutMs !== undefined ? { timeoutMs: w.scrapeTimeoutMs } : {}), now }),
+    ...(w.scrapeReplicas ? { scrapeReplicas: w.scrapeReplicas } : {}),
     hostFacts: w.hostFacts ?? (() => gatherHostFacts({ projectDir: w.projectDir })),
     scrapeTracks: async () => {
       const urls = w.trackMetricsUrls ? await w.trackMetricsUrls() : undefined;

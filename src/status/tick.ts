@@ -3,8 +3,9 @@
  * Everything that touches the network, the disk or the clock is injected, so a test drives ticks
  * against real local servers and a temp history, and the CLI passes the real ones.
  */
-import { EXIT } from '../errors.js';
+import { EXIT, OperationFailed } from '../errors.js';
 import type { PolicyVerdict, StatusPayload } from './payload.js';
+import { ReplicaAggregate, type ReplicaDetail, type ReplicaScrape } from '../metrics/replicas.js';
 import { RollingWindow } from '../metrics/rolling.js';
 import type { Snapshot, WindowStats } from '../metrics/types.js';
 import type { PolicyOutcome } from '../policy/gate.js';
@@ -15,6 +16,12 @@ import { observeStack } from './observe.js';
 export interface StatusDeps {
   /** GET /metrics through nginx. Throws when the stack cannot be scraped. */
   scrape(): Promise<Snapshot>;
+  /**
+   * `runtime: swarm`: each app replica's own scrape, used instead of `scrape` (through nginx, one
+   * scrape reaches one replica). Their increases are summed into the window the policies judge.
+   * Throws when the replicas cannot be listed.
+   */
+  scrapeReplicas?(): Promise<ReplicaScrape[]>;
   /** Host facts for the infrastructure domain. */
   hostFacts(): Promise<unknown>;
   /** Asks one domain with question `status`; an unreachable engine is an outcome, not a throw. */
@@ -60,8 +67,15 @@ export function exitForTick(payload: StatusPayload): TickExit {
   return EXIT.OK;
 }
 
+/** Why a swarm tick has no snapshot: no task listed, or none answered (the first replica's reason). */
+function noReplicaScraped(replicas: readonly ReplicaDetail[]): string {
+  if (replicas.length === 0) return 'no app replica is running';
+  return `no app replica could be scraped (${replicas.length} listed): ${replicas[0]?.error ?? 'no answer'}`;
+}
+
 export class StatusMonitor {
   private readonly window: RollingWindow;
+  private readonly replicas: ReplicaAggregate | null;
   private tracks: { stable: RollingWindow; canary: RollingWindow } | null = null;
   private primed = false;
 
@@ -70,6 +84,13 @@ export class StatusMonitor {
     private readonly options: StatusMonitorOptions,
   ) {
     this.window = new RollingWindow(options.windowSeconds);
+    this.replicas = deps.scrapeReplicas ? new ReplicaAggregate(options.windowSeconds) : null;
+  }
+
+  /** The stack's snapshot: one scrape, or on swarm the replicas' aggregate (null when none answered) with each one's detail. */
+  private async scrapeStack(): Promise<{ snapshot: Snapshot | null; replicas?: ReplicaDetail[] }> {
+    if (this.replicas === null || !this.deps.scrapeReplicas) return { snapshot: await this.deps.scrape() };
+    return this.replicas.add(await this.deps.scrapeReplicas());
   }
 
   /**
@@ -77,15 +98,19 @@ export class StatusMonitor {
    * the first is taken here, unrecorded. Throws when the stack cannot be scraped.
    */
   async prime(): Promise<void> {
-    this.window.add(await this.deps.scrape());
+    const { snapshot, replicas } = await this.scrapeStack();
+    if (snapshot === null) throw new OperationFailed(noReplicaScraped(replicas ?? []));
+    this.window.add(snapshot);
     this.primed = true;
   }
 
   async tick(): Promise<TickResult> {
     let snapshot: Snapshot | null = null;
+    let replicas: ReplicaDetail[] | undefined;
     let scrapeError: string | undefined;
     try {
-      snapshot = await this.deps.scrape();
+      ({ snapshot, replicas } = await this.scrapeStack());
+      if (snapshot === null) scrapeError = noReplicaScraped(replicas ?? []);
     } catch (err) {
       scrapeError = err instanceof Error ? err.message : String(err);
     }
@@ -115,6 +140,7 @@ export class StatusMonitor {
       window,
       decisions,
       ...(tracks !== null ? { tracks } : {}),
+      ...(replicas !== undefined ? { replicas } : {}),
       ...(scrapeError !== undefined ? { error: scrapeError } : {}),
     };
     const record = await this.deps.record(payload);

@@ -174,6 +174,27 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
     expect((await fetch(`http://${other}:${nginxPort}/healthz`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
   });
 
+  step('status --once --json scrapes each of the 3 replicas; the window the policies judge is their sum', async () => {
+    const load = traffic();
+    const r = await cli(['status', '--once', '--json']);
+    const seen = await load.stop();
+    expect(seen.failed, JSON.stringify(seen)).toBe(0);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    const doc = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      window: { requests: number };
+      replicas: Array<{ task: string; node?: string; window: { requests: number } | null; error?: string }>;
+    };
+    expect(doc.replicas, JSON.stringify(doc.replicas)).toHaveLength(3);
+    expect(new Set(doc.replicas.map((x) => x.task)).size).toBe(3);
+    for (const replica of doc.replicas) {
+      expect(replica.error, JSON.stringify(replica)).toBeUndefined();
+      expect(replica.window!.requests).toBeGreaterThan(0);
+    }
+    expect(doc.window.requests).toBe(doc.replicas.reduce((sum, x) => sum + x.window!.requests, 0));
+    const recorded = records().at(-1)!.payload as { replicas?: unknown[] };
+    expect(recorded.replicas).toHaveLength(3);
+  });
+
   step('promote canary under steady load: a rolling start-first update with zero failed requests', async () => {
     const load = traffic();
     const started = Date.now();

@@ -82,3 +82,23 @@ describe('tracksLine (status during a rollout)', () => {
     expect(tracksLine({ stable: null, canary: { ...w, error_rate: null, p99_seconds: null } })).toBe('tracks: stable no window yet | canary 40 req, errors n/a, p99 n/a');
   });
 });
+
+describe('replicaLines (status on swarm)', () => {
+  it('a head saying how many were summed, one aligned line per replica: its window, or why it was not scraped', async () => {
+    const { replicaLines } = await import('../../src/cli/status-view.js');
+    const w = { ...window, requests: 40, errors: 0, error_rate: 0, p99_seconds: 0.012 };
+    const replicas = [
+      { task: 'k2j4h5g6f7d8a9s0d1f2g3h4j', name: 'shop_app.1', node: 'manager', window: w },
+      { task: 'p0o9i8u7y6t5r4e3w2q1a2s3d', name: 'shop_app.2', node: 'manager', window: null },
+      { task: 'z1x2c3v4b5n6m7l8k9j0h1g2f', name: 'shop_app.3', node: 'worker-2', window: null, error: 'not scraped: on node worker-2' },
+    ];
+    expect(replicaLines(replicas)).toEqual([
+      'replicas: 2 of 3 scraped, summed into the window above',
+      '  shop_app.1  manager   40 req, errors 0%, p99 12 ms  (task k2j4h5g6f7d8)',
+      '  shop_app.2  manager   no window yet  (task p0o9i8u7y6t5)',
+      '  shop_app.3  worker-2  not scraped: on node worker-2  (task z1x2c3v4b5n6)',
+    ]);
+    const doc = tickDocument(tick({ replicas }));
+    expect(JSON.parse(JSON.stringify(doc))).toMatchObject({ replicas: [{ task: replicas[0]!.task, window: { requests: 40 } }, { window: null }, { error: 'not scraped: on node worker-2' }] });
+  });
+});

@@ -54,6 +54,11 @@ export function register(program: Command): void {
         };
         await refreshRollout();
         const client = await session.policyClient();
+        // On swarm, nginx reaches one replica per request: each replica is scraped on its own instead (docs/swarm.md).
+        const swarm = manifest.runtime === 'swarm';
+        const scrapeReplicas = swarm
+          ? (await import('../../runtime/replica-scraper.js')).replicaScraper({ stack: manifest.project.name, port: manifest.services.port })
+          : undefined;
         const deps = createStatusDeps({
           metricsUrl: session.nginxUrl('/metrics'),
           client,
@@ -65,6 +70,7 @@ export function register(program: Command): void {
           historyFile: session.historyFile,
           actor: ctx.actor(),
           manifestSha256: session.loaded.sha256,
+          ...(scrapeReplicas ? { scrapeReplicas } : {}),
           hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
           trackMetricsUrls: async () =>
             rollout === undefined
@@ -92,7 +98,7 @@ export function register(program: Command): void {
             once: opts.once,
             signal: abort.signal,
             onSampling: (ms) => {
-              if (!ctx.global.json) out.info(`sampling ${(ms / 1000).toFixed(0)} s of traffic from ${session.nginxUrl('/metrics')} ...`);
+              if (!ctx.global.json) out.info(`sampling ${(ms / 1000).toFixed(0)} s of traffic from ${swarm ? `every replica of ${manifest.project.name}_app` : session.nginxUrl('/metrics')} ...`);
             },
             onTick: (tick) => {
               const w = tick.payload.window;
@@ -100,7 +106,9 @@ export function register(program: Command): void {
               series.errorRate.push(w?.error_rate ?? null);
               series.p99.push(w?.p99_seconds ?? null);
               const tracks = tick.payload.tracks;
-              const extra = (rollout ? `\n${rollout.line}` : '') + (tracks ? `\n${render.tracksLine(tracks)}` : '');
+              const replicas = tick.payload.replicas;
+              const extra =
+                (rollout ? `\n${rollout.line}` : '') + (tracks ? `\n${render.tracksLine(tracks)}` : '') + (replicas ? `\n${render.replicaLines(replicas).join('\n')}` : '');
               if (ctx.global.json) out.emit({ ...render.tickDocument(tick), ...(rollout ? { rollout: rollout.summary } : {}) });
               else if (screen) screen.draw(render.renderDashboard(tick, { rps: series.rps.all, errorRate: series.errorRate.all, p99: series.p99.all }, paint, width) + extra);
               else out.result(render.renderPlainBlock(tick) + extra);
