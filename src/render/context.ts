@@ -145,6 +145,8 @@ export type TemplateContext = ReturnType<typeof templateContext>;
 // restart_policy (compose's words) as a swarm restart condition.
 const RESTART_CONDITION = { no: 'none', always: 'any', 'on-failure': 'on-failure', 'unless-stopped': 'any' } as const;
 
+const MANAGER = 'node.role==manager';
+
 function swarmContext(m: Manifest) {
   const s = swarmConfigOf(m);
   return {
@@ -157,6 +159,10 @@ function swarmContext(m: Manifest) {
     update: s.update,
     rollback: s.rollback,
     constraints: s.placement.constraints,
+    // A host-mode port answers on nginx's node only, and swiftdeploy reaches nginx on its own
+    // loopback: nginx then runs on a manager (docs/swarm.md, "Multi-node"); the app may spread.
+    nginx_constraints:
+      s.publish === 'host' && !s.placement.constraints.includes(MANAGER) ? [...s.placement.constraints, MANAGER] : s.placement.constraints,
     restart_condition: RESTART_CONDITION[m.services.restart_policy],
   };
 }

@@ -92,6 +92,18 @@ describe('runtime: swarm', () => {
     expect(nginx.deploy).toMatchObject({ endpoint_mode: 'dnsrr', update_config: { order: 'stop-first' } });
   });
 
+  it('publish: host: nginx is placed on a manager (swiftdeploy reaches it on its loopback), the app follows the constraints only', async () => {
+    const noConstraints = SWARM_MANIFEST.replace('  placement:\n    constraints: ["node.role==manager"]\n', '').replace('  replicas: 3\n', '  replicas: 3\n  publish: host\n');
+    const stack = YAML.parse((await render(noConstraints))['docker-stack.yml']!) as Stack;
+    expect(stack.services.app!.deploy.placement).toBeUndefined();
+    expect(stack.services.nginx!.deploy.placement).toEqual({ constraints: ['node.role==manager'] });
+    const withManager = SWARM_MANIFEST.replace('  replicas: 3\n', '  replicas: 3\n  publish: host\n');
+    const both = YAML.parse((await render(withManager))['docker-stack.yml']!) as Stack;
+    expect(both.services.nginx!.deploy.placement).toEqual({ constraints: ['node.role==manager'] });
+    const ingress = YAML.parse((await render(SWARM_MANIFEST.replace('  placement:\n    constraints: ["node.role==manager"]\n', '')))['docker-stack.yml']!) as Stack;
+    expect(ingress.services.nginx!.deploy.placement).toBeUndefined();
+  });
+
   it('no constraints: no placement block', async () => {
     const files = await render(SWARM_MANIFEST.replace('  placement:\n    constraints: ["node.role==manager"]\n', ''));
     const stack = YAML.parse(files['docker-stack.yml']!) as Stack;
