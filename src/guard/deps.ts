@@ -84,6 +84,8 @@ export interface GuardWiring {
   scrapeTimeoutMs?: number;
   hostFacts?: StatusWiring['hostFacts'];
   trackMetricsUrls?: StatusWiring['trackMetricsUrls'];
+  /** On swarm: every replica's /metrics, aggregated (src/runtime/replica-scraper.ts), as `status` scrapes them. */
+  scrapeReplicas?: StatusWiring['scrapeReplicas'];
   /** The lifecycle's engine (tests: a recording runner); Docker Compose when absent. */
   lifecycle?: LifecycleDeps;
   propose?: ApprovalPort;
@@ -110,6 +112,7 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
     manifestSha256: session.loaded.sha256,
     ...(w.hostFacts ? { hostFacts: w.hostFacts } : {}),
     ...(w.trackMetricsUrls ? { trackMetricsUrls: w.trackMetricsUrls } : {}),
+    ...(w.scrapeReplicas ? { scrapeReplicas: w.scrapeReplicas } : {}),
   });
   const counts = manifest.guard ?? guardSchema.parse({});
   let version: Promise<string> | undefined;
