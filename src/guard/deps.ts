@@ -13,6 +13,7 @@ import { describeRollout, hasCanaryTrack } from '../lifecycle/rollout-state.js';
 import type { Operator, Session } from '../lifecycle/session.js';
 import type { NoticeCorrelation, NoticeLink } from '../notify/types.js';
 import { createStatusDeps, type StatusWiring } from '../status/deps.js';
+import { sessionStatusWiring } from '../lifecycle/status-wiring.js';
 import { StatusMonitor, type TickResult } from '../status/tick.js';
 import type { GuardEffect, GuardPlan } from './incident.js';
 import { guardPolicyVersion, guardTickOf, type GuardPolicy, type GuardTick } from './policy.js';
@@ -96,28 +97,22 @@ export interface GuardWiring {
 export function createGuardDeps(w: GuardWiring): GuardDeps {
   const { session } = w;
   const { manifest } = session;
-  const { mode: infraMode, ...infraThresholds } = manifest.policy.infrastructure;
-  const { mode: canaryMode, ...canaryThresholds } = manifest.policy.canary;
-  const statusDeps = createStatusDeps({
-    metricsUrl: w.metricsUrl,
-    ...(w.scrapeTimeoutMs !== undefined ? { scrapeTimeoutMs: w.scrapeTimeoutMs } : {}),
-    client: w.client,
-    thresholds: { infrastructure: infraThresholds, canary: canaryThresholds },
-    modes: { infrastructure: infraMode, canary: canaryMode },
-    policyVersions: { infrastructure: session.policyVersion('infrastructure'), canary: session.policyVersion('canary') },
-    recordPolicyVersion: session.policyVersion('all'),
-    projectDir: session.loaded.projectDir,
-    historyFile: session.historyFile,
-    actor: w.operator.actor,
-    manifestSha256: session.loaded.sha256,
-    ...(w.hostFacts ? { hostFacts: w.hostFacts } : {}),
-    ...(w.trackMetricsUrls ? { trackMetricsUrls: w.trackMetricsUrls } : {}),
-    ...(w.scrapeReplicas ? { scrapeReplicas: w.scrapeReplicas } : {}),
-  });
+  const statusDeps = createStatusDeps(
+    sessionStatusWiring(session, {
+      actor: w.operator.actor,
+      client: w.client,
+      metricsUrl: w.metricsUrl,
+      ...(w.scrapeTimeoutMs !== undefined ? { scrapeTimeoutMs: w.scrapeTimeoutMs } : {}),
+      ...(w.hostFacts ? { hostFacts: w.hostFacts } : {}),
+      ...(w.trackMetricsUrls ? { trackMetricsUrls: w.trackMetricsUrls } : {}),
+      ...(w.scrapeReplicas ? { scrapeReplicas: w.scrapeReplicas } : {}),
+    }),
+  );
+  const { window_seconds: windowSeconds, mode: canaryMode } = manifest.policy.canary;
   const counts = manifest.guard ?? guardSchema.parse({});
   let version: Promise<string> | undefined;
   return {
-    monitor: new StatusMonitor(statusDeps, { windowSeconds: canaryThresholds.window_seconds, canaryEnforcement: canaryMode }),
+    monitor: new StatusMonitor(statusDeps, { windowSeconds, canaryEnforcement: canaryMode }),
     guardTick: (tick) => guardTickOf(tick.payload),
     policy: w.policy,
     plan: () => planFor(session),

@@ -60,10 +60,6 @@ export function register(program: Command): void {
           hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
           trackMetricsUrls: async () =>
             rollout ? { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') } : undefined,
-          // On swarm the guard judges every replica's aggregate, like `status`.
-          ...(manifest.runtime === 'swarm'
-            ? { scrapeReplicas: (await import('../../runtime/replica-scraper.js')).replicaScraper({ stack: manifest.project.name, port: manifest.services.port }) }
-            : {}),
         });
         const abort = new AbortController();
         const stopListening = onInterrupt(() => abort.abort());

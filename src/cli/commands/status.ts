@@ -22,11 +22,12 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ swiftdeploy status\n  $ swiftdeploy status --once --json\n  $ swiftdeploy status --interval 2 | tee status.log\n')
     .action(
       action<StatusOptions>(async (ctx, opts) => {
-        const [{ Session }, { operatorFrom }, { createStatusDeps }, { StatusMonitor }, { runStatusLoop }, render, { SignalHistory }, { onInterrupt, onCleanup }, { dockerDataRoot }] =
+        const [{ Session }, { operatorFrom }, { createStatusDeps }, { sessionStatusWiring }, { StatusMonitor }, { runStatusLoop }, render, { SignalHistory }, { onInterrupt, onCleanup }, { dockerDataRoot }] =
           await Promise.all([
             import('../../lifecycle/session.js'),
             import('../operator.js'),
             import('../../status/deps.js'),
+            import('../../lifecycle/status-wiring.js'),
             import('../../status/tick.js'),
             import('../../status/loop.js'),
             import('../status-view.js'),
@@ -41,8 +42,7 @@ export function register(program: Command): void {
         if (!Number.isFinite(intervalS) || intervalS < 0.5 || intervalS > 3600) {
           throw new UsageError(`--interval: expected a number of seconds from 0.5 to 3600, got ${JSON.stringify(opts.interval)}`);
         }
-        const { mode: infraMode, ...infraThresholds } = manifest.policy.infrastructure;
-        const { mode: canaryMode, ...canaryThresholds } = manifest.policy.canary;
+        const { mode: canaryMode, window_seconds: windowSeconds } = manifest.policy.canary;
         // Docker's data root is the disk that fills up; asked once, not every tick.
         const dataRoot = await dockerDataRoot();
         const { gatherHostFacts } = await import('../../policy/host-facts.js');
@@ -54,30 +54,18 @@ export function register(program: Command): void {
         };
         await refreshRollout();
         const client = await session.policyClient();
-        // On swarm, nginx reaches one replica per request: each replica is scraped on its own instead (docs/swarm.md).
-        const swarm = manifest.runtime === 'swarm';
-        const scrapeReplicas = swarm
-          ? (await import('../../runtime/replica-scraper.js')).replicaScraper({ stack: manifest.project.name, port: manifest.services.port })
-          : undefined;
-        const deps = createStatusDeps({
-          metricsUrl: session.nginxUrl('/metrics'),
-          client,
-          thresholds: { infrastructure: infraThresholds, canary: canaryThresholds },
-          modes: { infrastructure: infraMode, canary: canaryMode },
-          policyVersions: { infrastructure: session.policyVersion('infrastructure'), canary: session.policyVersion('canary') },
-          recordPolicyVersion: session.policyVersion('all'),
-          projectDir: session.loaded.projectDir,
-          historyFile: session.historyFile,
-          actor: ctx.actor(),
-          manifestSha256: session.loaded.sha256,
-          ...(scrapeReplicas ? { scrapeReplicas } : {}),
-          hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
-          trackMetricsUrls: async () =>
-            rollout === undefined
-              ? undefined
-              : { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') },
-        });
-        const monitor = new StatusMonitor(deps, { windowSeconds: canaryThresholds.window_seconds, canaryEnforcement: canaryMode });
+        const deps = createStatusDeps(
+          sessionStatusWiring(session, {
+            actor: ctx.actor(),
+            client,
+            hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
+            trackMetricsUrls: async () =>
+              rollout === undefined
+                ? undefined
+                : { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') },
+          }),
+        );
+        const monitor = new StatusMonitor(deps, { windowSeconds, canaryEnforcement: canaryMode });
 
         const out = ctx.out;
         const dashboard = !ctx.global.json && !opts.once && out.stdout.isTTY === true;
@@ -94,11 +82,11 @@ export function register(program: Command): void {
           return await runStatusLoop({
             monitor,
             intervalMs: intervalS * 1000,
-            windowMs: canaryThresholds.window_seconds * 1000,
+            windowMs: windowSeconds * 1000,
             once: opts.once,
             signal: abort.signal,
             onSampling: (ms) => {
-              if (!ctx.global.json) out.info(`sampling ${(ms / 1000).toFixed(0)} s of traffic from ${swarm ? `every replica of ${manifest.project.name}_app` : session.nginxUrl('/metrics')} ...`);
+              if (!ctx.global.json) out.info(`sampling ${(ms / 1000).toFixed(0)} s of traffic from ${manifest.runtime === 'swarm' ? `every replica of ${manifest.project.name}_app` : session.nginxUrl('/metrics')} ...`);
             },
             onTick: (tick) => {
               const w = tick.payload.window;
