@@ -155,8 +155,12 @@ export async function requestThenRun(
   const { out } = session;
   const config = session.manifest.approvals!;
   const who = `${config.required} of ${config.approvers.join(', ')}`;
-  if ((session.manifest.notifications ?? []).length === 0) options.showLinks?.(links);
-  else out.info(`approval links sent to the configured webhooks (${links.length} approver${links.length === 1 ? '' : 's'})`);
+  // Each approver's link goes only to a webhook naming them (notify/notifier.ts withLinksFor); the
+  // links of approvers no webhook reaches are shown on the requester's own terminal instead.
+  const reached = new Set((session.manifest.notifications ?? []).flatMap((w) => (w.approver !== undefined && (w.events === undefined || w.events.includes('approval_requested')) ? [w.approver] : [])));
+  const unreached = links.filter((l) => l.approver === undefined || !reached.has(l.approver));
+  if (unreached.length > 0) options.showLinks?.(unreached);
+  if (unreached.length < links.length) out.info(`approval links sent to the approvers' own webhooks (${links.length - unreached.length} of ${links.length})`);
   if (options.detach) {
     out.result(`approval ${request.id} requested: ${plan.summary}; needs ${who}; expires ${request.expires_at}; \`swiftdeploy serve\` runs it once approved`, {
       ok: true,

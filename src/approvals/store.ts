@@ -67,9 +67,11 @@ export function outcomeOf(s: ApprovalState, now: Date = new Date()): ApprovalOut
   const { id } = s.request;
   const denied = s.decisions.filter((d) => d.stage === 'denied');
   if (denied.length > 0) return { id, outcome: 'denied', by: denied.map((d) => d.decided_by), ...(denied[0]!.reason ? { reason: denied[0]!.reason } : {}) };
+  // A recorded end is final: an approval voided after it was approved stays void, even if the plan
+  // hash matches again later (an edit reverted).
+  if (s.ended) return { id, outcome: s.ended.stage, by: [], reason: s.ended.reason };
   const approvedBy = [...new Set(s.decisions.filter((d) => d.stage === 'approved').map((d) => d.decided_by))];
   if (approvedBy.length >= s.request.required) return { id, outcome: 'approved', by: approvedBy };
-  if (s.ended) return { id, outcome: s.ended.stage, by: [], reason: s.ended.reason };
   if (now.getTime() >= Date.parse(s.request.expires_at)) return { id, outcome: 'expired', by: [], reason: `not decided by ${s.request.expires_at}` };
   return undefined;
 }

@@ -216,16 +216,23 @@ function correlationLine(c: Record<string, unknown>): IncidentView['correlation'
   return { label, afterMs: numberOrNull(c.after_ms), actor: stringOrNull(c.actor), commit: stringOrNull(c.commit) };
 }
 
-/** An approval's end in one word: denied at the first deny, approved at `required` distinct approvals, else its recorded end or pending. */
-export function approvalOutcome(a: ApprovalView): { outcome: string; atMs: number | null; by: string[] } {
+/**
+ * An approval's end in one word: denied at the first deny; a recorded end (expired, voided) is final
+ * (an approval voided after it was approved stays void); approved at `required` distinct approvals;
+ * expired when its expiry is before `endMs` (the report's last record) though nobody recorded it;
+ * else pending.
+ */
+export function approvalOutcome(a: ApprovalView, endMs: number | null = null): { outcome: string; atMs: number | null; by: string[] } {
   const deny = a.decisions.find((d) => d.outcome === 'denied');
   if (deny !== undefined) return { outcome: 'denied', atMs: deny.atMs, by: [deny.by] };
+  const approvedBy = [...new Set(a.decisions.filter((d) => d.outcome === 'approved').map((d) => d.by))];
+  if (a.ended !== null) return { outcome: a.ended.outcome, atMs: a.ended.atMs, by: approvedBy };
   const approvers: string[] = [];
   for (const d of a.decisions) {
     if (d.outcome !== 'approved' || approvers.includes(d.by)) continue;
     approvers.push(d.by);
     if (approvers.length >= a.required) return { outcome: 'approved', atMs: d.atMs, by: approvers };
   }
-  if (a.ended !== null) return { outcome: a.ended.outcome, atMs: a.ended.atMs, by: approvers };
+  if (a.expiresMs !== null && endMs !== null && a.expiresMs <= endMs) return { outcome: 'expired', atMs: a.expiresMs, by: approvers };
   return { outcome: 'pending', atMs: null, by: approvers };
 }

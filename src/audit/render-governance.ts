@@ -14,7 +14,7 @@ function refusedText(a: ApprovalView): string {
   return parts.length === 0 ? '' : `; refused attempts: ${parts.join(', ')}`;
 }
 
-function renderApprovals(approvals: ApprovalView[]): string {
+function renderApprovals(approvals: ApprovalView[], endMs: number | null): string {
   const lines = [
     '## Approvals',
     '',
@@ -23,13 +23,13 @@ function renderApprovals(approvals: ApprovalView[]): string {
     tableHeader(['Requested', 'Action', 'Requested by', 'Decided by', 'Waited', 'Outcome']),
   ];
   for (const a of approvals) {
-    const end = approvalOutcome(a);
+    const end = approvalOutcome(a, endMs);
     const deciders = a.decisions
       .filter((d) => end.by.includes(d.by))
       .map((d) => `${escapeMarkdown(d.by)}${d.via === null ? '' : ` (${escapeMarkdown(d.via)})`}`);
     const used = a.usedMs === null ? (end.outcome === 'approved' ? '; not used yet' : '') : `; used ${formatDuration(a.usedMs - (end.atMs ?? a.usedMs))} after approval`;
     const denyReason = end.outcome === 'denied' ? a.decisions.find((d) => d.outcome === 'denied')?.reason : undefined;
-    const ended = end.outcome === 'expired' || end.outcome === 'voided' ? a.ended?.reason : undefined;
+    const ended = end.outcome === 'expired' || end.outcome === 'voided' ? (a.ended?.reason ?? (a.expiresMs !== null ? `not decided by ${formatTime(a.expiresMs)}` : undefined)) : undefined;
     const why = denyReason ?? ended;
     lines.push(
       tableRow([
@@ -97,7 +97,7 @@ function renderDeliveries(data: AuditData): string {
 export function renderGovernance(data: AuditData): string | null {
   const g = data.governance;
   const sections: string[] = [];
-  if (g.approvals.length > 0) sections.push(renderApprovals(g.approvals));
+  if (g.approvals.length > 0) sections.push(renderApprovals(g.approvals, data.lastMs));
   if (g.incidents.length > 0) sections.push(renderIncidents(g.incidents));
   if (g.deliveries.size > 0) sections.push(renderDeliveries(data));
   if (g.overflow > 0) sections.push(`> ⚠️ ${plural(g.overflow, 'further approval or incident', 'further approvals or incidents')} not listed (the list is capped); use --since/--until to list them.`);

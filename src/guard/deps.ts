@@ -93,6 +93,9 @@ export interface GuardWiring {
   correlate?: GuardDeps['correlate'];
 }
 
+/** How long the guard's action waits for another operation's lock (a rollout step, a promote) instead of failing with exit 5. */
+const ACTION_LOCK_WAIT_SECONDS = 60;
+
 /** The real guard dependencies over a Session (the `guard` command and the integration tests). */
 export function createGuardDeps(w: GuardWiring): GuardDeps {
   const { session } = w;
@@ -128,7 +131,7 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
           shadow: r.incident.shadow,
           incident: { id: r.incident.id, stage: r.stage },
           ...(r.incident.violations ? { violations: r.incident.violations } : {}),
-          ...(r.incident.correlation !== undefined ? { correlation: r.incident.correlation } : {}),
+          ...(r.correlation !== undefined ? { correlation: r.correlation } : r.incident.correlation !== undefined ? { correlation: r.incident.correlation } : {}),
           ...(r.links && r.links.length > 0 ? { links: r.links } : {}),
           ...(r.incident.plan ? { detail: { plan: r.incident.plan } } : {}),
         });
@@ -148,8 +151,8 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
       const file = session.loaded.file;
       const code =
         plan.action === 'abort'
-          ? await (await import('../lifecycle/rollout.js')).abortRollout(file, operator, { reason }, w.lifecycle)
-          : await (await import('../lifecycle/rollback.js')).rollback(file, operator, { reason }, w.lifecycle);
+          ? await (await import('../lifecycle/rollout.js')).abortRollout(file, operator, { reason, lockWaitSeconds: ACTION_LOCK_WAIT_SECONDS }, w.lifecycle)
+          : await (await import('../lifecycle/rollback.js')).rollback(file, operator, { reason, lockWaitSeconds: ACTION_LOCK_WAIT_SECONDS }, w.lifecycle);
       return code === 0 ? { outcome: 'ok', detail: `${plan.action} exited 0` } : { outcome: 'failed', detail: `${plan.action} exited ${code}` };
     },
     correlate: w.correlate ?? (async () => (await import('../notify/correlate.js')).lastChangeBefore(session.historyFile, Date.now())),

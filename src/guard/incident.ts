@@ -11,7 +11,7 @@
  */
 import type { ApprovalOutcome } from '../approvals/types.js';
 import type { NotifyEventName } from '../manifest/schema.js';
-import type { NoticeLink } from '../notify/types.js';
+import type { NoticeCorrelation, NoticeLink } from '../notify/types.js';
 import type { GuardDecision } from './policy.js';
 import type { IncidentPayload } from './types.js';
 
@@ -33,6 +33,12 @@ interface Open {
   shadow: boolean;
   plan: GuardPlan;
   approvalId?: string;
+  /**
+   * Set when the incident's action did not happen (the approval could not be asked, was denied,
+   * expired or voided, or the action failed): after another `sustain_ticks` failing ticks the guard
+   * proposes again, so a stack that stays broken is never left silent.
+   */
+  unresolved?: { failingTicks: number };
 }
 
 export type GuardState =
@@ -61,6 +67,8 @@ export type GuardEffect =
       summary: string;
       /** The notice sent with it, when the stage has one. */
       event?: NotifyEventName;
+      /** The incident's correlation for the notice (the loop adds it to every stage after DETECTED). */
+      correlation?: NoticeCorrelation | null;
       links?: NoticeLink[];
     }
   | { kind: 'request_approval'; plan: GuardPlan }
@@ -87,9 +95,13 @@ function record(o: Open, stage: GuardStage, actor: string, summary: string, extr
   return { kind: 'record', stage, actor, incident: { ...base(o), ...extra }, summary: say(o, summary), ...(event ? { event } : {}), ...(links ? { links } : {}) };
 }
 
-/** Only an abort of a rollout's canary may be authorised by policy; an incident on stable needs a human. */
-function policyMayAuthorise(plan: GuardPlan, s: GuardSettings): boolean {
-  return s.autoAbortCanary && plan.action === 'abort';
+/**
+ * Only the abort of a rollout's failing canary may be authorised by policy: the plan is an abort and
+ * every violation is the canary's. A host (infrastructure) or unobservable-stack incident during a
+ * rollout is not the canary's fault, and an incident on stable always needs a human.
+ */
+function policyMayAuthorise(plan: GuardPlan, s: GuardSettings, d: GuardDecision): boolean {
+  return s.autoAbortCanary && plan.action === 'abort' && d.violations.length > 0 && d.violations.every((v) => v.domain === 'canary');
 }
 
 export function step(state: GuardState, event: GuardEvent, s: GuardSettings): Step {
@@ -108,7 +120,7 @@ export function step(state: GuardState, event: GuardEvent, s: GuardSettings): St
       if (state.phase !== 'awaiting_decision') return { state, effects: [] };
       const o = state.incident;
       return {
-        state: { phase: 'awaiting_recovery', incident: o },
+        state: { phase: 'awaiting_recovery', incident: { ...o, unresolved: { failingTicks: 0 } } },
         effects: [record(o, 'proposed', 'guard', `proposed ${o.plan.summary}; approval could not be requested (${event.detail}): nothing will run`, { plan: o.plan, detail: event.detail }, 'guard_proposed')],
       };
     }
@@ -128,7 +140,7 @@ export function step(state: GuardState, event: GuardEvent, s: GuardSettings): St
       }
       const why = outcome.reason !== undefined ? `: ${outcome.reason}` : '';
       return {
-        state: { phase: 'awaiting_recovery', incident: o },
+        state: { phase: 'awaiting_recovery', incident: { ...o, unresolved: { failingTicks: 0 } } },
         effects: [record(o, outcome.outcome, outcome.by[0] ?? 'guard', `${o.plan.action} not authorised: approval ${outcome.id} ${outcome.outcome}${why}; nothing runs`, { detail: `${outcome.outcome}${why}` })],
       };
     }
@@ -137,7 +149,7 @@ export function step(state: GuardState, event: GuardEvent, s: GuardSettings): St
       const o = state.incident;
       const text = event.outcome === 'ok' ? `executed ${o.plan.summary}` : `${o.plan.action} failed: ${event.detail}`;
       return {
-        state: { phase: 'awaiting_recovery', incident: o },
+        state: { phase: 'awaiting_recovery', incident: event.outcome === 'ok' ? o : { ...o, unresolved: { failingTicks: 0 } } },
         effects: [record(o, 'executed', s.operator, text, { plan: o.plan, outcome: event.outcome, detail: event.detail }, 'guard_executed')],
       };
     }
@@ -151,30 +163,44 @@ function judged(state: GuardState, d: GuardDecision, opening: { id: string; plan
     const effects: GuardEffect[] = [
       record(o, 'detected', 'policy', `detected: ${d.reason}`, { violations: d.violations, ticks: s.sustainTicks }, 'guard_detected'),
     ];
-    if (policyMayAuthorise(o.plan, s)) {
-      effects.push(
-        record(o, 'proposed', 'guard', o.shadow ? `would have proposed ${o.plan.summary}` : `proposed ${o.plan.summary}`, { plan: o.plan }, 'guard_proposed'),
-        record(o, 'authorised', 'policy', o.shadow ? `policy would have authorised ${o.plan.action} (guard.auto_abort_canary)` : `${o.plan.action} authorised by policy (guard.auto_abort_canary)`, { authorised_by: ['policy'] }),
-      );
-      if (o.shadow) {
-        effects.push(record(o, 'executed', s.operator, `would have run ${o.plan.summary}`, { plan: o.plan, detail: 'shadow: nothing was run' }, 'guard_executed'));
-        return { state: { phase: 'awaiting_recovery', incident: o }, effects };
-      }
-      effects.push({ kind: 'execute', plan: o.plan, runAs: 'policy', authorisedBy: ['policy'] });
-      return { state: { phase: 'executing', incident: o }, effects };
-    }
-    if (o.shadow) {
-      effects.push(record(o, 'proposed', 'guard', `would have proposed ${o.plan.summary} (a human would be asked to approve)`, { plan: o.plan }, 'guard_proposed'));
-      return { state: { phase: 'awaiting_recovery', incident: o }, effects };
-    }
-    // PROPOSED is recorded once the approval exists, so its notice carries the approval links.
-    effects.push({ kind: 'request_approval', plan: o.plan });
-    return { state: { phase: 'awaiting_decision', incident: o }, effects };
+    return propose(o, d, s, effects);
   }
-  if (state.phase === 'executing' || !d.recovered) return { state, effects: [] };
+  if (state.phase === 'executing') return { state, effects: [] };
+  if (!d.recovered) {
+    // An action that did not happen is proposed again once the violation has lasted another sustain window.
+    const o = state.incident;
+    if (state.phase !== 'awaiting_recovery' || o.unresolved === undefined || !d.detected) return { state, effects: [] };
+    const failingTicks = o.unresolved.failingTicks + 1;
+    if (failingTicks < s.sustainTicks || opening === undefined) return { state: { phase: 'awaiting_recovery', incident: { ...o, unresolved: { failingTicks } } }, effects: [] };
+    const { unresolved: _done, approvalId: _old, ...rest } = o;
+    return propose({ ...rest, plan: opening.plan }, d, s, []);
+  }
   const o = state.incident;
   const effects: GuardEffect[] = [];
   if (state.phase === 'awaiting_decision') effects.push({ kind: 'cancel_approval' });
   effects.push(record(o, 'recovered', 'policy', `recovered: ${d.reason}`, {}, 'guard_recovered'));
   return { state: WATCHING, effects };
+}
+
+/** PROPOSED and what follows it: authorised by policy (auto_abort_canary), recorded only (shadow), or an approval requested. */
+function propose(o: Open, d: GuardDecision, s: GuardSettings, effects: GuardEffect[]): Step {
+  if (policyMayAuthorise(o.plan, s, d)) {
+    effects.push(
+      record(o, 'proposed', 'guard', o.shadow ? `would have proposed ${o.plan.summary}` : `proposed ${o.plan.summary}`, { plan: o.plan }, 'guard_proposed'),
+      record(o, 'authorised', 'policy', o.shadow ? `policy would have authorised ${o.plan.action} (guard.auto_abort_canary)` : `${o.plan.action} authorised by policy (guard.auto_abort_canary)`, { authorised_by: ['policy'] }),
+    );
+    if (o.shadow) {
+      effects.push(record(o, 'executed', s.operator, `would have run ${o.plan.summary}`, { plan: o.plan, detail: 'shadow: nothing was run' }, 'guard_executed'));
+      return { state: { phase: 'awaiting_recovery', incident: o }, effects };
+    }
+    effects.push({ kind: 'execute', plan: o.plan, runAs: 'policy', authorisedBy: ['policy'] });
+    return { state: { phase: 'executing', incident: o }, effects };
+  }
+  if (o.shadow) {
+    effects.push(record(o, 'proposed', 'guard', `would have proposed ${o.plan.summary} (a human would be asked to approve)`, { plan: o.plan }, 'guard_proposed'));
+    return { state: { phase: 'awaiting_recovery', incident: o }, effects };
+  }
+  // PROPOSED is recorded once the approval exists, so its notice carries the approval links.
+  effects.push({ kind: 'request_approval', plan: o.plan });
+  return { state: { phase: 'awaiting_decision', incident: o }, effects };
 }

@@ -5,6 +5,7 @@
  * (as `status`), and cancels an approval being waited for. The guard holds no lock while it watches:
  * the action it runs takes the project lock like any command.
  */
+import type { NoticeCorrelation } from '../notify/types.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import type { NoticeLink } from '../notify/types.js';
 import type { TickResult } from '../status/tick.js';
@@ -44,6 +45,7 @@ export async function runGuard(o: GuardLoopOptions): Promise<ExitCode> {
   let wake: (() => void) | undefined;
   let approval: AbortController | undefined;
   let recoveredOnce = false;
+  let incidentCorrelation: NoticeCorrelation | null | undefined;
 
   const apply = async (event: GuardEvent): Promise<void> => {
     const next = step(state, event, settings);
@@ -55,8 +57,12 @@ export async function runGuard(o: GuardLoopOptions): Promise<ExitCode> {
     switch (effect.kind) {
       case 'record': {
         let incident = effect.incident;
-        if (effect.stage === 'detected' && deps.correlate) incident = { ...incident, correlation: await deps.correlate().catch(() => null) };
-        const done = { ...effect, incident };
+        if (effect.stage === 'detected' && deps.correlate) {
+          incidentCorrelation = await deps.correlate().catch(() => null);
+          incident = { ...incident, correlation: incidentCorrelation };
+        }
+        // Every alert of the incident says what changed before it (recorded once, on DETECTED).
+        const done = { ...effect, incident, ...(incidentCorrelation !== undefined ? { correlation: incidentCorrelation } : {}) };
         await deps.record(done);
         o.onStage?.(done);
         if (effect.stage === 'recovered') recoveredOnce = true;
@@ -146,7 +152,9 @@ export async function runGuard(o: GuardLoopOptions): Promise<ExitCode> {
       }
       if (decision !== null) {
         o.onTick?.(tick, decision);
-        const opening = state.phase === 'watching' && decision.detected ? { id: deps.newId(), plan: await deps.plan() } : undefined;
+        // A plan for a new incident, or for proposing again after an action that did not happen.
+        const planning = state.phase === 'watching' || (state.phase === 'awaiting_recovery' && state.incident.unresolved !== undefined);
+        const opening = planning && decision.detected ? { id: state.phase === 'watching' ? deps.newId() : state.incident.id, plan: await deps.plan() } : undefined;
         await apply({ kind: 'judged', decision, ...(opening ? { opening } : {}) });
       }
       if (o.onceIncident && recoveredOnce) return EXIT.OK;

@@ -295,6 +295,9 @@ export const webhookSchema = z
       .optional(),
     // The whole delivery, retries included: never longer than this, whatever the receiver does.
     budget_seconds: decimal(0.5, 120, 'a number of seconds from 0.5 to 120').default(10),
+    // The one approver this webhook reaches (their DM, their pager): only it carries that approver's
+    // own approval link. A webhook without it (a team channel) gets notices without links.
+    approver: safeString(APPROVER, APPROVER_WHAT, 128).optional(),
   })
   .superRefine((w, ctx) => {
     if ((w.url === undefined) === (w.url_env === undefined)) {
@@ -447,6 +450,17 @@ export const manifestSchema = z
     } else if (m.swarm !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['swarm'], message: 'expected runtime: swarm for a swarm: section (runtime is "compose")' });
     }
+    const hooks = Array.isArray(m.notifications) ? m.notifications : [];
+    const approvers = Array.isArray(m.approvals?.approvers) ? m.approvals.approvers : [];
+    hooks.forEach((w, i) => {
+      if (w.approver !== undefined && !approvers.includes(w.approver)) {
+        ctx.addIssue({ code: 'custom', path: ['notifications', i, 'approver'], message: `expected one of approvals.approvers (${approvers.length > 0 ? approvers.join(', ') : 'there is no approvals: section'})` });
+      }
+      // A receiver holds its webhook's key: were it also the approval key, it could mint any approver's token.
+      if (m.approvals !== undefined && w.secret_env === m.approvals.secret_env) {
+        ctx.addIssue({ code: 'custom', path: ['notifications', i, 'secret_env'], message: `expected a variable other than approvals.secret_env (${w.secret_env}): a receiver holding the signing key must not be able to mint approval tokens` });
+      }
+    });
   });
 
 export type Manifest = z.output<typeof manifestSchema>;

@@ -46,6 +46,17 @@ export function deliveryStage(delivery: DeliveryRecord): 'delivered' | 'undelive
   return delivery.error === undefined ? 'delivered' : 'undelivered';
 }
 
+/**
+ * An approval link is its approver's credential: a webhook gets only the link of the approver it
+ * names (`approver:`), and a webhook naming none (a team channel) gets no approver's link at all,
+ * so nobody in a channel can tap someone else's approval. Links bound to no approver pass.
+ */
+export function withLinksFor(notice: Notice, webhook: Pick<WebhookConfig, 'approver'>): Notice {
+  if (notice.links === undefined) return notice;
+  const links = notice.links.filter((l) => l.approver === undefined || l.approver === webhook.approver);
+  return links.length === notice.links.length ? notice : { ...notice, links };
+}
+
 export class WebhookNotifier implements NotifyPort {
   private inFlight: Promise<DeliveryRecord>[] = [];
 
@@ -114,7 +125,7 @@ export class WebhookNotifier implements NotifyPort {
     const webhook = this.webhooks[index]!;
     const env = this.deps.env ?? process.env;
     const url = webhook.url ?? (webhook.url_env !== undefined ? env[webhook.url_env] : undefined);
-    const notice = await ready;
+    const notice = withLinksFor(await ready, webhook);
     const base: DeliveryRecord = {
       event: notice.event,
       webhook: { index, origin: url === undefined || url === '' ? 'unknown (url_env unset)' : originOf(url), format: webhook.format },

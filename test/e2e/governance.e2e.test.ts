@@ -120,7 +120,8 @@ describe.skipIf(!compose.path)(`the governance loop on real Docker, compose ${co
     // Latency on a shared 2-core machine is noise: this suite is about errors.
     changes['policy.canary.max_p99_latency_seconds'] = 5;
     changes['observability.status_interval'] = 1;
-    changes.notifications = [{ url: hook, format: 'generic', secret_env: 'SD_E2E_WEBHOOK_SECRET', budget_seconds: 5 }];
+    // alice's own webhook (her DM): only it carries her approval link.
+    changes.notifications = [{ url: hook, format: 'generic', secret_env: 'SD_E2E_WEBHOOK_SECRET', budget_seconds: 5, approver: ALICE }];
     changes.approvals = { approvers: [ALICE, 'bob@example.com'], secret_env: 'SD_E2E_APPROVAL_SECRET', expires_seconds: 600, serve: { listen: '127.0.0.1', port: servePort } };
     changes.guard = { mode: 'enforce', sustain_ticks: 2, recover_ticks: 2 };
     writeFileSync(manifest, testManifest(changes));

@@ -198,6 +198,28 @@ describe('which webhooks, and with what', () => {
     expect(records.map((x) => `${(x.payload.notify as { event: string }).event}->${(x.payload.notify as { webhook: { index: number } }).webhook.index}`)).toEqual(['deny->0', 'deny->2', 'rollback->1', 'rollback->2']);
   });
 
+  it("an approver's link reaches only the webhook naming that approver; a channel webhook gets the notice without any link", async () => {
+    const [alice, bob, channel] = [await receiver(), await receiver(), await receiver()];
+    const n = notifier([webhook(alice.url, { approver: 'alice@example.com' }), webhook(bob.url, { approver: 'bob@example.com' }), webhook(channel.url)]);
+    n.send({
+      event: 'approval_requested',
+      summary: 'rollback requested',
+      actor: 'ops@example.com',
+      approval: { id: 'ap-1', action: 'rollback', plan_hash: 'c'.repeat(64), expires_at: '2026-11-30T16:00:00Z', required: 2 },
+      links: [
+        { label: 'Review and approve', url: 'http://127.0.0.1:8787/a/ap-1?t=alice-token', approver: 'alice@example.com' },
+        { label: 'Review and approve', url: 'http://127.0.0.1:8787/a/ap-1?t=bob-token', approver: 'bob@example.com' },
+      ],
+    });
+    await n.settle();
+    const linksOf = (r: Receiver) => (JSON.parse(r.received[0]!.body) as { links: Array<{ url: string }> }).links.map((l) => l.url);
+    expect(linksOf(alice)).toEqual(['http://127.0.0.1:8787/a/ap-1?t=alice-token']);
+    expect(linksOf(bob)).toEqual(['http://127.0.0.1:8787/a/ap-1?t=bob-token']);
+    expect(linksOf(channel)).toEqual([]);
+    expect(channel.received[0]!.body).not.toContain('-token');
+    expect((JSON.parse(channel.received[0]!.body) as { approval: { id: string } }).approval.id).toBe('ap-1');
+  });
+
   it('url_env or secret_env unset: `undelivered`, naming the variable, nothing sent', async () => {
     const r = await receiver();
     const n = notifier([webhook(r.url, { secret_env: 'SD_MISSING_SECRET' }), { format: 'slack', url_env: 'SD_MISSING_URL', secret_env: 'SD_HOOK_SECRET', budget_seconds: 3 }]);

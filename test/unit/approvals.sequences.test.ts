@@ -127,13 +127,21 @@ describe('rollback --request: waits for the approvers, then runs', () => {
     const requested = (await p.records()).find((r) => r.payload.action === 'approval' && r.payload.stage === 'requested');
     expect(before).toBe((requested?.payload.approval as { plan_hash?: string } | undefined)?.plan_hash);
     // The manifest changes between the approval and its use.
-    writeFileSync(p.manifest, `${readFileSync(p.manifest, 'utf8')}\n# edited after the approval\n`);
+    const original = readFileSync(p.manifest, 'utf8');
+    writeFileSync(p.manifest, `${original}\n# edited after the approval\n`);
     expect(await currentPlanHash(ref, PLAN)).not.toBe(before);
     const err = await rollback(p.manifest, { ...p.operator, yes: false, approval: { id, plan: PLAN } }, { reason: 'canary 5xx spike' }, p.deps).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotApproved);
     expect((err as Error).message).toContain('is void');
     const stages = (await p.records()).filter((r) => r.payload.action === 'approval').map((r) => r.payload.stage);
     expect(stages).toEqual(['requested', 'approved', 'voided']);
+    expect(readFileSync(p.manifest, 'utf8')).toMatch(/^ {2}mode: canary\b/m);
+    // Void is final: with the edit reverted the plan hash matches again, and the approval is still refused.
+    writeFileSync(p.manifest, original);
+    expect(await currentPlanHash(ref, PLAN)).toBe(before);
+    const again = await rollback(p.manifest, { ...p.operator, yes: false, approval: { id, plan: PLAN } }, { reason: 'canary 5xx spike' }, p.deps).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(NotApproved);
+    expect((again as Error).message).toContain('was voided');
     expect(readFileSync(p.manifest, 'utf8')).toMatch(/^ {2}mode: canary\b/m);
   });
 });

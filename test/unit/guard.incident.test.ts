@@ -137,4 +137,44 @@ describe('guard incident state machine', () => {
     const b = step(a.state, { kind: 'executed', outcome: 'failed', detail: 'abort exited 5' }, s);
     expect(records(b.effects)[0]).toMatchObject({ stage: 'executed', summary: 'abort failed: abort exited 5', incident: { outcome: 'failed' } });
   });
+
+  it('auto_abort_canary: a host or unobservable-stack incident during a rollout still asks a human (only a failing canary is aborted by policy)', () => {
+    const auto = { ...enforce, autoAbortCanary: true };
+    const host = { domain: 'infrastructure', id: 'disk_free_too_low', message: 'disk 0.5 GB below 1 GB', observed: 0.5, threshold: 1 };
+    const mixed = step(WATCHING, { kind: 'judged', decision: { ...detected, violations: [violation, host] }, opening: { id: 'inc-1', plan: abortPlan } }, auto);
+    expect(stagesOf(mixed.effects)).toEqual(['detected:policy']);
+    expect(mixed.effects.at(-1)).toEqual({ kind: 'request_approval', plan: abortPlan });
+    const canaryOnly = step(WATCHING, { kind: 'judged', decision: detected, opening: { id: 'inc-2', plan: abortPlan } }, auto);
+    expect(stagesOf(canaryOnly.effects)).toEqual(['detected:policy', 'proposed:guard', 'authorised:policy']);
+    expect(canaryOnly.effects.at(-1)).toMatchObject({ kind: 'execute', runAs: 'policy' });
+  });
+
+  it('an action that did not happen (failed, or its approval expired) is proposed again after another sustain window of failing ticks', () => {
+    const a = open(enforce);
+    const b = step(a.state, { kind: 'requested', approvalId: 'ap-1', links: [] }, enforce);
+    const c = step(b.state, { kind: 'decided', outcome: { id: 'ap-1', outcome: 'approved', by: ['alice@example.com'] } }, enforce);
+    const failed = step(c.state, { kind: 'executed', outcome: 'failed', detail: 'rollback exited 5' }, enforce);
+    expect(failed.state.phase).toBe('awaiting_recovery');
+    let state = failed.state;
+    const again = { id: 'inc-1', plan: rollbackPlan };
+    for (let i = 1; i < enforce.sustainTicks; i++) {
+      const t = step(state, { kind: 'judged', decision: detected, opening: again }, enforce);
+      expect(t.effects).toEqual([]);
+      state = t.state;
+    }
+    const re = step(state, { kind: 'judged', decision: detected, opening: again }, enforce);
+    expect(re.effects).toEqual([{ kind: 'request_approval', plan: rollbackPlan }]);
+    expect(re.state).toMatchObject({ phase: 'awaiting_decision', incident: { id: 'inc-1' } });
+    // A successful action is not proposed again: the guard waits for recovery.
+    const ok = step(c.state, { kind: 'executed', outcome: 'ok', detail: 'rollback exited 0' }, enforce);
+    let okState = ok.state;
+    for (let i = 0; i < 10; i++) okState = step(okState, { kind: 'judged', decision: detected, opening: again }, enforce).state;
+    expect(okState.phase).toBe('awaiting_recovery');
+    // An expired approval too.
+    const expired = step(b.state, { kind: 'decided', outcome: { id: 'ap-1', outcome: 'expired', by: [] } }, enforce);
+    let e = expired.state;
+    let effects: GuardEffect[] = [];
+    for (let i = 0; i < enforce.sustainTicks; i++) ({ state: e, effects } = step(e, { kind: 'judged', decision: detected, opening: again }, enforce));
+    expect(effects).toEqual([{ kind: 'request_approval', plan: rollbackPlan }]);
+  });
 });
