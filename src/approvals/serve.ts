@@ -55,6 +55,20 @@ export function isLoopback(address: string): boolean {
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
 }
 
+/**
+ * The client a request is from, for rate limits and records. Behind the operator's reverse proxy
+ * (`public_url` set, the peer on loopback) every peer is the proxy, so the address the proxy put
+ * LAST in X-Forwarded-For is used: the one it saw (earlier entries are the client's own claims).
+ * Anything else is the peer itself; a header from a non-loopback peer is never believed.
+ */
+export function clientAddress(req: Pick<http.IncomingMessage, 'headers' | 'socket'>, behindProxy: boolean): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  if (!behindProxy || !isLoopback(peer)) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((h) => h.trim()).filter(Boolean).at(-1);
+  return last !== undefined && /^[0-9a-fA-F.:]{2,45}$/.test(last) ? last : peer;
+}
+
 /** Sliding-window counter of attempts per key. */
 class RateLimiter {
   private readonly hits = new Map<string, number[]>();
@@ -172,7 +186,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       res.end(body);
     };
     const url = new URL(req.url ?? '/', 'http://serve.invalid');
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = clientAddress(req, config.serve.public_url !== undefined);
     if (url.pathname === '/healthz' && req.method === 'GET') return send(200, 'ok\n', 'text/plain; charset=utf-8');
     const m = /^\/a\/([^/]+)$/.exec(url.pathname);
     if (!m) return send(404, messagePage('Not found', 'Nothing here.'));

@@ -3,6 +3,7 @@
  * changes nothing; POST decides once; every refused attempt is recorded without its token.
  */
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { freePort } from '../helpers/opa.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decide } from '../../src/approvals/decide.js';
 import { awaitApproval } from '../../src/approvals/request.js';
@@ -162,6 +163,26 @@ describe('serve: refused attempts', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await postDecision(s.url, request.id, `x${i}`, 'approve')).status);
     expect(statuses).toEqual([403, 403, 429, 429]);
+  });
+
+  it('behind the reverse proxy (public_url set): each client is the address the proxy put last in X-Forwarded-For, so one abuser does not lock out every approver', async () => {
+    p = await approvalProject({ serve: { listen: '127.0.0.1', port: await freePort(), public_url: 'https://deploy.example.com' } });
+    const { request, links } = await p.request();
+    const s = await serve(p, { perToken: 100, perAddress: 2 });
+    const post = (token: string, forwardedFor: string) =>
+      fetch(`${s.url}/a/${request.id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': forwardedFor },
+        body: new URLSearchParams({ t: token, decision: 'approve', reason: '' }).toString(),
+      }).then((r) => r.status);
+    // The abuser claims other addresses first; the proxy appends the one it saw.
+    const abuser: number[] = [];
+    for (let i = 0; i < 4; i++) abuser.push(await post(`x${i}`, `10.9.9.${i}, 203.0.113.66`));
+    expect(abuser).toEqual([403, 403, 429, 429]);
+    // Alice, from her own address, is not locked out.
+    expect(await post(tokenOf(linkFor(links, ALICE)), '198.51.100.7')).toBe(200);
+    const refused = (await p.records()).filter((r) => r.payload.stage === 'refused').map((r) => approvalOf(r).address);
+    expect(new Set(refused)).toEqual(new Set(['203.0.113.66']));
   });
 });
 
