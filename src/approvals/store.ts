@@ -4,8 +4,12 @@
  */
 import { isPlainObject } from '../util/is-plain-object.js';
 import { existsSync } from 'node:fs';
-import { readRecords } from '../history/ledger.js';
-import type { EventPayload } from '../history/types.js';
+import { RecordLines } from '../history/ledger.js';
+import { iterateLines } from '../history/lines.js';
+import { settledSize } from '../history/settled.js';
+import type { EventPayload, HistoryRecord } from '../history/types.js';
+
+const EVENT_MARKER = Buffer.from('"kind":"event"');
 import type { ApprovalDecided, ApprovalEnded, ApprovalOutcome, ApprovalRequested } from './types.js';
 
 export interface Decision extends ApprovalDecided {
@@ -38,8 +42,14 @@ export async function readLedgerView(historyFile: string): Promise<LedgerView> {
   const approvals = new Map<string, ApprovalState>();
   let lastChange: string | null = null;
   if (!existsSync(historyFile)) return { approvals, lastChange };
-  for await (const { record } of readRecords(historyFile, { warn: () => undefined })) {
-    if (record.kind !== 'event') continue;
+  // Waiters poll this several times a second, and status records are nearly all of a ledger: only
+  // lines that are events are parsed (canonical JSON spells the member exactly so). Hand-rolled over
+  // readRecords because parsing every status record of a 3-day ledger took a second per poll.
+  const lines = new RecordLines(historyFile, () => undefined);
+  for await (const raw of iterateLines(historyFile, await settledSize(historyFile))) {
+    if (raw.terminated && !raw.bytes.includes(EVENT_MARKER)) continue;
+    const record = lines.parse(raw) as HistoryRecord | undefined;
+    if (record === undefined || record.kind !== 'event') continue;
     const p = record.payload as EventPayload;
     if (CHANGE_ACTIONS.has(p.action) && CHANGE_STAGES.has(p.stage)) lastChange = record.hash ?? null;
     if (p.stage === 'authorised' && typeof p.approval_id === 'string') {
