@@ -101,6 +101,11 @@ export async function awaitApproval(session: Session, id: string, options: Await
   }
 }
 
+/** Ends a pending request nobody will act on any more (`voided`, with why), unless it ended meanwhile. */
+export async function withdrawApproval(session: Session, id: string, reason: string): Promise<void> {
+  await endOnce(session, id, 'voided', reason);
+}
+
 /** Records `expired`/`voided` under the deciders' lock, unless the request ended meanwhile. */
 async function endOnce(session: Session, id: string, stage: 'expired' | 'voided', reason: string): Promise<void> {
   await mkdir(session.stateDir, { recursive: true });

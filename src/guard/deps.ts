@@ -25,6 +25,8 @@ export interface ApprovalPort {
   request(plan: GuardPlan): Promise<{ id: string; links: NoticeLink[] }>;
   /** Resolves with the request's end; rejects (AbortError) when `signal` aborts. */
   await(id: string, signal: AbortSignal): Promise<ApprovalOutcome>;
+  /** Ends a request nobody will act on any more (recorded `voided` with `reason`), so a late tap decides nothing. */
+  withdraw?(id: string, reason: string): Promise<void>;
 }
 
 export interface Execution {
@@ -72,6 +74,7 @@ export function approvalsPort(session: Session): ApprovalPort {
       return { id: r.request.id, links: r.links };
     },
     await: async (id, signal) => (await load()).awaitApproval(session, id, { signal }),
+    withdraw: async (id, reason) => (await load()).withdrawApproval(session, id, reason),
   };
 }
 

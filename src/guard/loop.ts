@@ -46,6 +46,7 @@ export async function runGuard(o: GuardLoopOptions): Promise<ExitCode> {
   let approval: AbortController | undefined;
   let recoveredOnce = false;
   let incidentCorrelation: NoticeCorrelation | null | undefined;
+  let pendingApproval: string | undefined;
 
   const apply = async (event: GuardEvent): Promise<void> => {
     const next = step(state, event, settings);
@@ -79,6 +80,7 @@ export async function runGuard(o: GuardLoopOptions): Promise<ExitCode> {
           await apply({ kind: 'request_failed', detail: (err as Error).message });
           return;
         }
+        pendingApproval = requested.id;
         await apply({ kind: 'requested', approvalId: requested.id, links: requested.links });
         // Waited for in the background: ticks go on (the stack may heal meanwhile).
         deps.propose.await(requested.id, signal).then(
@@ -98,6 +100,9 @@ export async function runGuard(o: GuardLoopOptions): Promise<ExitCode> {
       case 'cancel_approval':
         approval?.abort();
         approval = undefined;
+        // The incident recovered while a human was asked: the request ends, so a late tap runs nothing.
+        if (pendingApproval !== undefined) await deps.propose.withdraw?.(pendingApproval, 'the incident recovered before it was decided').catch(() => undefined);
+        pendingApproval = undefined;
         return;
       case 'execute': {
         approval = undefined;

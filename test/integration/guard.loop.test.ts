@@ -295,4 +295,43 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
       await server.close();
     }
   }, 30_000);
+
+  it('enforce: the stack heals while a human is asked: RECOVERED, the request is withdrawn (voided), and a late tap runs nothing', async () => {
+    const servePort = await freePort();
+    process.env[SECRET_ENV] = SECRET;
+    const made = await project(suite.opa.url, { mode: 'enforce', sustain_ticks: 2, recover_ticks: 1 }, 'canary', approvalsChanges(servePort));
+    const server = await startServe({ manifestPath: made.manifest, executePollMs: 0 });
+    try {
+      const g = await guardOf(made, suite.opa.url);
+      let ticks = 0;
+      let link: { url: string } | undefined;
+      const code = await runGuard({
+        ...g,
+        intervalMs: INTERVAL_MS,
+        signal: new AbortController().signal,
+        onceIncident: true,
+        maxTicks: 60,
+        onTick: () => {
+          if (++ticks === 1) metrics.failing = true;
+        },
+        onStage: (s) => {
+          if (s.stage === 'proposed') {
+            link = linkFor(s.links ?? [], ALICE);
+            metrics.failing = false;
+          }
+        },
+      });
+      expect(code).toBe(0);
+      const url = new URL(link!.url);
+      const late = await postDecision(server.url, url.pathname.split('/')[2]!, url.searchParams.get('t')!, 'approve');
+      expect(late.status).not.toBe(200);
+      const all = await made.records();
+      expect(guardRecords(all).map((r) => r.payload.stage)).toEqual(['detected', 'proposed', 'recovered']);
+      expect(all.filter((r) => r.payload.action === 'approval').map((r) => r.payload.stage)).toEqual(['requested', 'voided', 'refused']);
+      expect(all.some((r) => r.payload.action === 'rollback')).toBe(false);
+      expect(readFileSync(made.manifest, 'utf8')).toMatch(/^ {2}mode: canary\b/m);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
 });
