@@ -61,6 +61,7 @@ const MESSAGES: Record<ApprovalRefused['why'], string> = {
   replayed: 'this link was already used',
   expired: 'this approval request has expired',
   'wrong approver': 'not an approver of this request',
+  'own request': 'the requester cannot approve their own request (a second person decides)',
   'plan changed': 'the manifest or the stack changed since this was requested: the request is void; request it again',
   'already decided': 'this approval request is already decided',
   'rate limited': 'too many attempts; try again later',
@@ -112,6 +113,9 @@ async function decideLocked(session: Session, input: DecideInput, options: Decid
   const ids = tid ? { token_id: tid } : {};
   // An approver taken off the list since the request can no longer decide it.
   if (!(session.manifest.approvals?.approvers ?? []).includes(approver)) return refuse('wrong approver', { ...ids, approver });
+
+  // Four eyes: the person who asked does not approve it (a deny of one's own request is a withdrawal, allowed).
+  if (input.verdict === 'approve' && approver === state.request.requested_by) return refuse('own request', { ...ids, approver });
 
   const mine = state.decisions.find((d) => d.decided_by === approver);
   if (mine) return refuse(tid && mine.token_id === tid ? 'replayed' : 'already decided', { ...ids, approver });

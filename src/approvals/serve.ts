@@ -101,6 +101,7 @@ const HEADERS = {
 const STATUS: Record<ApprovalRefused['why'], number> = {
   forged: 403,
   'wrong approver': 403,
+  'own request': 403,
   replayed: 409,
   'already decided': 409,
   'plan changed': 409,

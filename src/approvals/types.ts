@@ -52,7 +52,7 @@ export interface ApprovalEnded {
 /** `approval` / `refused`: an attempt that decided nothing, and why. */
 export interface ApprovalRefused {
   id: string | null;
-  why: 'forged' | 'replayed' | 'expired' | 'wrong approver' | 'plan changed' | 'already decided' | 'rate limited' | 'unknown approval';
+  why: 'forged' | 'replayed' | 'expired' | 'wrong approver' | 'own request' | 'plan changed' | 'already decided' | 'rate limited' | 'unknown approval';
   token_id?: string;
   address?: string;
 }

@@ -187,6 +187,18 @@ describe('serve: refused attempts', () => {
 });
 
 describe('serve: required approvers and concurrency', () => {
+  it('four eyes: an approver cannot approve their own request (by terminal or by their link); another approver can', async () => {
+    p = await approvalProject();
+    const { requestApproval } = await import('../../src/approvals/request.js');
+    const { request, links } = await requestApproval(await sessionOf(p, ALICE), { action: 'rollback', args: { reason: 'r' }, summary: 'rollback (r)' }, { executor: 'requester' });
+    expect(await decide(await sessionOf(p, ALICE), { via: 'terminal', id: request.id, verdict: 'approve', actor: ALICE })).toMatchObject({ ok: false, why: 'own request' });
+    const s = await serve(p);
+    expect((await postDecision(s.url, request.id, tokenOf(linkFor(links, ALICE)), 'approve')).status).toBe(403);
+    expect(await decide(await sessionOf(p, BOB), { via: 'terminal', id: request.id, verdict: 'approve', actor: BOB })).toMatchObject({ ok: true, stage: 'approved' });
+    const stages = (await p.records()).filter((r) => r.payload.action === 'approval').map((r) => `${r.payload.stage}${approvalOf(r).why ? `:${String(approvalOf(r).why)}` : ''}`);
+    expect(stages).toEqual(['requested', 'refused:own request', 'refused:own request', 'approved']);
+  });
+
   it('two required: one approval leaves it pending, the same approver again is refused, a distinct one completes it', async () => {
     p = await approvalProject({ required: 2 });
     const { request, links } = await p.request();
