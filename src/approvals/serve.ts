@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 import { silentSink } from '../events.js';
 import { Session } from '../lifecycle/session.js';
 import { loadManifest } from '../manifest/load.js';
@@ -68,6 +68,9 @@ export function clientAddress(req: Pick<http.IncomingMessage, 'headers' | 'socke
   const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((h) => h.trim()).filter(Boolean).at(-1);
   return last !== undefined && /^[0-9a-fA-F.:]{2,45}$/.test(last) ? last : peer;
 }
+
+/** How long an approved action started by serve waits for the project lock. */
+const EXECUTE_LOCK_WAIT_SECONDS = 60;
 
 /** Sliding-window counter of attempts per key. */
 class RateLimiter {
@@ -156,7 +159,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       const { request } = state;
       if (request.executor !== 'serve' || state.consumed || executions.has(request.id)) continue;
       if (outcomeOf(state, now())?.outcome !== 'approved') continue;
-      const argv = ['-f', session.loaded.file, '--actor', request.requested_by, ...planArgv(request.plan), '--approval', request.id];
+      // --lock-wait: an approved action waits for another operation rather than failing (exit 5).
+      const argv = ['-f', session.loaded.file, '--actor', request.requested_by, ...planArgv(request.plan), '--lock-wait', String(EXECUTE_LOCK_WAIT_SECONDS), '--approval', request.id];
       log(`executing approval ${request.id}: ${request.plan.summary}`);
       // Through the one runner (src/runtime): the child's lines go to serve's log as they come.
       const run = runArgv([process.execPath, cli, ...argv], { cwd: session.loaded.projectDir, onLine: (line) => log(`[${request.id}] ${line}`) });
@@ -165,6 +169,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         run.then(
           (result) => {
             log(`approval ${request.id}: ${request.plan.action} exited ${result.exitCode}`);
+            // Still locked after the wait: the approval is unused, so the next pass tries again.
+            if (result.exitCode === EXIT.LOCKED) executions.delete(request.id);
             return result.exitCode;
           },
           (err: Error) => {

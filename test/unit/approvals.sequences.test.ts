@@ -162,7 +162,7 @@ describe('serve runs what was requested with --request --detach', () => {
       expect((await postDecision(server.url, id, tokenOf(linkFor(links, ALICE)), 'approve')).status).toBe(200);
       await new Promise((r) => setTimeout(r, 50));
       expect(await server.executions.get(id)).toBe(0);
-      expect(JSON.parse(await readFile(argvFile, 'utf8'))).toEqual(['-f', p.manifest, '--actor', 'dana@example.com', 'rollback', '--reason', 'canary 5xx spike', '--approval', id]);
+      expect(JSON.parse(await readFile(argvFile, 'utf8'))).toEqual(['-f', p.manifest, '--actor', 'dana@example.com', 'rollback', '--reason', 'canary 5xx spike', '--lock-wait', '60', '--approval', id]);
     } finally {
       delete process.env.SD_ARGV_FILE;
       await rm(tmp, { recursive: true, force: true });
