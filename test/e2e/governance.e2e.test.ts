@@ -18,10 +18,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectDockerEnvironment } from '../../src/runtime/detect.js';
-import { engineOrSkip } from '../helpers/engines.js';
 import { localStackChanges, testManifest } from '../helpers/manifest.js';
-import { BASE_IMAGES, dockerForTests, uniqueProjectName } from './helpers/docker.js';
+import { composeV2ForTests, uniqueProjectName } from './helpers/docker.js';
 import { makeTempProject, type TempProject } from './helpers/project.js';
 import { freePort } from '../helpers/opa-server.mjs';
 
@@ -34,15 +32,7 @@ const SETUP = 'npm run setup (as root)';
 const WEBHOOK_SECRET = 'e2e-webhook-secret-0123456789';
 const APPROVAL_SECRET = 'e2e-approval-secret-0123456789';
 
-const docker = await dockerForTests([...BASE_IMAGES, 'swiftdeploy-opa:local']);
-const dockerEngine = engineOrSkip('a Docker engine with the local images', docker.available ? 'docker' : null, `${docker.available ? '' : docker.reason}; ${SETUP}`);
-const composeV2 = dockerEngine.path
-  ? await detectDockerEnvironment({ env: { SWIFTDEPLOY_COMPOSE: 'plugin' }, timeoutMs: 10_000 }).then(
-      (e) => e.flavour.version,
-      () => null,
-    )
-  : null;
-const compose = dockerEngine.path ? engineOrSkip('docker compose v2', composeV2?.startsWith('2.') ? composeV2 : null, `found ${composeV2 ?? 'nothing'}; ${SETUP}`) : dockerEngine;
+const { compose, version: composeV2 } = await composeV2ForTests(SETUP);
 
 /** The README's ten-line verifier, as a receiver would paste it. */
 function verify(header: string, rawBody: string, secret: string, toleranceSeconds = 300): boolean {

@@ -13,11 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectDockerEnvironment } from '../../src/runtime/detect.js';
 import { runArgv } from '../../src/runtime/run.js';
-import { engineOrSkip } from '../helpers/engines.js';
 import { localStackChanges, testManifest } from '../helpers/manifest.js';
-import { BASE_IMAGES, dockerForTests, uniqueProjectName } from './helpers/docker.js';
+import { composeV2ForTests, uniqueProjectName } from './helpers/docker.js';
 import { makeTempProject, type TempProject } from './helpers/project.js';
 import { freePort } from '../helpers/opa-server.mjs';
 
@@ -27,15 +25,7 @@ const APP_IMAGE = 'swiftdeploy-app:e2e';
 const ACTOR = 'carol@example.com';
 const SETUP = 'npm run setup (as root)';
 
-const docker = await dockerForTests([...BASE_IMAGES, 'swiftdeploy-opa:local']);
-const dockerEngine = engineOrSkip('a Docker engine with the local images', docker.available ? 'docker' : null, `${docker.available ? '' : docker.reason}; ${SETUP}`);
-const composeV2 = dockerEngine.path
-  ? await detectDockerEnvironment({ env: { SWIFTDEPLOY_COMPOSE: 'plugin' }, timeoutMs: 10_000 }).then(
-      (e) => e.flavour.version,
-      () => null,
-    )
-  : null;
-const compose = dockerEngine.path ? engineOrSkip('docker compose v2', composeV2?.startsWith('2.') ? composeV2 : null, `found ${composeV2 ?? 'nothing'}; ${SETUP}`) : dockerEngine;
+const { compose, version: composeV2 } = await composeV2ForTests(SETUP);
 
 
 describe.skipIf(!compose.path)(`progressive canary on real Docker, compose ${composeV2 ?? ''}${compose.skipNote}`, () => {

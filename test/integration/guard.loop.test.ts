@@ -97,6 +97,22 @@ async function project(opaUrl: string, guard: Record<string, unknown>, mode: 'st
   return made;
 }
 
+/** Runs the guard through one incident: the metrics fail from the first tick on, `onStage` sees each stage (and heals them when the test wants); its exit code. */
+function incident(g: Awaited<ReturnType<typeof guardOf>>, onStage: (s: Stage) => void, maxTicks: number): Promise<number> {
+  let ticks = 0;
+  return runGuard({
+    ...g,
+    intervalMs: INTERVAL_MS,
+    signal: new AbortController().signal,
+    onceIncident: true,
+    maxTicks,
+    onTick: () => {
+      if (++ticks === 1) metrics.failing = true;
+    },
+    onStage,
+  });
+}
+
 /** The real guard dependencies over the project, with status ticks on the local /metrics and a short window. */
 async function guardOf(made: ScriptedProject, opaUrl: string, propose?: ApprovalPort): Promise<{ deps: GuardDeps; settings: GuardSettings; recoverTicks: number }> {
   const session = await Session.open(made.manifest, made.operator, 'guard');
@@ -139,22 +155,10 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
     const g = await guardOf(made, suite.opa.url);
     const callsBefore = made.runner.calls.length;
     const seen: Stage[] = [];
-    let ticks = 0;
-    const code = await runGuard({
-      ...g,
-      intervalMs: INTERVAL_MS,
-      signal: new AbortController().signal,
-      onceIncident: true,
-      maxTicks: 30,
-      onTick: () => {
-        ticks++;
-        if (ticks === 1) metrics.failing = true;
-      },
-      onStage: (s) => {
+    const code = await incident(g, (s) => {
         seen.push(s);
         if (s.stage === 'proposed') metrics.failing = false;
-      },
-    });
+      }, 30);
     expect(code).toBe(0);
     expect(seen.map((s) => s.stage)).toEqual(['detected', 'proposed', 'recovered']);
     const records = guardRecords(await made.records());
@@ -197,20 +201,9 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
       request: () => Promise.reject(new Error('no human may be asked under auto_abort_canary')),
       await: () => Promise.reject(new Error('no human may be asked')),
     });
-    let ticks = 0;
-    const code = await runGuard({
-      ...g,
-      intervalMs: INTERVAL_MS,
-      signal: new AbortController().signal,
-      onceIncident: true,
-      maxTicks: 30,
-      onTick: () => {
-        if (++ticks === 1) metrics.failing = true;
-      },
-      onStage: (s) => {
+    const code = await incident(g, (s) => {
         if (s.stage === 'executed') metrics.failing = false;
-      },
-    });
+      }, 30);
     expect(code).toBe(0);
     const all = await made.records();
     const guard = guardRecords(all);
@@ -239,19 +232,9 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
     const server = await startServe({ manifestPath: made.manifest, executePollMs: 0 });
     try {
       const g = await guardOf(made, suite.opa.url);
-      let ticks = 0;
       const posts: number[] = [];
       let previewed = 0;
-      const code = await runGuard({
-        ...g,
-        intervalMs: INTERVAL_MS,
-        signal: new AbortController().signal,
-        onceIncident: true,
-        maxTicks: 60,
-        onTick: () => {
-          if (++ticks === 1) metrics.failing = true;
-        },
-        onStage: (s) => {
+      const code = await incident(g, (s) => {
           if (s.stage === 'proposed') {
             const link = linkFor(s.links ?? [], ALICE);
             void (async () => {
@@ -261,8 +244,7 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
             })();
           }
           if (s.stage === 'executed') metrics.failing = false;
-        },
-      });
+        }, 60);
       expect(code).toBe(0);
       expect(previewed).toBe(200);
       expect(posts).toEqual([200]);
@@ -303,24 +285,13 @@ describe.skipIf(!engine.path)(`guard loop${engine.skipNote}`, () => {
     const server = await startServe({ manifestPath: made.manifest, executePollMs: 0 });
     try {
       const g = await guardOf(made, suite.opa.url);
-      let ticks = 0;
       let link: { url: string } | undefined;
-      const code = await runGuard({
-        ...g,
-        intervalMs: INTERVAL_MS,
-        signal: new AbortController().signal,
-        onceIncident: true,
-        maxTicks: 60,
-        onTick: () => {
-          if (++ticks === 1) metrics.failing = true;
-        },
-        onStage: (s) => {
+      const code = await incident(g, (s) => {
           if (s.stage === 'proposed') {
             link = linkFor(s.links ?? [], ALICE);
             metrics.failing = false;
           }
-        },
-      });
+        }, 60);
       expect(code).toBe(0);
       const url = new URL(link!.url);
       const late = await postDecision(server.url, url.pathname.split('/')[2]!, url.searchParams.get('t')!, 'approve');

@@ -72,3 +72,19 @@ export async function removeComposeProject(projectName: string): Promise<string[
   }
   return problems;
 }
+
+/**
+ * The engines a compose v2 e2e suite needs: a Docker engine with the local base images and the OPA
+ * image, and the compose v2 plugin. In CI a missing one fails (engineOrSkip); elsewhere the suite
+ * skips and its title says which set-up command brings it.
+ */
+export async function composeV2ForTests(setup = 'npm run setup (as root)'): Promise<{ compose: ReturnType<typeof engineOrSkip>; version: string | null }> {
+  const docker = await dockerForTests([...BASE_IMAGES, 'swiftdeploy-opa:local']);
+  const engine = engineOrSkip('a Docker engine with the local images', docker.available ? 'docker' : null, `${docker.available ? '' : docker.reason}; ${setup}`);
+  if (!engine.path) return { compose: engine, version: null };
+  const version = await detectDockerEnvironment({ env: { SWIFTDEPLOY_COMPOSE: 'plugin' }, timeoutMs: 10_000 }).then(
+    (e) => e.flavour.version,
+    () => null,
+  );
+  return { compose: engineOrSkip('docker compose v2', version?.startsWith('2.') ? version : null, `found ${version ?? 'nothing'}; ${setup}`), version };
+}
