@@ -12,6 +12,8 @@ import { SIGNATURE_HEADER, signBody } from './sign.js';
 
 /** Measured (bench/governance): aborting a request and closing its socket takes ~15-20 ms. */
 const TEARDOWN_MS = 25;
+/** A retry is started only with at least this much budget left: enough to connect and be answered on a quiet network. */
+const MIN_RETRY_MS = 100;
 
 export interface DeliveryTarget {
   url: string;
@@ -97,7 +99,8 @@ export async function deliverWebhook(target: DeliveryTarget, body: string, optio
   try {
     while (attempts < maxAttempts) {
       const budget = Math.floor(left());
-      if (budget <= 0) {
+      // A retry with almost nothing left can only time out, and its timeout would hide the real error.
+      if (budget <= 0 || (attempts > 0 && budget < MIN_RETRY_MS)) {
         error ??= 'the budget was spent before an attempt';
         break;
       }
@@ -138,8 +141,8 @@ export async function deliverWebhook(target: DeliveryTarget, body: string, optio
       }
       if (!retry || attempts >= maxAttempts) break;
       const pause = wait ?? backoffMs(attempts, base, maxBackoff, random);
-      // Not worth starting an attempt that could not finish: stop when the pause eats the budget.
-      if (pause >= left()) break;
+      // Not worth starting an attempt that could not finish: stop when the pause leaves too little.
+      if (pause + MIN_RETRY_MS >= left()) break;
       await sleep(pause);
     }
     return { delivered: false, attempts, ...(status !== undefined ? { status } : {}), ...(error !== undefined ? { error } : {}), elapsed_ms: elapsed() };
