@@ -138,28 +138,7 @@ export const opaSchema = z.strictObject({
   // The official image of the release the tests run (src/policy/opa-version.ts).
   image: safeString(IMAGE, IMAGE_WHAT).default(OPA_IMAGE),
   port: integer(1, 65535),
-  url: z
-    .string({ error: `expected ${OPA_URL_WHAT}` })
-    .superRefine((u, ctx) => {
-      // The raw text first: the WHATWG parser silently drops tabs and newlines, and percent-encodes
-      // (so accepts) a U+202E that would make the URL read differently in every log and message.
-      const invisible = invisibleIn(u) ?? (/[\u0000-\u0020]/.test(u) ? 'whitespace' : undefined);
-      if (invisible) {
-        ctx.addIssue({ code: 'custom', message: `expected ${OPA_URL_WHAT}; the value contains ${invisible}` });
-        return;
-      }
-      let parsed: URL;
-      try {
-        parsed = new URL(u);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `expected ${OPA_URL_WHAT}` });
-        return;
-      }
-      if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || u.length > 2048) {
-        ctx.addIssue({ code: 'custom', message: `expected ${OPA_URL_WHAT}` });
-      }
-    })
-    .optional(),
+  url: httpUrl(OPA_URL_WHAT).optional(),
   timeout_ms: integer(50, 60_000, ' milliseconds').default(2000),
 });
 
@@ -261,6 +240,8 @@ export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
 const HTTP_URL_WHAT = 'an http(s) URL such as "https://hooks.example.com/swiftdeploy" (no credentials in the URL)';
 function httpUrl(what = HTTP_URL_WHAT) {
   return z.string({ error: `expected ${what}` }).superRefine((u, ctx) => {
+    // The raw text first: the WHATWG parser silently drops tabs and newlines, and percent-encodes
+    // (so accepts) a U+202E that would make the URL read differently in every log and message.
     const invisible = invisibleIn(u) ?? (/[\u0000-\u0020]/.test(u) ? 'whitespace' : undefined);
     if (invisible) {
       ctx.addIssue({ code: 'custom', message: `expected ${what}; the value contains ${invisible}` });
