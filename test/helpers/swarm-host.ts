@@ -5,8 +5,12 @@
  * one step per `docker service ls`: a new service gains one running task per step; a changed
  * service goes `updating` for `updateSteps` steps and then ends as `nextOutcome` says (on
  * `rollback_completed` its spec returns to the previous one, as Swarm's rollback does).
+ * nginx's task container on this node answers `docker ps` by its service label, and `docker exec
+ * <it> nginx -c .. -t | -s reload` reads the project's real nginx/nginx.conf (a bind mount): each
+ * reload records the canary weight the file then says (`reloads`).
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import YAML from 'yaml';
 import type { RecordingRunner } from './recording-runner.js';
 
@@ -35,6 +39,13 @@ export class SwarmHost {
   private removal: { tasks: number; networks: number } | undefined;
   private networks = 0;
   private clock = 0;
+  /** nginx's container id on this node (a `docker ps` answer while the nginx service runs). */
+  readonly nginxContainer = '0123456789abcdef0123';
+  /** The canary weight nginx.conf said at each in-place reload (0-100), or null when it had no rollout. */
+  readonly reloads: Array<number | null> = [];
+  /** `nginx -t` exits 1 (a broken nginx.conf) while set. */
+  nginxTestFails = false;
+  private projectDir = '';
   /** Called whenever the mode the app's tasks serve changes (for an nginx stand-in). */
   onMode: (mode: string | null) => void | Promise<void> = () => undefined;
 
@@ -78,6 +89,15 @@ export class SwarmHost {
       }
       return { stdout: this.networks > 0 ? 'n1\n' : '' };
     });
+    r.on(['docker', 'ps', '--no-trunc', '--filter', `label=com.docker.swarm.service.name=${stack}_nginx`], () => {
+      const nginx = this.services.get(`${stack}_nginx`);
+      return { stdout: nginx && nginx.running > 0 ? `${this.nginxContainer} task-nginx-1\n` : '' };
+    });
+    r.on(['docker', 'exec', this.nginxContainer, 'nginx'], (argv) => {
+      if (argv.includes('-t')) return this.nginxTestFails ? { exitCode: 1, stderr: 'nginx: [emerg] unexpected "}" in nginx.conf' } : {};
+      if (argv.includes('reload')) this.reloads.push(this.weightInConf());
+      return {};
+    });
     r.on(['docker', 'service', 'logs'], (argv) => ({ stdout: `${argv.at(-1)}: listening on 3000\n` }));
   }
 
@@ -86,7 +106,15 @@ export class SwarmHost {
     return this.services.get(`${this.stack}_app`)?.mode ?? null;
   }
 
+  /** The weight the project's nginx.conf routes to the canary (see templates/nginx.conf.hbs). */
+  private weightInConf(): number | null {
+    const conf = readFileSync(path.join(this.projectDir, 'nginx', 'nginx.conf'), 'utf8');
+    const m = /^\s*# Progressive rollout: (\d+)% of requests/m.exec(conf);
+    return m ? Number(m[1]) : null;
+  }
+
   private async deploy(file: string) {
+    this.projectDir = path.dirname(file);
     const doc = YAML.parse(readFileSync(file, 'utf8')) as { services: Record<string, { deploy?: { replicas?: number }; environment?: Record<string, string> }> };
     this.removal = undefined;
     this.networks = 1;
