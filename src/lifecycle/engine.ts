@@ -47,7 +47,8 @@ export function swarmEngine(options: ComposeEngineOptions & SwarmEngineOptions =
     const project = await engineProject(session);
     const compose = await connectComposeEngine(project, options);
     // With `canary:` nginx bind-mounts nginx/ and is reloaded in place (docs/swarm.md).
-    return connectSwarmEngine(project, compose, options.run ?? runArgv, { ...options, nginxMounted: session.manifest.canary !== undefined });
+    const m = session.manifest;
+    return connectSwarmEngine(project, compose, options.run ?? runArgv, { ...options, nginxMounted: m.canary !== undefined, appPort: m.services.port });
   };
 }
 

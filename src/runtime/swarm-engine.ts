@@ -15,7 +15,9 @@ import { pollUntil } from '../util/poll-until.js';
 import type { ComposeEngine } from './compose-engine.js';
 import { dockerImageId } from './docker-argv.js';
 import { dockerDataRoot } from './docker-info.js';
-import type { Engine, EngineProject } from './engine.js';
+import type { Engine, EngineProject, TrackSnapshots } from './engine.js';
+import { ReplicaAggregate, type ReplicaScrape } from '../metrics/replicas.js';
+import { replicaScraper } from './replica-scraper.js';
 import { parseJsonListing, type ServiceContainer } from './ps.js';
 import { lastLines, runArgvChecked, type RunOptions, type Runner } from './run.js';
 import {
@@ -44,6 +46,8 @@ export interface SwarmEngineOptions {
    * hash-named docker config and a changed one is a stack deploy that replaces nginx.
    */
   nginxMounted?: boolean;
+  /** The app's port inside its containers (services.port), for the per-replica track scrapes. */
+  appPort?: number;
 }
 
 // The stack services whose tasks have a healthcheck: Swarm keeps such a task `Starting` until it
@@ -264,5 +268,36 @@ export class SwarmEngine implements Engine {
 
   dataRoot(): Promise<string | null> {
     return dockerDataRoot(this.run);
+  }
+
+  /**
+   * Each track's replicas scraped on their own (docker exec, as `status` does: nginx's per-track
+   * location reaches one of the stable's tasks per request, and alternating tasks' counters would
+   * read as resets) and summed by increases per task (metrics/replicas.ts): a cumulative snapshot
+   * per track that never goes down. A track with no replica scraped fails the step's measurement.
+   * Tasks on other nodes are not reached (docs/swarm.md, multi-node limit).
+   */
+  trackScraper(windowSeconds: number): () => Promise<TrackSnapshots> {
+    const port = this.options.appPort;
+    if (port === undefined) throw new OperationFailed('the swarm engine was not given the app port (services.port) to scrape the tracks');
+    const track = (service: string) => ({
+      service,
+      scrape: replicaScraper({ stack: this.stack, port, service, run: this.run }),
+      sum: new ReplicaAggregate(windowSeconds),
+    });
+    const tracks = { stable: track('app'), canary: track('app-canary') };
+    const one = async (t: ReturnType<typeof track>) => {
+      const scrapes: ReplicaScrape[] = await t.scrape();
+      const { snapshot } = t.sum.add(scrapes);
+      if (snapshot === null) {
+        const why = scrapes.map((s) => `${s.name ?? s.task}: ${s.error ?? 'not scraped'}`).join('; ') || 'no task';
+        throw new OperationFailed(`no replica of ${stackService(this.stack, t.service)} could be scraped (${why})`);
+      }
+      return snapshot;
+    };
+    return async () => {
+      const [stable, canary] = await Promise.all([one(tracks.stable), one(tracks.canary)]);
+      return { stable, canary };
+    };
   }
 }

@@ -18,6 +18,7 @@ import { atStepWeight, newRollout } from '../../src/lifecycle/rollout-state.js';
 import { rolloutFileContent, rolloutFileIn } from '../../src/lifecycle/rollout-store.js';
 import { teardown } from '../../src/lifecycle/teardown.js';
 import type { AppMode } from '../../src/app/config.js';
+import { buildApp } from '../../src/app/server.js';
 import { requireOpa } from '../helpers/engines.js';
 import { opaForSuite } from '../helpers/opa.js';
 import { APP_IMAGE, failure, PROJECT, scriptedProject, stages, type ScriptedProject } from '../helpers/scripted-project.js';
@@ -178,9 +179,9 @@ describe.skipIf(!engine.path)(`runtime: swarm: the commands each operation runs$
   }, 30_000);
 });
 
-/** publish: host and a progressive canary (2.0.0 in 10 / 50 / 100), the schema's rule on swarm. */
-const CANARY = { 'swarm.publish': 'host', canary: { image: APP_IMAGE, version: '2.0.0', steps: [10, 50, 100], step_seconds: 5 } };
-const ROLLOUT_CONFIG = { steps: [10, 50, 100], failure_limit: 0, inconclusive_limit: 2, on_inconclusive: 'pause' as const, max_duration: 3600 };
+/** publish: host and a progressive canary (2.0.0 at 50 then 100), the schema's rule on swarm. */
+const CANARY = { 'swarm.publish': 'host', canary: { image: APP_IMAGE, version: '2.0.0', steps: [50, 100], step_seconds: 5 } };
+const ROLLOUT_CONFIG = { steps: [50, 100], failure_limit: 0, inconclusive_limit: 2, on_inconclusive: 'pause' as const, max_duration: 3600 };
 
 describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command sequences${engine.skipNote}`, () => {
   const suite = opaForSuite();
@@ -206,22 +207,60 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     writeFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), rolloutFileContent(state));
   }
 
-  it('promote canary: reload at weight 0 in the nginx task container (-t first), app-canary by a stack deploy + convergence (1/1, healthy), then step 1 at 10% as a reload in place: nginx and the stable app are never updated', async () => {
+  it('promote canary to ready: reload at weight 0 in the nginx task container (-t first), app-canary by a stack deploy + convergence (1/1, healthy), each step a reload in place judged on every replica scraped by docker exec; nginx and the stable app never updated', async () => {
     const { s, before } = await deployed();
-    // The stand-in has no per-track metrics locations: the first analysis cannot scrape and pauses (after the weight step).
-    const err = await failure(promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
-    expect(err.message).toMatch(/cannot scrape http:\/\/127\.0\.0\.1:\d+\/__swiftdeploy\/tracks\/stable\/metrics/);
-    // the health wait lists the stack's tasks (a poll) and the sidecar's containers (compose ps)
-    expect(s.acts().slice(before)).toEqual([NODE, ...reload(s), stackDeploy(s.stackFile), s.p.compose('ps', '--all', '--format', 'json'), ...reload(s)]);
-    expect(s.swarm.reloads).toEqual([0, 10]);
-    expect(s.swarm.services.get(`${PROJECT}_app-canary`)).toMatchObject({ running: 1, desired: 1 });
-    expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toBeUndefined();
-    expect(s.swarm.services.get(`${PROJECT}_nginx`)!.update).toBeUndefined();
-    const stack = readFileSync(s.stackFile, 'utf8');
-    expect(stack).toMatch(/^ {2}app-canary:\n {4}image: "swiftdeploy-app:1\.0\.0"/m);
-    expect(stack).toContain('- "./nginx:/etc/swiftdeploy/nginx:ro"');
-    expect(s.p.text()).toMatch(/app-canary is healthy/);
-    expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'paused', weight: 10 });
+    const stable = await appServer('stable', '1.0.0');
+    const canary = await appServer('canary', '2.0.0');
+    try {
+      s.swarm.metricsUrls = { app: stable.url, 'app-canary': canary.url };
+      const code = await withAppTraffic([stable.url, canary.url], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+      expect(code).toBe(EXIT.OK);
+      const isScrape = (a: readonly string[]) =>
+        a.slice(0, 3).join(' ') === 'docker service ps' || (a[1] === 'ps' && !a.some((x) => x.endsWith('_nginx'))) || (a[1] === 'exec' && a[3] === 'node');
+      const acts = s.acts().slice(before);
+      expect(acts.filter((a) => !isScrape(a))).toEqual([NODE, ...reload(s), stackDeploy(s.stackFile), s.p.compose('ps', '--all', '--format', 'json'), ...reload(s), ...reload(s)]);
+      expect(s.swarm.reloads).toEqual([0, 50, 100]);
+      // every step window listed both tracks' tasks and scraped each of them in its container
+      const listed = acts.filter((a) => a.slice(0, 3).join(' ') === 'docker service ps').map((a) => a.at(-1));
+      expect(new Set(listed)).toEqual(new Set([`${PROJECT}_app`, `${PROJECT}_app-canary`]));
+      const execs = acts.filter((a) => a[1] === 'exec' && a[3] === 'node');
+      // 3 stable tasks and 1 canary task per scrape, so 4 execs a scrape
+      expect(execs.length % 4).toBe(0);
+      expect(execs.length).toBeGreaterThanOrEqual(8);
+      expect(s.swarm.services.get(`${PROJECT}_app-canary`)).toMatchObject({ running: 1, desired: 1 });
+      expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toBeUndefined();
+      expect(s.swarm.services.get(`${PROJECT}_nginx`)!.update).toBeUndefined();
+      const stack = readFileSync(s.stackFile, 'utf8');
+      expect(stack).toMatch(/^ {2}app-canary:\n {4}image: "swiftdeploy-app:1\.0\.0"/m);
+      expect(stack).toContain('- "./nginx:/etc/swiftdeploy/nginx:ro"');
+      expect(s.p.text()).toMatch(/app-canary is healthy/);
+      expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'ready', weight: 100 });
+      // the step analyses recorded the summed stable replicas: 3 tasks playing one server, so about 3 x
+      // its requests, while the canary (1 task) counts its server's once; both servers get the same traffic
+      const analyses = (await s.p.records()).flatMap((r) => (r.payload.analysis ? [r.payload.analysis as { outcome: string; tracks: { stable: { requests: number }; canary: { requests: number } } }] : []));
+      expect(analyses.map((a) => a.outcome)).toEqual(['pass', 'pass']);
+      for (const a of analyses) {
+        expect(a.tracks.canary.requests).toBeGreaterThan(0);
+        expect(a.tracks.stable.requests).toBeGreaterThanOrEqual(2 * a.tracks.canary.requests);
+      }
+    } finally {
+      await stable.close();
+      await canary.close();
+    }
+  }, 60_000);
+
+  it('a step whose canary task cannot be scraped pauses the rollout at that weight, naming the task', async () => {
+    const { s } = await deployed();
+    const stable = await appServer('stable', '1.0.0');
+    try {
+      s.swarm.metricsUrls = { app: stable.url };
+      const err = await failure(promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+      expect(err.message).toMatch(/^no replica of sdseq_app-canary could be scraped \(sdseq_app-canary\.1: cannot scrape: Error: No such container/);
+      expect(s.swarm.reloads).toEqual([0, 50]);
+      expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'paused', weight: 50 });
+    } finally {
+      await stable.close();
+    }
   }, 30_000);
 
   it('a broken nginx.conf: `nginx -t` fails in the container, no reload is sent, app-canary is never deployed', async () => {
@@ -236,7 +275,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
 
   it('abort at 50%: nginx back to the stable track (reload in place), then app-canary removed by a stack deploy with --prune, waited until its tasks are gone', async () => {
     const { s } = await deployed();
-    rolloutAt(s, 1, 'paused');
+    rolloutAt(s, 0, 'paused');
     // The files and the stack as the rollout left them: app-canary running beside app.
     await renderAt(s, 50);
     expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(true);
@@ -254,7 +293,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
 
   it('promote stable of a ready rollout: the stable app rolled to the canary\'s image/version (one update, completed), then nginx back to stable in place and app-canary pruned', async () => {
     const { s } = await deployed();
-    rolloutAt(s, 2, 'ready');
+    rolloutAt(s, 1, 'ready');
     await renderAt(s, 100);
     const before = s.acts().length;
     expect(await promote(s.p.manifest, 'stable', s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
@@ -276,3 +315,31 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     for (let i = 0; i < 5; i++) await s.p.runner.run(['docker', 'service', 'ls']);
   }
 });
+
+/** A real app server on 127.0.0.1 playing one track's tasks (their /metrics). */
+async function appServer(mode: AppMode, version: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = buildApp({ port: 0, host: '127.0.0.1', mode, track: mode, version, chaosToken: undefined, drainTimeoutMs: 1000 }, { log: () => undefined });
+  await app.server.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.server.address();
+  if (address === null || typeof address !== 'object') throw new Error('app has no TCP address');
+  return { url: `http://127.0.0.1:${address.port}`, close: () => app.server.close() };
+}
+
+/** Requests to each track's server while `fn` runs, so every step window has traffic on both tracks. */
+async function withAppTraffic<T>(urls: readonly string[], fn: () => Promise<T>): Promise<T> {
+  let on = true;
+  const traffic = Promise.all(
+    urls.map(async (url) => {
+      while (on) {
+        await fetch(`${url}/`).then((r) => r.arrayBuffer()).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }),
+  );
+  try {
+    return await fn();
+  } finally {
+    on = false;
+    await traffic;
+  }
+}
