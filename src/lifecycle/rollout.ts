@@ -178,7 +178,8 @@ function figures(w: WindowStats): TrackFigure {
 
 /**
  * Sample both tracks' own metrics for `seconds` through nginx (`/__swiftdeploy/tracks/<track>/metrics`),
- * or the engine's own per-replica scrapes when it has them (swarm), showing per-track figures as they come. Resolves undefined when `signal` aborts first.
+ * or the engine's own per-replica scrapes when it has them (swarm), showing per-track figures as
+ * they come. Resolves undefined when `signal` aborts first.
  */
 async function sampleTracks(session: Session, engine: Engine, seconds: number, label: string, signal: AbortSignal): Promise<{ stable: WindowStats; canary: WindowStats } | undefined> {
   const urls = { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') };
