@@ -46,7 +46,9 @@ export function swarmEngine(options: ComposeEngineOptions & SwarmEngineOptions =
   return async (session) => {
     const project = await engineProject(session);
     const compose = await connectComposeEngine(project, options);
-    return connectSwarmEngine(project, compose, options.run ?? runArgv, options);
+    // With `canary:` nginx bind-mounts nginx/ and is reloaded in place (docs/swarm.md).
+    const m = session.manifest;
+    return connectSwarmEngine(project, compose, options.run ?? runArgv, { ...options, nginxMounted: m.canary !== undefined, appPort: m.services.port });
   };
 }
 

@@ -178,11 +178,13 @@ function figures(w: WindowStats): TrackFigure {
 
 /**
  * Sample both tracks' own metrics for `seconds` through nginx (`/__swiftdeploy/tracks/<track>/metrics`),
- * showing per-track figures as they come. Resolves undefined when `signal` aborts first.
+ * or the engine's own per-replica scrapes when it has them (swarm), showing per-track figures as
+ * they come. Resolves undefined when `signal` aborts first.
  */
-async function sampleTracks(session: Session, seconds: number, label: string, signal: AbortSignal): Promise<{ stable: WindowStats; canary: WindowStats } | undefined> {
+async function sampleTracks(session: Session, engine: Engine, seconds: number, label: string, signal: AbortSignal): Promise<{ stable: WindowStats; canary: WindowStats } | undefined> {
   const urls = { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') };
-  const scrape = async (): Promise<{ stable: Snapshot; canary: Snapshot }> => {
+  // On swarm a track has replicas, each scraped on its own by the engine; through nginx otherwise.
+  const viaNginx = async (): Promise<{ stable: Snapshot; canary: Snapshot }> => {
     const one = (url: string) =>
       scrapeMetrics(url, { timeoutMs: 3000 }).catch((err: unknown) => {
         throw new OperationFailed(`cannot scrape ${url} for the step window: ${(err as Error).message}`);
@@ -190,6 +192,7 @@ async function sampleTracks(session: Session, seconds: number, label: string, si
     const [stable, canary] = await Promise.all([one(urls.stable), one(urls.canary)]);
     return { stable, canary };
   };
+  const scrape = engine.trackScraper?.(seconds) ?? viaNginx;
   const first = await scrape();
   const progress = session.out.progress(label);
   let latest = first;
@@ -335,7 +338,7 @@ async function drive(session: Session, engine: Engine, driveOptions: RolloutOpti
       const stepLabel = `step ${atWeight.step + 1}/${atWeight.steps.length} at ${atWeight.weight}%: analysis window ${canary.step_seconds}s`;
       let windows: Awaited<ReturnType<typeof sampleTracks>>;
       try {
-        windows = await sampleTracks(session, canary.step_seconds, stepLabel, stop);
+        windows = await sampleTracks(session, engine, canary.step_seconds, stepLabel, stop);
       } catch (err) {
         // Another command may have ended the rollout meanwhile (its metrics locations are gone then).
         const now = await currentRollout(session);

@@ -421,11 +421,15 @@ export const manifestSchema = z
           message: 'expected "bridge" with runtime: swarm (the stack makes its own overlay network; this one carries only the OPA sidecar on this host)',
         });
       }
-      if (m.canary !== undefined) {
+      // The weighted split changes nginx.conf at every step; on swarm nginx then bind-mounts the
+      // project's nginx/ and is reloaded in place, which needs it on this node: publish: host pins it
+      // to the manager (docs/swarm.md, "Progressive canary").
+      if (m.canary !== undefined && m.swarm?.publish !== 'host') {
         ctx.addIssue({
           code: 'custom',
           path: ['canary'],
-          message: 'expected no canary: section with runtime: swarm (a progressive canary is not supported on swarm yet; promote canary|stable is a rolling update there)',
+          message:
+            'expected swarm.publish: host for a progressive canary with runtime: swarm (nginx is then pinned to the manager and reloaded in place at each step; with ingress every step would replace nginx). Without a canary: section, promote canary|stable is a rolling update',
         });
       }
     } else if (m.swarm !== undefined) {

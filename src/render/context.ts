@@ -129,7 +129,7 @@ export function templateContext(m: Manifest, env: RenderEnvironment, rollout?: R
     network: { name: m.network.name, driver: m.network.driver_type },
     runtime: m.runtime,
     // The stack's settings (docker-stack.yml), or false with runtime: compose.
-    swarm: m.runtime === 'swarm' ? swarmContext(m) : (false as const),
+    swarm: m.runtime === 'swarm' ? swarmContext(m, appServices) : (false as const),
     opa: {
       // An external opa.url means a central OPA: no sidecar is started.
       sidecar: m.opa.url === undefined,
@@ -147,9 +147,18 @@ const RESTART_CONDITION = { no: 'none', always: 'any', 'on-failure': 'on-failure
 
 const MANAGER = 'node.role==manager';
 
-function swarmContext(m: Manifest) {
+/** The canary track's replicas on swarm: one task beside the stable's, as compose runs one container. */
+export const SWARM_CANARY_REPLICAS = 1;
+
+function swarmContext(m: Manifest, appServices: readonly AppServiceContext[]) {
   const s = swarmConfigOf(m);
   return {
+    // The stable app, and app-canary beside it during a rollout (docker-stack.yml renders each).
+    apps: appServices.map((a) => ({ ...a, replicas: a.name === CANARY_HOST ? SWARM_CANARY_REPLICAS : s.replicas })),
+    // With a canary: section nginx bind-mounts the project's nginx/ (it is pinned to the manager by
+    // publish: host, the schema's rule) and each weight is an in-place reload; otherwise nginx.conf
+    // is a hash-named docker config and a changed file replaces nginx.
+    nginx_mount: m.canary !== undefined,
     replicas: s.replicas,
     publish: s.publish,
     // A host-mode port can be bound by one task per node: the new nginx cannot start before the old stops.

@@ -4,6 +4,7 @@
  * running it through a Runner. Docker Compose is one implementation (compose-engine.ts); a swarm
  * backend is meant to be a second one, not a fork of the lifecycle.
  */
+import type { Snapshot } from '../metrics/types.js';
 import type { ServiceContainer } from './ps.js';
 
 // The one runner signature: argv + options -> { exitCode, stdout, stderr }. `runArgv` (run.ts) is the
@@ -58,4 +59,15 @@ export interface Engine {
   down(): Promise<void>;
   /** The filesystem images and containers fill (for the disk fact); null when the engine does not say. */
   dataRoot(): Promise<string | null>;
+  /**
+   * For a progressive rollout's step windows: a scrape of each track's cumulative counters. Absent
+   * when nginx's per-track metrics locations measure a track whole (compose: one container a track).
+   */
+  trackScraper?(windowSeconds: number): () => Promise<TrackSnapshots>;
+}
+
+/** Both tracks' counters at one moment. */
+export interface TrackSnapshots {
+  stable: Snapshot;
+  canary: Snapshot;
 }

@@ -20,6 +20,8 @@ export interface ReplicaScraperOptions {
   stack: string;
   /** The app's port inside its container (services.port). */
   port: number;
+  /** The stack service whose tasks are scraped: `app` (default), or `app-canary` during a rollout. */
+  service?: string;
   run?: Runner;
   /** Budget for one replica's fetch inside its container. Default 2,000 ms (the compose scrape's). */
   timeoutMs?: number;
@@ -36,7 +38,6 @@ export interface ListedTask {
   state: string;
 }
 
-const SERVICE = 'app';
 /** What docker exec and node's start-up may add to the fetch budget. */
 const EXEC_OVERHEAD_MS = 8_000;
 
@@ -58,15 +59,16 @@ export function parseTaskContainers(text: string): Map<string, string> {
   return out;
 }
 
-/** Lists the app's tasks and scrapes each one it can reach; throws only when the tasks cannot be listed. */
+/** Lists the service's tasks and scrapes each one it can reach; throws only when the tasks cannot be listed. */
 export function replicaScraper(o: ReplicaScraperOptions): () => Promise<ReplicaScrape[]> {
   const run = o.run ?? runArgv;
   const now = o.now ?? Date.now;
   const timeoutMs = o.timeoutMs ?? 2_000;
+  const service = o.service ?? 'app';
   return async () => {
     const [listed, local] = await Promise.all([
-      runArgvChecked(serviceTasks(o.stack, SERVICE), { timeoutMs: 15_000 }, run),
-      runArgvChecked(localTaskContainers(o.stack, SERVICE), { timeoutMs: 15_000 }, run),
+      runArgvChecked(serviceTasks(o.stack, service), { timeoutMs: 15_000 }, run),
+      runArgvChecked(localTaskContainers(o.stack, service), { timeoutMs: 15_000 }, run),
     ]);
     const containers = parseTaskContainers(local.stdout);
     return Promise.all(

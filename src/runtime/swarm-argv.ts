@@ -106,3 +106,12 @@ export function execScrapeMetrics(container: string, port: number, timeoutMs: nu
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new UsageError(`execScrapeMetrics: bad timeout ${timeoutMs}`);
   return ['docker', 'exec', container, 'node', '-e', SCRAPE_METRICS_SCRIPT, String(port), String(timeoutMs)];
 }
+
+/**
+ * nginx inside one of its task containers on this node: `-c` the file it was started with (else
+ * `-t` checks, and `-s reload` signals, the image's default), then `nginxArgs` (`-t`, `-s reload`).
+ */
+export function execNginx(container: string, configFile: string, nginxArgs: readonly string[]): string[] {
+  if (!CONTAINER_ID.test(container)) throw new UsageError(`not a container id: ${JSON.stringify(container)}`);
+  return ['docker', 'exec', container, 'nginx', '-c', configFile, ...nginxArgs];
+}

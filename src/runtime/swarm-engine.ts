@@ -10,17 +10,21 @@
  * ComposeEngine on the same runner.
  */
 import { OperationFailed } from '../errors.js';
+import { NGINX_CONF_IN_CONTAINER } from '../render/context.js';
 import { pollUntil } from '../util/poll-until.js';
 import type { ComposeEngine } from './compose-engine.js';
 import { dockerImageId } from './docker-argv.js';
 import { dockerDataRoot } from './docker-info.js';
-import type { Engine, EngineProject } from './engine.js';
+import type { Engine, EngineProject, TrackSnapshots } from './engine.js';
+import { ReplicaAggregate, type ReplicaScrape } from '../metrics/replicas.js';
+import { replicaScraper } from './replica-scraper.js';
 import { parseJsonListing, type ServiceContainer } from './ps.js';
 import { lastLines, runArgvChecked, type RunOptions, type Runner } from './run.js';
 import {
+  execNginx,
+  localTaskContainers,
   serviceInspect,
   serviceLogs,
-  serviceRm,
   stackDeploy,
   stackNetworks,
   stackRm,
@@ -36,7 +40,19 @@ export interface SwarmEngineOptions {
   convergeTimeoutMs?: number;
   /** Pause between two looks at the stack while waiting. */
   pollIntervalMs?: number;
+  /**
+   * nginx bind-mounts the project's nginx/ (a manifest with `canary:`, publish: host; see
+   * docker-stack.yml.hbs): a changed nginx.conf is reloaded in place. Otherwise nginx.conf is a
+   * hash-named docker config and a changed one is a stack deploy that replaces nginx.
+   */
+  nginxMounted?: boolean;
+  /** The app's port inside its containers (services.port), for the per-replica track scrapes. */
+  appPort?: number;
 }
+
+// The stack services whose tasks have a healthcheck: Swarm keeps such a task `Starting` until it
+// passes, so `Running` means healthy.
+const HEALTHCHECKED = new Set(['app', 'app-canary']);
 
 /** The compose engine for the sidecar and the build, and the stack file; connected by lifecycle/engine.ts. */
 export async function connectSwarmEngine(project: EngineProject, compose: ComposeEngine, run: Runner, options: SwarmEngineOptions = {}): Promise<SwarmEngine> {
@@ -97,9 +113,27 @@ export class SwarmEngine implements Engine {
     await this.deployAndWait(Math.max(healthTimeoutMs, this.options.convergeTimeoutMs ?? 300_000));
   }
 
-  /** nginx.conf is a config named by its hash: a changed file is a new config, and a deploy replaces nginx start-first. */
+  /**
+   * Bind-mounted (nginxMounted): `nginx -t`, then `nginx -s reload`, in nginx's task container on
+   * this node (found by its swarm service label), as compose's reload; a broken file is never
+   * loaded. Otherwise nginx.conf is a config named by its hash: a changed file is a new config, and
+   * a deploy replaces nginx.
+   */
   async reloadNginx(): Promise<void> {
-    await this.up();
+    if (!this.options.nginxMounted) {
+      await this.up();
+      return;
+    }
+    const r = await runArgvChecked(localTaskContainers(this.stack, 'nginx'), { timeoutMs: 30_000 }, this.run);
+    const containers = r.stdout.split('\n').map((l) => l.trim().split(' ')[0] ?? '').filter(Boolean);
+    if (containers.length === 0) {
+      throw new OperationFailed(
+        `no ${stackService(this.stack, 'nginx')} container runs on this node: nginx (publish: host) runs on a manager, and swiftdeploy must run on that one to reload it (docs/swarm.md)`,
+      );
+    }
+    // `nginx -s reload` exits 0 even when the new config is broken: test it first, in every one.
+    for (const c of containers) await runArgvChecked(execNginx(c, NGINX_CONF_IN_CONTAINER, ['-t']), { timeoutMs: 30_000 }, this.run);
+    for (const c of containers) await runArgvChecked(execNginx(c, NGINX_CONF_IN_CONTAINER, ['-s', 'reload']), { timeoutMs: 30_000 }, this.run);
   }
 
   /** The stack's services as Swarm reports them now (empty when the stack does not exist). */
@@ -166,7 +200,9 @@ export class SwarmEngine implements Engine {
             const name = String(t.Name ?? '');
             const service = name.slice(this.stack.length + 1).replace(/\.\d+$/, '');
             const status = String(t.CurrentState ?? '');
-            return { id: String(t.ID ?? ''), service, state: (status.split(' ')[0] ?? '').toLowerCase(), status, image: String(t.Image ?? '') };
+            const state = (status.split(' ')[0] ?? '').toLowerCase();
+            const health = !HEALTHCHECKED.has(service) ? {} : state === 'running' ? { health: 'healthy' as const } : state === 'starting' ? { health: 'starting' as const } : {};
+            return { id: String(t.ID ?? ''), service, state, status, image: String(t.Image ?? ''), ...health };
           });
     return [...tasks, ...(await this.compose.services())];
   }
@@ -182,10 +218,26 @@ export class SwarmEngine implements Engine {
     return parts.join('\n');
   }
 
+  /**
+   * A service the stack file no longer defines (app-canary after a rollout): the stack deploy's
+   * --prune removes it (its tasks stop gracefully) and the rest converges; then wait until none of
+   * its tasks is left.
+   */
   async removeService(service: string): Promise<void> {
     if (service === 'opa') return this.compose.removeService(service);
-    const r = await this.run(serviceRm(this.stack, service), { timeoutMs: 30_000 });
-    if (r.exitCode !== 0 && !/not found/i.test(r.stderr)) throw new OperationFailed(`docker service rm ${stackService(this.stack, service)} failed: ${r.stderr.trim()}`);
+    const prefix = `${stackService(this.stack, service)}.`;
+    await this.up();
+    const wait = await pollUntil({
+      probe: async () => {
+        const r = await this.run(stackTasks(this.stack), { timeoutMs: 30_000 });
+        return r.exitCode !== 0 ? 0 : parseJsonListing(r.stdout, 'docker stack ps').filter((t) => String(t.Name ?? '').startsWith(prefix)).length;
+      },
+      until: (left) => left === 0,
+      onObservation: (left) => this.project.onLine?.(`swarm: waiting for ${left} task(s) of ${stackService(this.stack, service)} to stop`),
+      intervalMs: this.options.pollIntervalMs ?? 1000,
+      timeoutMs: 120_000,
+    });
+    if (wait.outcome !== 'done') throw new OperationFailed(`${stackService(this.stack, service)} was removed but ${wait.last ?? '?'} task(s) remain after 120s`);
   }
 
   /**
@@ -216,5 +268,36 @@ export class SwarmEngine implements Engine {
 
   dataRoot(): Promise<string | null> {
     return dockerDataRoot(this.run);
+  }
+
+  /**
+   * Each track's replicas scraped on their own (docker exec, as `status` does: nginx's per-track
+   * location reaches one of the stable's tasks per request, and alternating tasks' counters would
+   * read as resets) and summed by increases per task (metrics/replicas.ts): a cumulative snapshot
+   * per track that never goes down. A track with no replica scraped fails the step's measurement.
+   * Tasks on other nodes are not reached (docs/swarm.md, multi-node limit).
+   */
+  trackScraper(windowSeconds: number): () => Promise<TrackSnapshots> {
+    const port = this.options.appPort;
+    if (port === undefined) throw new OperationFailed('the swarm engine was not given the app port (services.port) to scrape the tracks');
+    const track = (service: string) => ({
+      service,
+      scrape: replicaScraper({ stack: this.stack, port, service, run: this.run }),
+      sum: new ReplicaAggregate(windowSeconds),
+    });
+    const tracks = { stable: track('app'), canary: track('app-canary') };
+    const one = async (t: ReturnType<typeof track>) => {
+      const scrapes: ReplicaScrape[] = await t.scrape();
+      const { snapshot } = t.sum.add(scrapes);
+      if (snapshot === null) {
+        const why = scrapes.map((s) => `${s.name ?? s.task}: ${s.error ?? 'not scraped'}`).join('; ') || 'no task';
+        throw new OperationFailed(`no replica of ${stackService(this.stack, t.service)} could be scraped (${why})`);
+      }
+      return snapshot;
+    };
+    return async () => {
+      const [stable, canary] = await Promise.all([one(tracks.stable), one(tracks.canary)]);
+      return { stable, canary };
+    };
   }
 }

@@ -5,9 +5,17 @@
  * one step per `docker service ls`: a new service gains one running task per step; a changed
  * service goes `updating` for `updateSteps` steps and then ends as `nextOutcome` says (on
  * `rollback_completed` its spec returns to the previous one, as Swarm's rollback does).
+ * nginx's task container on this node answers `docker ps` by its service label, and `docker exec
+ * <it> nginx -c .. -t | -s reload` reads the project's real nginx/nginx.conf (a bind mount): each
+ * reload records the canary weight the file then says (`reloads`). `docker service ps`, `docker ps`
+ * and `docker exec <task> node -e` answer the replica scraper: each task's /metrics is a real app
+ * server's (`metricsUrls`), fetched by the real script.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import YAML from 'yaml';
+import { runArgv } from '../../src/runtime/run.js';
 import type { RecordingRunner } from './recording-runner.js';
 
 export type Outcome = 'completed' | 'rollback_completed' | 'paused';
@@ -35,6 +43,15 @@ export class SwarmHost {
   private removal: { tasks: number; networks: number } | undefined;
   private networks = 0;
   private clock = 0;
+  /** nginx's container id on this node (a `docker ps` answer while the nginx service runs). */
+  readonly nginxContainer = '0123456789abcdef0123';
+  /** The canary weight nginx.conf said at each in-place reload (0-100), or null when it had no rollout. */
+  readonly reloads: Array<number | null> = [];
+  /** `nginx -t` exits 1 (a broken nginx.conf) while set. */
+  nginxTestFails = false;
+  /** Per stack service (`app`, `app-canary`), the base URL of a real app server whose /metrics its tasks answer. */
+  metricsUrls: Record<string, string> = {};
+  private projectDir = '';
   /** Called whenever the mode the app's tasks serve changes (for an nginx stand-in). */
   onMode: (mode: string | null) => void | Promise<void> = () => undefined;
 
@@ -78,7 +95,50 @@ export class SwarmHost {
       }
       return { stdout: this.networks > 0 ? 'n1\n' : '' };
     });
+    // A service's tasks (every one on this node), and its containers here, as the replica scraper lists them.
+    r.on(['docker', 'service', 'ps'], (argv) => ({
+      stdout: this.tasksOf(argv.at(-1)!)
+        .map((t) => JSON.stringify({ ID: t.id, Name: t.name, Image: 'img', Node: 'node1', DesiredState: 'Running', CurrentState: 'Running 3 seconds ago' }))
+        .join('\n'),
+    }));
+    r.on(['docker', 'ps', '--no-trunc', '--filter'], (argv) => {
+      const service = argv[argv.indexOf('--filter') + 1]!.replace('label=com.docker.swarm.service.name=', '');
+      if (service === `${stack}_nginx`) {
+        const nginx = this.services.get(service);
+        return { stdout: nginx && nginx.running > 0 ? `${this.nginxContainer} task-nginx-1\n` : '' };
+      }
+      return { stdout: this.tasksOf(service).map((t) => `${t.container} ${t.id}`).join('\n') };
+    });
+    // `docker exec <app task> node -e <script> <port> <ms>`: the real script with the real node against
+    // the server that plays the task's service (metricsUrls), its port rewritten to that server's.
+    r.on(['docker', 'exec'], async (argv) => {
+      const task = [...this.services.keys()].flatMap((n) => this.tasksOf(n)).find((t) => t.container === argv[2]);
+      const url = task ? this.metricsUrls[task.service] : undefined;
+      if (!task || url === undefined) return { exitCode: 1, stderr: `Error: No such container: ${argv[2]}` };
+      const inner = [...argv.slice(3)];
+      inner[inner.length - 2] = new URL(url).port;
+      const res = await runArgv(inner, { timeoutMs: 10_000 });
+      return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+    });
+    r.on(['docker', 'exec', this.nginxContainer, 'nginx'], (argv) => {
+      if (argv.includes('-t')) return this.nginxTestFails ? { exitCode: 1, stderr: 'nginx: [emerg] unexpected "}" in nginx.conf' } : {};
+      if (argv.includes('reload')) this.reloads.push(this.weightInConf());
+      return {};
+    });
     r.on(['docker', 'service', 'logs'], (argv) => ({ stdout: `${argv.at(-1)}: listening on 3000\n` }));
+  }
+
+  /** A running service's tasks: `<service>.<slot>`, a container id each (hex, as docker's). */
+  private tasksOf(name: string): Array<{ id: string; name: string; service: string; container: string }> {
+    const s = this.services.get(name);
+    if (!s) return [];
+    const service = name.slice(this.stack.length + 1);
+    return Array.from({ length: s.running }, (_, i) => ({
+      id: `${name}-${i + 1}`,
+      name: `${name}.${i + 1}`,
+      service,
+      container: createHash('sha256').update(`${name}-${i + 1}`).digest('hex').slice(0, 16),
+    }));
   }
 
   /** The running app's MODE, or null when nothing runs. */
@@ -86,7 +146,15 @@ export class SwarmHost {
     return this.services.get(`${this.stack}_app`)?.mode ?? null;
   }
 
+  /** The weight the project's nginx.conf routes to the canary (see templates/nginx.conf.hbs). */
+  private weightInConf(): number | null {
+    const conf = readFileSync(path.join(this.projectDir, 'nginx', 'nginx.conf'), 'utf8');
+    const m = /^\s*# Progressive rollout: (\d+)% of requests/m.exec(conf);
+    return m ? Number(m[1]) : null;
+  }
+
   private async deploy(file: string) {
+    this.projectDir = path.dirname(file);
     const doc = YAML.parse(readFileSync(file, 'utf8')) as { services: Record<string, { deploy?: { replicas?: number }; environment?: Record<string, string> }> };
     this.removal = undefined;
     this.networks = 1;

@@ -4,15 +4,21 @@
  * real generated docker-stack.yml, a real OPA, and an nginx stand-in serving the mode Swarm's app
  * tasks run. The Docker e2e (test/e2e/swarm.e2e.test.ts) runs the real thing.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT, exitCodeOf, OperationFailed } from '../../src/errors.js';
 import { deploy } from '../../src/lifecycle/deploy.js';
 import { swarmEngine } from '../../src/lifecycle/engine.js';
 import { promote } from '../../src/lifecycle/promote.js';
+import { abortRollout } from '../../src/lifecycle/rollout.js';
+import { loadManifest } from '../../src/manifest/load.js';
+import { planGenerate } from '../../src/render/generate.js';
+import { atStepWeight, newRollout } from '../../src/lifecycle/rollout-state.js';
+import { rolloutFileContent, rolloutFileIn } from '../../src/lifecycle/rollout-store.js';
 import { teardown } from '../../src/lifecycle/teardown.js';
 import type { AppMode } from '../../src/app/config.js';
+import { buildApp } from '../../src/app/server.js';
 import { requireOpa } from '../helpers/engines.js';
 import { opaForSuite } from '../helpers/opa.js';
 import { APP_IMAGE, failure, PROJECT, scriptedProject, stages, type ScriptedProject } from '../helpers/scripted-project.js';
@@ -172,3 +178,168 @@ describe.skipIf(!engine.path)(`runtime: swarm: the commands each operation runs$
     expect(s.p.text()).toMatch(/removed nginx\/nginx\.conf, docker-compose\.yml, docker-stack\.yml/);
   }, 30_000);
 });
+
+/** publish: host and a progressive canary (2.0.0 at 50 then 100), the schema's rule on swarm. */
+const CANARY = { 'swarm.publish': 'host', canary: { image: APP_IMAGE, version: '2.0.0', steps: [50, 100], step_seconds: 5 } };
+const ROLLOUT_CONFIG = { steps: [50, 100], failure_limit: 0, inconclusive_limit: 2, on_inconclusive: 'pause' as const, max_duration: 3600 };
+
+describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command sequences${engine.skipNote}`, () => {
+  const suite = opaForSuite();
+  const nginxExec = (s: SwarmProject, ...args: string[]) => ['docker', 'exec', s.swarm.nginxContainer, 'nginx', '-c', '/etc/swiftdeploy/nginx/nginx.conf', ...args];
+  const nginxPs = ['docker', 'ps', '--no-trunc', '--filter', `label=com.docker.swarm.service.name=${PROJECT}_nginx`, '--format', '{{.ID}} {{.Label "com.docker.swarm.task.id"}}'];
+  const reload = (s: SwarmProject) => [nginxPs, nginxExec(s, '-t'), nginxExec(s, '-s', 'reload')];
+
+  /** Deployed with the canary: section, before any rollout; returns how many commands ran so far. */
+  async function deployed(): Promise<{ s: SwarmProject; before: number }> {
+    const s = await swarmProject({ 'opa.url': suite.opa.url, ...CANARY });
+    expect(await deploy(s.p.manifest, s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
+    expect([...s.swarm.services.keys()]).toEqual([`${PROJECT}_app`, `${PROJECT}_nginx`]);
+    // deploy's own reload of the new nginx.conf: in place too (the stack file has no nginx config to change)
+    expect(s.acts().slice(-3)).toEqual(reload(s));
+    expect(s.swarm.reloads.splice(0)).toEqual([null]);
+    return { s, before: s.acts().length };
+  }
+
+  /** A rollout state file as the driver leaves it, at `step` (weight from the steps), with `status`. */
+  function rolloutAt(s: SwarmProject, step: number, status: 'paused' | 'ready'): void {
+    const now = new Date();
+    const state = { ...atStepWeight({ ...newRollout('r-swarm', { image: APP_IMAGE, version: '2.0.0' }, ROLLOUT_CONFIG, { pid: 1, host: 'h' }, now), step }, now), status, driver: null, running_since: null };
+    writeFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), rolloutFileContent(state));
+  }
+
+  it('promote canary to ready: reload at weight 0 in the nginx task container (-t first), app-canary by a stack deploy + convergence (1/1, healthy), each step a reload in place judged on every replica scraped by docker exec; nginx and the stable app never updated', async () => {
+    const { s, before } = await deployed();
+    const stable = await appServer('stable', '1.0.0');
+    const canary = await appServer('canary', '2.0.0');
+    try {
+      s.swarm.metricsUrls = { app: stable.url, 'app-canary': canary.url };
+      const code = await withAppTraffic([stable.url, canary.url], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+      expect(code).toBe(EXIT.OK);
+      const isScrape = (a: readonly string[]) =>
+        a.slice(0, 3).join(' ') === 'docker service ps' || (a[1] === 'ps' && !a.some((x) => x.endsWith('_nginx'))) || (a[1] === 'exec' && a[3] === 'node');
+      const acts = s.acts().slice(before);
+      expect(acts.filter((a) => !isScrape(a))).toEqual([NODE, ...reload(s), stackDeploy(s.stackFile), s.p.compose('ps', '--all', '--format', 'json'), ...reload(s), ...reload(s)]);
+      expect(s.swarm.reloads).toEqual([0, 50, 100]);
+      // every step window listed both tracks' tasks and scraped each of them in its container
+      const listed = acts.filter((a) => a.slice(0, 3).join(' ') === 'docker service ps').map((a) => a.at(-1));
+      expect(new Set(listed)).toEqual(new Set([`${PROJECT}_app`, `${PROJECT}_app-canary`]));
+      const execs = acts.filter((a) => a[1] === 'exec' && a[3] === 'node');
+      // 3 stable tasks and 1 canary task per scrape, so 4 execs a scrape
+      expect(execs.length % 4).toBe(0);
+      expect(execs.length).toBeGreaterThanOrEqual(8);
+      expect(s.swarm.services.get(`${PROJECT}_app-canary`)).toMatchObject({ running: 1, desired: 1 });
+      expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toBeUndefined();
+      expect(s.swarm.services.get(`${PROJECT}_nginx`)!.update).toBeUndefined();
+      const stack = readFileSync(s.stackFile, 'utf8');
+      expect(stack).toMatch(/^ {2}app-canary:\n {4}image: "swiftdeploy-app:1\.0\.0"/m);
+      expect(stack).toContain('- "./nginx:/etc/swiftdeploy/nginx:ro"');
+      expect(s.p.text()).toMatch(/app-canary is healthy/);
+      expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'ready', weight: 100 });
+      // the step analyses recorded the summed stable replicas: 3 tasks playing one server, so about 3 x
+      // its requests, while the canary (1 task) counts its server's once; both servers get the same traffic
+      const analyses = (await s.p.records()).flatMap((r) => (r.payload.analysis ? [r.payload.analysis as { outcome: string; tracks: { stable: { requests: number }; canary: { requests: number } } }] : []));
+      expect(analyses.map((a) => a.outcome)).toEqual(['pass', 'pass']);
+      for (const a of analyses) {
+        expect(a.tracks.canary.requests).toBeGreaterThan(0);
+        expect(a.tracks.stable.requests).toBeGreaterThanOrEqual(2 * a.tracks.canary.requests);
+      }
+    } finally {
+      await stable.close();
+      await canary.close();
+    }
+  }, 60_000);
+
+  it('a step whose canary task cannot be scraped pauses the rollout at that weight, naming the task', async () => {
+    const { s } = await deployed();
+    const stable = await appServer('stable', '1.0.0');
+    try {
+      s.swarm.metricsUrls = { app: stable.url };
+      const err = await failure(promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+      expect(err.message).toMatch(/^no replica of sdseq_app-canary could be scraped \(sdseq_app-canary\.1: cannot scrape: Error: No such container/);
+      expect(s.swarm.reloads).toEqual([0, 50]);
+      expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'paused', weight: 50 });
+    } finally {
+      await stable.close();
+    }
+  }, 30_000);
+
+  it('a broken nginx.conf: `nginx -t` fails in the container, no reload is sent, app-canary is never deployed', async () => {
+    const { s, before } = await deployed();
+    s.swarm.nginxTestFails = true;
+    const err = await failure(promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+    expect(err.message).toMatch(/unexpected "\}"/);
+    expect(s.acts().slice(before)).toEqual([NODE, nginxPs, nginxExec(s, '-t')]);
+    expect(s.swarm.reloads).toEqual([]);
+    expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(false);
+  }, 30_000);
+
+  it('abort at 50%: nginx back to the stable track (reload in place), then app-canary removed by a stack deploy with --prune, waited until its tasks are gone', async () => {
+    const { s } = await deployed();
+    rolloutAt(s, 0, 'paused');
+    // The files and the stack as the rollout left them: app-canary running beside app.
+    await renderAt(s, 50);
+    expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(true);
+    const before = s.acts().length;
+    expect(await abortRollout(s.p.manifest, s.p.operator, { reason: 'p99 doubled' }, s.p.deps)).toBe(EXIT.OK);
+    expect(s.acts().slice(before)).toEqual([NODE, ...reload(s), stackDeploy(s.stackFile)]);
+    expect(s.swarm.reloads).toEqual([null]);
+    expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(false);
+    expect(readFileSync(s.stackFile, 'utf8')).not.toMatch(/app-canary/);
+    // the removal waited on the stack's tasks
+    const after = s.p.argvs().slice(s.p.argvs().findLastIndex((a) => a.join(' ') === stackDeploy(s.stackFile).join(' ')));
+    expect(after.some((a) => a.slice(0, 3).join(' ') === 'docker stack ps')).toBe(true);
+    expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toBeUndefined();
+  }, 30_000);
+
+  it('promote stable of a ready rollout: the stable app rolled to the canary\'s image/version (one update, completed), then nginx back to stable in place and app-canary pruned', async () => {
+    const { s } = await deployed();
+    rolloutAt(s, 1, 'ready');
+    await renderAt(s, 100);
+    const before = s.acts().length;
+    expect(await promote(s.p.manifest, 'stable', s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
+    // replaceApp (stack deploy: the app's spec changed), then the reload and the pruning deploy
+    expect(s.acts().slice(before)).toEqual([NODE, stackDeploy(s.stackFile), ...reload(s), stackDeploy(s.stackFile)]);
+    expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toMatchObject({ State: 'completed' });
+    expect(s.swarm.services.get(`${PROJECT}_nginx`)!.update).toBeUndefined();
+    expect(s.swarm.reloads).toEqual([null]);
+    expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(false);
+    expect(readFileSync(s.stackFile, 'utf8')).toMatch(/APP_VERSION: "2\.0\.0"/);
+    expect(readFileSync(s.p.manifest, 'utf8')).toMatch(/^ {2}version: "?2\.0\.0"?/m);
+    expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'completed' });
+  }, 30_000);
+
+  /** The generated files at `weight`, and the scripted swarm converged on them (as the rollout's transitions left them). */
+  async function renderAt(s: SwarmProject, weight: number): Promise<void> {
+    for (const plan of await planGenerate(await loadManifest(s.p.manifest), { rollout: { weight }, force: true })) writeFileSync(plan.abs, plan.content);
+    await s.p.runner.run(stackDeploy(s.stackFile));
+    for (let i = 0; i < 5; i++) await s.p.runner.run(['docker', 'service', 'ls']);
+  }
+});
+
+/** A real app server on 127.0.0.1 playing one track's tasks (their /metrics). */
+async function appServer(mode: AppMode, version: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = buildApp({ port: 0, host: '127.0.0.1', mode, track: mode, version, chaosToken: undefined, drainTimeoutMs: 1000 }, { log: () => undefined });
+  await app.server.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.server.address();
+  if (address === null || typeof address !== 'object') throw new Error('app has no TCP address');
+  return { url: `http://127.0.0.1:${address.port}`, close: () => app.server.close() };
+}
+
+/** Requests to each track's server while `fn` runs, so every step window has traffic on both tracks. */
+async function withAppTraffic<T>(urls: readonly string[], fn: () => Promise<T>): Promise<T> {
+  let on = true;
+  const traffic = Promise.all(
+    urls.map(async (url) => {
+      while (on) {
+        await fetch(`${url}/`).then((r) => r.arrayBuffer()).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }),
+  );
+  try {
+    return await fn();
+  } finally {
+    on = false;
+    await traffic;
+  }
+}

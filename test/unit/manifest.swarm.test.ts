@@ -138,9 +138,17 @@ describe('runtime: the cross-field rules', () => {
     expect(p.line).toBe(at(text, 'driver_type', '\nnetwork:\n').line);
   });
 
-  it('runtime swarm with a canary: section says what is supported', () => {
-    const problems = problemsOf(`${withSwarm('replicas: 2')}canary:\n  steps: [50, 100]\n`);
-    expect(problems.map((p) => p.path)).toEqual(['canary']);
-    expect(problems[0]!.message).toMatch(/progressive canary is not supported on swarm yet; promote canary\|stable is a rolling update there/);
+  it('runtime swarm with a canary: section needs publish: host (ingress, the default, is refused saying why)', () => {
+    for (const publish of [[], ['publish: ingress']]) {
+      const problems = problemsOf(`${withSwarm('replicas: 2', ...publish)}canary:\n  steps: [50, 100]\n`);
+      expect(problems.map((p) => p.path)).toEqual(['canary']);
+      expect(problems[0]!.message).toMatch(/^expected swarm\.publish: host for a progressive canary with runtime: swarm \(nginx is then pinned to the manager and reloaded in place/);
+    }
+  });
+
+  it('runtime swarm, publish: host, with a canary: section is accepted', () => {
+    const m = parseManifest(`${withSwarm('replicas: 2', 'publish: host')}canary:\n  steps: [50, 100]\n`, 'm');
+    expect(m.canary?.steps).toEqual([50, 100]);
+    expect(m.swarm?.publish).toBe('host');
   });
 });

@@ -16,13 +16,15 @@ const DEFAULT_MANIFEST = readFileSync(fileURLToPath(new URL('../../manifest.yaml
 const SWARM_MANIFEST = readFileSync(fileURLToPath(new URL('../fixtures/golden/swarm/manifest.yaml', import.meta.url)), 'utf8');
 const ENV = { policiesDir: './policies' };
 
-async function render(text: string): Promise<Record<string, string>> {
-  const files = await renderAll(parseManifest(text, 'manifest.yaml'), ENV);
+async function render(text: string, rollout?: { weight: number }): Promise<Record<string, string>> {
+  const files = await renderAll(parseManifest(text, 'manifest.yaml'), ENV, rollout);
   return Object.fromEntries(files.map((f) => [f.relPath, f.content]));
 }
 
 interface StackService {
   image: string;
+  environment?: Record<string, string>;
+  volumes?: unknown[];
   ports?: Array<Record<string, unknown>>;
   healthcheck?: unknown;
   build?: unknown;
@@ -32,7 +34,7 @@ interface StackService {
 interface Stack {
   services: Record<string, StackService>;
   networks: Record<string, { driver: string }>;
-  configs: Record<string, { file: string }>;
+  configs?: Record<string, { file: string }>;
 }
 
 describe('runtime: swarm', () => {
@@ -108,6 +110,57 @@ describe('runtime: swarm', () => {
     const files = await render(SWARM_MANIFEST.replace('  placement:\n    constraints: ["node.role==manager"]\n', ''));
     const stack = YAML.parse(files['docker-stack.yml']!) as Stack;
     expect(stack.services.app!.deploy.placement).toBeUndefined();
+  });
+});
+
+// The golden swarm manifest with publish: host and a progressive canary (the schema's rule for one on swarm).
+const CANARY_SWARM = `${SWARM_MANIFEST.replace('  replicas: 3\n', '  replicas: 3\n  publish: host\n')}
+canary:
+  image: swiftdeploy-app:1.1.0
+  version: "1.1.0"
+  steps: [10, 50, 100]
+  step_seconds: 30
+`;
+
+describe('runtime: swarm with a canary: section', () => {
+  it('during a rollout: app-canary beside app (1 replica, its image, version, MODE and TRACK, the same hardening and update rules); one golden for every weight', async () => {
+    const first = (await render(CANARY_SWARM, { weight: 0 }))['docker-stack.yml']!;
+    expectGolden(first, 'swarm/rollout.docker-stack.yml');
+    for (const weight of [10, 50, 100]) expect((await render(CANARY_SWARM, { weight }))['docker-stack.yml']).toBe(first);
+    const stack = YAML.parse(first) as Stack;
+    expect(Object.keys(stack.services)).toEqual(['app', 'app-canary', 'nginx']);
+    const { app, 'app-canary': canary } = stack.services as { app: StackService; 'app-canary': StackService };
+    expect(app.image).toBe('swiftdeploy-app:1.0.0');
+    expect(app.environment).toMatchObject({ MODE: 'stable', TRACK: 'stable', APP_VERSION: '1.0.0' });
+    expect(canary.image).toBe('swiftdeploy-app:1.1.0');
+    expect(canary.environment).toMatchObject({ MODE: 'canary', TRACK: 'canary', APP_VERSION: '1.1.0' });
+    expect(app.deploy.replicas).toBe(3);
+    expect(canary.deploy.replicas).toBe(1);
+    // everything else is the stable's: healthcheck, hardening, endpoint mode, update and rollback rules
+    const { image: _i, environment: _e, deploy: d1, ...restApp } = app;
+    const { image: _j, environment: _f, deploy: d2, ...restCanary } = canary;
+    expect(restCanary).toEqual(restApp);
+    expect({ ...d2, replicas: 0 }).toEqual({ ...d1, replicas: 0 });
+  });
+
+  it('nginx bind-mounts the project\'s nginx/ (reloaded in place at each weight): no docker config, on a manager, host-published', async () => {
+    for (const rollout of [undefined, { weight: 50 }]) {
+      const stack = YAML.parse((await render(CANARY_SWARM, rollout))['docker-stack.yml']!) as Stack;
+      const nginx = stack.services.nginx!;
+      expect(nginx.volumes).toEqual(['./nginx:/etc/swiftdeploy/nginx:ro', 'logs:/var/log/nginx']);
+      expect(nginx.configs).toBeUndefined();
+      expect(stack.configs).toBeUndefined();
+      expect(nginx.deploy.placement).toEqual({ constraints: ['node.role==manager'] });
+      expect(nginx.ports).toEqual([{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }]);
+    }
+  });
+
+  it('no rollout: the stable app alone, with TRACK stable (so starting a rollout does not update it)', async () => {
+    const idle = YAML.parse((await render(CANARY_SWARM))['docker-stack.yml']!) as Stack;
+    const during = YAML.parse((await render(CANARY_SWARM, { weight: 10 }))['docker-stack.yml']!) as Stack;
+    expect(Object.keys(idle.services)).toEqual(['app', 'nginx']);
+    expect(idle.services.app).toEqual(during.services.app);
+    expect(idle.services.nginx).toEqual(during.services.nginx);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { serviceLogs, stackDeploy, stackRm, stackService, stackServiceList, stackTasks } from '../../src/runtime/swarm-argv.js';
+import { execNginx, localTaskContainers, serviceLogs, stackDeploy, stackRm, stackService, stackServiceList, stackTasks } from '../../src/runtime/swarm-argv.js';
 import { judgeConvergence, parseServiceInspect, parseServiceList, type InspectedService, type Replicas } from '../../src/runtime/swarm-state.js';
 
 describe('swarm argv', () => {
@@ -19,6 +19,13 @@ describe('swarm argv', () => {
     expect(stackTasks('shop')).toEqual(['docker', 'stack', 'ps', '--no-trunc', '--filter', 'desired-state=running', '--format', '{{json .}}', 'shop']);
     expect(serviceLogs('shop', 'app', 20)).toEqual(['docker', 'service', 'logs', '--no-task-ids', '--tail', '20', 'shop_app']);
   });
+  it('nginx in its task container on this node: found by the swarm service label, -c the file it runs, then -t or -s reload', () => {
+    expect(localTaskContainers('shop', 'nginx')).toEqual(['docker', 'ps', '--no-trunc', '--filter', 'label=com.docker.swarm.service.name=shop_nginx', '--format', '{{.ID}} {{.Label "com.docker.swarm.task.id"}}']);
+    expect(execNginx('0123456789abcdef', '/etc/swiftdeploy/nginx/nginx.conf', ['-t'])).toEqual(['docker', 'exec', '0123456789abcdef', 'nginx', '-c', '/etc/swiftdeploy/nginx/nginx.conf', '-t']);
+    expect(execNginx('0123456789abcdef', '/c', ['-s', 'reload']).slice(-2)).toEqual(['-s', 'reload']);
+    expect(() => execNginx('--privileged', '/c', ['-t'])).toThrow(UsageError);
+  });
+
   it('refuses a name that argv would read as a flag', () => {
     expect(() => stackService('shop', '--all')).toThrow(UsageError);
     expect(() => stackRm('-x')).toThrow(UsageError);
