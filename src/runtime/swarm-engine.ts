@@ -233,7 +233,9 @@ export class SwarmEngine implements Engine {
         return r.exitCode !== 0 ? 0 : parseJsonListing(r.stdout, 'docker stack ps').filter((t) => String(t.Name ?? '').startsWith(prefix)).length;
       },
       until: (left) => left === 0,
-      onObservation: (left) => this.project.onLine?.(`swarm: waiting for ${left} task(s) of ${stackService(this.stack, service)} to stop`),
+      onObservation: (left) => {
+        if (left > 0) this.project.onLine?.(`swarm: waiting for ${left} task(s) of ${stackService(this.stack, service)} to stop`);
+      },
       intervalMs: this.options.pollIntervalMs ?? 1000,
       timeoutMs: 120_000,
     });

@@ -58,7 +58,8 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
   const cli = (args: string[]) =>
     execa(bin, args, { cwd: project.dir, reject: false, stdin: 'ignore', env: { SWIFTDEPLOY_ACTOR: 'alice@example.com', NO_COLOR: '1' }, timeout: 300_000 });
 
-  function writeManifest(changes: Record<string, unknown> = {}): void {
+  /** `extra`: YAML appended after the manifest (the `canary:` section). */
+  function writeManifest(changes: Record<string, unknown> = {}, extra = ''): void {
     writeFileSync(
       manifest,
       testManifest({
@@ -69,7 +70,7 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
         'swarm.update.monitor': 5,
         'services.health_timeout_seconds': 120,
         ...changes,
-      }),
+      }) + (extra === '' ? '' : `\n${extra}`),
     );
   }
 
@@ -80,21 +81,30 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
     return readFileSync(path.join(project.dir, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   }
 
-  /** Steady traffic through nginx: one request at a time, every 20 ms. */
-  function traffic(): { stop: () => Promise<{ ok: number; failed: number; errors: string[] }> } {
+  /**
+   * Steady traffic through nginx: one request at a time, every 20 ms; answers counted per track
+   * (X-Track). With `close`, one connection per request, as the compose rollout e2e does: a weight
+   * change reloads nginx in place, and its old workers close idle keep-alive connections (README,
+   * "Progressive canary").
+   */
+  function traffic(o: { close?: boolean } = {}): { stop: () => Promise<{ ok: number; failed: number; errors: string[]; byTrack: Record<string, number> }> } {
     let on = true;
     let ok = 0;
     let failed = 0;
     const errors: string[] = [];
+    const byTrack: Record<string, number> = {};
     const loop = (async () => {
       while (on) {
         try {
-          const res = await fetch(`http://127.0.0.1:${nginxPort}/`, { signal: AbortSignal.timeout(5000) });
+          const res = await fetch(`http://127.0.0.1:${nginxPort}/`, { signal: AbortSignal.timeout(5000), ...(o.close ? { headers: { connection: 'close' } } : {}) });
           await res.arrayBuffer();
-          if (res.status === 200) ok++;
-          else {
+          const track = res.headers.get('x-track') ?? 'none';
+          if (res.status === 200) {
+            ok++;
+            byTrack[track] = (byTrack[track] ?? 0) + 1;
+          } else {
             failed++;
-            errors.push(`HTTP ${res.status}`);
+            errors.push(`${track}: HTTP ${res.status}`);
           }
         } catch (e) {
           failed++;
@@ -107,7 +117,7 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
       stop: async () => {
         on = false;
         await loop;
-        return { ok, failed, errors: errors.slice(0, 5) };
+        return { ok, failed, errors: errors.slice(0, 5), byTrack };
       },
     };
   }
@@ -233,6 +243,77 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
     const failed = records().filter((x) => x.payload.stage === 'failed').at(-1);
     expect(failed?.payload.detail).toMatch(/Swarm rolled the update back/);
     writeManifest();
+  });
+
+  // The progressive canary on swarm needs nginx in host mode (docs/swarm.md, "Progressive canary").
+  const CANARY = (version: string) => `canary:\n  version: "${version}"\n  steps: [10, 50, 100]\n  step_seconds: 5\n  inconclusive_limit: 1\n  max_duration: 600\n`;
+  const canaryPolicy = { 'swarm.publish': 'host', 'policy.canary.max_p99_ratio': 1000, 'policy.canary.max_p99_latency_seconds': 5 };
+  const nginxTasks = () => sh(['docker', 'service', 'ps', '--quiet', '--filter', 'desired-state=running', `${project.projectName}_nginx`]);
+
+  step('progressive canary on swarm: weights 10/50/100 reload nginx in place (same task), zero failed requests; promote stable rolls the 3 replicas to its version', async () => {
+    writeManifest(canaryPolicy, CANARY('2.0.0'));
+    // Adding canary: moves nginx.conf from a docker config to a bind mount: nginx is replaced once here.
+    const d = await cli(['deploy']);
+    expect(d.exitCode, d.stderr).toBe(0);
+    const nginxTask = await nginxTasks();
+    expect(nginxTask.split('\n')).toHaveLength(1);
+
+    const load = traffic({ close: true });
+    const r = await cli(['promote', 'canary', '--yes']);
+    const atHundred = await fetch(`http://127.0.0.1:${nginxPort}/`).then((res) => res.json() as Promise<{ mode: string; version: string }>);
+    const duringRollout = await load.stop();
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/rollout: step 1\/3: canary weight 10%/);
+    expect(r.stderr).toMatch(/rollout: step 2\/3 at 50%: pass/);
+    expect(r.stderr).toMatch(/every step passed/);
+    expect(duringRollout.failed, JSON.stringify(duringRollout)).toBe(0);
+    expect(duringRollout.byTrack.canary ?? 0).toBeGreaterThan(0);
+    expect(duringRollout.byTrack.stable ?? 0).toBeGreaterThan(0);
+    expect(atHundred.version).toBe('2.0.0');
+    // Every weight was a reload in the same nginx task, not a new one.
+    expect(await nginxTasks()).toBe(nginxTask);
+    expect((await labelled('service')).length).toBe(3);
+    // The step windows are per-track sums over every replica: at 10% the stable track's 3 tasks took
+    // ~9x the canary's requests (one stable task alone would be ~3x).
+    const analysed = records()
+      .map((x) => x.payload.analysis as { weight: number; tracks: Record<'stable' | 'canary', { requests: number }> } | undefined)
+      .filter((a) => a !== undefined);
+    expect(analysed.map((a) => a.weight)).toEqual([10, 50, 100]);
+    const atTen = analysed[0]!.tracks;
+    expect(atTen.canary.requests).toBeGreaterThan(0);
+    expect(atTen.stable.requests, JSON.stringify(atTen)).toBeGreaterThan(5 * atTen.canary.requests);
+
+    const load2 = traffic({ close: true });
+    const p = await cli(['promote', 'stable', '--yes']);
+    const afterPromote = await load2.stop();
+    expect(p.exitCode, p.stderr).toBe(0);
+    expect(afterPromote.failed, JSON.stringify(afterPromote)).toBe(0);
+    const spec = await sh(['docker', 'service', 'inspect', '--format', '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}', `${project.projectName}_app`]);
+    expect(spec).toMatch(/^APP_VERSION=2\.0\.0$/m);
+    expect(await labelled('service')).toHaveLength(2);
+    expect(readFileSync(manifest, 'utf8')).toMatch(/version: "?2\.0\.0"?/);
+  });
+
+  step('a failing canary on swarm: judged on its own replica, the rollout aborts itself (exit 3), app-canary is removed, stable never fails', async () => {
+    writeManifest({ ...canaryPolicy, 'services.version': '2.0.0' }, CANARY('3.0.0'));
+    const load = traffic({ close: true });
+    const driver = cli(['promote', 'canary', '--yes']);
+    const deadline = Date.now() + 120_000;
+    while (!existsSync(path.join(project.dir, '.swiftdeploy/rollout.json')) || !/"weight":\s*10\b/.test(readFileSync(path.join(project.dir, '.swiftdeploy/rollout.json'), 'utf8'))) {
+      if (Date.now() > deadline) throw new Error('the rollout never reached 10%');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const chaos = await cli(['chaos', 'error', '--rate', '1', '--track', 'canary']);
+    expect(chaos.exitCode, chaos.stderr).toBe(0);
+    const r = await driver;
+    const seen = await load.stop();
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/canary error rate 100%/);
+    expect(r.stderr).toMatch(/aborted/);
+    expect(seen.errors.every((e) => e.startsWith('canary')), JSON.stringify(seen)).toBe(true);
+    expect(await labelled('service')).toHaveLength(2);
+    const app = await fetch(`http://127.0.0.1:${nginxPort}/`).then((res) => res.json() as Promise<{ version: string }>);
+    expect(app.version).toBe('2.0.0');
   });
 
   step('teardown: no service, network, config or secret of the stack remains, nor the sidecar', async () => {
