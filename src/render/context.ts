@@ -152,9 +152,14 @@ export const SWARM_CANARY_REPLICAS = 1;
 
 function swarmContext(m: Manifest, appServices: readonly AppServiceContext[]) {
   const s = swarmConfigOf(m);
+  const onManager = s.placement.constraints.includes(MANAGER) ? s.placement.constraints : [...s.placement.constraints, MANAGER];
   return {
     // The stable app, and app-canary beside it during a rollout (docker-stack.yml renders each).
-    apps: appServices.map((a) => ({ ...a, replicas: a.name === CANARY_HOST ? SWARM_CANARY_REPLICAS : s.replicas })),
+    // app-canary runs on a manager, beside nginx and swiftdeploy: a step window scrapes its one task
+    // with docker exec, which reaches this node's containers only (docs/swarm.md, "Multi-node").
+    apps: appServices.map((a) =>
+      a.name === CANARY_HOST ? { ...a, replicas: SWARM_CANARY_REPLICAS, constraints: onManager } : { ...a, replicas: s.replicas, constraints: s.placement.constraints },
+    ),
     // With a canary: section nginx bind-mounts the project's nginx/ (it is pinned to the manager by
     // publish: host, the schema's rule) and each weight is an in-place reload; otherwise nginx.conf
     // is a hash-named docker config and a changed file replaces nginx.
@@ -167,11 +172,9 @@ function swarmContext(m: Manifest, appServices: readonly AppServiceContext[]) {
     nginx_endpoint_mode: s.publish === 'host' ? 'dnsrr' : 'vip',
     update: s.update,
     rollback: s.rollback,
-    constraints: s.placement.constraints,
     // A host-mode port answers on nginx's node only, and swiftdeploy reaches nginx on its own
     // loopback: nginx then runs on a manager (docs/swarm.md, "Multi-node"); the app may spread.
-    nginx_constraints:
-      s.publish === 'host' && !s.placement.constraints.includes(MANAGER) ? [...s.placement.constraints, MANAGER] : s.placement.constraints,
+    nginx_constraints: s.publish === 'host' ? onManager : s.placement.constraints,
     restart_condition: RESTART_CONDITION[m.services.restart_policy],
   };
 }

@@ -155,6 +155,18 @@ describe('runtime: swarm with a canary: section', () => {
     }
   });
 
+  it('app-canary runs on a manager beside nginx (its step windows are scraped there), whatever the app\'s own placement', async () => {
+    const spread = CANARY_SWARM.replace('  placement:\n    constraints: ["node.role==manager"]\n', '  placement:\n    constraints: ["node.labels.tier==web"]\n');
+    expect(spread).not.toBe(CANARY_SWARM);
+    const stack = YAML.parse((await render(spread, { weight: 10 }))['docker-stack.yml']!) as Stack;
+    expect(stack.services.app!.deploy.placement).toEqual({ constraints: ['node.labels.tier==web'] });
+    expect(stack.services['app-canary']!.deploy.placement).toEqual({ constraints: ['node.labels.tier==web', 'node.role==manager'] });
+    expect(stack.services.nginx!.deploy.placement).toEqual({ constraints: ['node.labels.tier==web', 'node.role==manager'] });
+    const none = YAML.parse((await render(CANARY_SWARM.replace('  placement:\n    constraints: ["node.role==manager"]\n', ''), { weight: 10 }))['docker-stack.yml']!) as Stack;
+    expect(none.services.app!.deploy.placement).toBeUndefined();
+    expect(none.services['app-canary']!.deploy.placement).toEqual({ constraints: ['node.role==manager'] });
+  });
+
   it('no rollout: the stable app alone, with TRACK stable (so starting a rollout does not update it)', async () => {
     const idle = YAML.parse((await render(CANARY_SWARM))['docker-stack.yml']!) as Stack;
     const during = YAML.parse((await render(CANARY_SWARM, { weight: 10 }))['docker-stack.yml']!) as Stack;
