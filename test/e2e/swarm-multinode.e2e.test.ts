@@ -115,6 +115,18 @@ describe.skipIf(!ENABLED)(title, () => {
   let manifest: string;
   const app = `${projectName}_app`;
 
+  const manifestChanges = {
+    ...localStackChanges({ projectName, appImage: APP_IMAGE, nginxPort: NGINX_PORT, opaPort: OPA_PORT }),
+    runtime: 'swarm',
+    'swarm.replicas': 3,
+    // no IPVS here (docs/swarm.md); nginx then runs on the manager, where the CLI reaches it
+    'swarm.publish': 'host',
+    'swarm.update.monitor': 5,
+    // no constraints: the app may run on every node, and Swarm spreads the replicas
+    'swarm.placement.constraints': [],
+    'services.health_timeout_seconds': 180,
+  };
+
   /** The CLI in sw1's network namespace, talking to sw1's engine. */
   const cli = (args: string[]) =>
     execa('ip', ['netns', 'exec', 'sw1', bin, ...args], {
@@ -156,20 +168,7 @@ describe.skipIf(!ENABLED)(title, () => {
     console.log((await execa('bash', [distribute, OPA_IMAGE, '--', MANAGER], { timeout: 300_000, all: true })).all);
     dir = mkdtempSync(path.join(os.tmpdir(), `${projectName}-`));
     manifest = path.join(dir, 'manifest.yaml');
-    writeFileSync(
-      manifest,
-      testManifest({
-        ...localStackChanges({ projectName, appImage: APP_IMAGE, nginxPort: NGINX_PORT, opaPort: OPA_PORT }),
-        runtime: 'swarm',
-        'swarm.replicas': 3,
-        // no IPVS here (docs/swarm.md); nginx then runs on the manager, where the CLI reaches it
-        'swarm.publish': 'host',
-        'swarm.update.monitor': 5,
-        // no constraints: the app may run on every node, and Swarm spreads the replicas
-        'swarm.placement.constraints': [],
-        'services.health_timeout_seconds': 180,
-      }),
-    );
+    writeFileSync(manifest, testManifest(manifestChanges));
   }, 900_000);
 
   afterAll(async () => {
@@ -218,6 +217,28 @@ describe.skipIf(!ENABLED)(title, () => {
       (e: Error) => `refused: ${(e.cause as Error | undefined)?.message ?? e.message}`,
     );
     expect(outside).toMatch(/^refused/);
+  });
+
+  step('a progressive canary across nodes: app-canary runs on the manager beside nginx, every step is measured, abort puts the stack back', async () => {
+    // latency on a loaded 2-core machine is noise at these rates (as in the compose rollout e2e)
+    const changes = { ...manifestChanges, 'policy.canary.max_p99_ratio': 1000, 'policy.canary.max_p99_latency_seconds': 5 };
+    writeFileSync(manifest, `${testManifest(changes)}\ncanary:\n  version: "2.0.0"\n  steps: [10, 50, 100]\n  step_seconds: 5\n  inconclusive_limit: 1\n  max_duration: 600\n`);
+    // nginx moves from a docker config to the bind-mounted nginx/ (replaced once, on sw1)
+    const d = await cli(['deploy']);
+    expect(d.exitCode, `${d.stdout}\n${d.stderr}`).toBe(0);
+    const load = traffic();
+    const r = await cli(['promote', 'canary', '--yes']);
+    const canaryNodes = await dk('sw1', ['service', 'ps', `${projectName}_app-canary`, '--filter', 'desired-state=running', '--format', '{{.Node}}']);
+    const a = await cli(['abort', '--yes', '--reason', 'multinode e2e']);
+    const seen = await load.stop();
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stderr).toMatch(/every step passed/);
+    expect(canaryNodes).toBe('sw1');
+    expect(a.exitCode, `${a.stdout}\n${a.stderr}`).toBe(0);
+    console.log(`multinode canary: ${seen.ok} ok, ${seen.failed} failed; errors: ${JSON.stringify(seen.errors)}`);
+    expect(seen.failed, JSON.stringify(seen)).toBe(0);
+    expect((await runningTasks()).map((t) => t.node).sort()).toEqual(['sw1', 'sw2', 'sw3']);
+    expect(await dk('sw1', ['service', 'ls', '--quiet', '--filter', `name=${projectName}_app-canary`])).toBe('');
   });
 
   step('node 3 cut off under steady load: Swarm reschedules its task on sw1/sw2 and the service keeps answering', async () => {
