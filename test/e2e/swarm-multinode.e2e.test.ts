@@ -65,8 +65,12 @@ interface Load {
   stop: () => Promise<{ ok: number; failed: number; longestGapMs: number; errors: string[]; lastFailedAt: number | null }>;
 }
 
-/** Steady traffic through nginx on the manager's address, one request at a time, every 20 ms. */
-function traffic(): Load {
+/**
+ * Steady traffic through nginx on the manager's address, one request at a time, every 20 ms. With
+ * `close`, one connection per request: across a rollout's in-place nginx reloads, as the rollout e2e
+ * (README, "Progressive canary": the old workers close idle keep-alive connections).
+ */
+function traffic(o: { close?: boolean } = {}): Load {
   let on = true;
   let ok = 0;
   let failed = 0;
@@ -77,7 +81,7 @@ function traffic(): Load {
   const loop = (async () => {
     while (on) {
       try {
-        const res = await fetch(`http://${MANAGER_ADDR}:${NGINX_PORT}/`, { signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(`http://${MANAGER_ADDR}:${NGINX_PORT}/`, { signal: AbortSignal.timeout(10_000), ...(o.close ? { headers: { connection: 'close' } } : {}) });
         await res.arrayBuffer();
         if (res.status === 200) {
           ok++;
@@ -226,8 +230,10 @@ describe.skipIf(!ENABLED)(title, () => {
     // nginx moves from a docker config to the bind-mounted nginx/ (replaced once, on sw1)
     const d = await cli(['deploy']);
     expect(d.exitCode, `${d.stdout}\n${d.stderr}`).toBe(0);
-    const load = traffic();
+    const load = traffic({ close: true });
+    const started = Date.now();
     const r = await cli(['promote', 'canary', '--yes']);
+    const tookMs = Date.now() - started;
     const canaryNodes = await dk('sw1', ['service', 'ps', `${projectName}_app-canary`, '--filter', 'desired-state=running', '--format', '{{.Node}}']);
     const a = await cli(['abort', '--yes', '--reason', 'multinode e2e']);
     const seen = await load.stop();
@@ -235,7 +241,7 @@ describe.skipIf(!ENABLED)(title, () => {
     expect(r.stderr).toMatch(/every step passed/);
     expect(canaryNodes).toBe('sw1');
     expect(a.exitCode, `${a.stdout}\n${a.stderr}`).toBe(0);
-    console.log(`multinode canary: ${seen.ok} ok, ${seen.failed} failed; errors: ${JSON.stringify(seen.errors)}`);
+    console.log(`multinode canary: promote canary ${tookMs} ms; ${seen.ok} ok, ${seen.failed} failed, longest gap ${seen.longestGapMs} ms; errors: ${JSON.stringify(seen.errors)}; ${r.stderr.split('\n').filter((l) => /^rollout: step .*: pass|^ +(stable|canary) \d+ requests/.test(l)).join(' | ')}`);
     expect(seen.failed, JSON.stringify(seen)).toBe(0);
     expect((await runningTasks()).map((t) => t.node).sort()).toEqual(['sw1', 'sw2', 'sw3']);
     expect(await dk('sw1', ['service', 'ls', '--quiet', '--filter', `name=${projectName}_app-canary`])).toBe('');
