@@ -183,7 +183,7 @@ describe.skipIf(!engine.path)(`status and guard on swarm during a progressive ro
     // the canary's counted traffic stays in the window; its last round was never scraped
     expect(ended.payload.window?.requests).toBe(7 + 6 * 34 + 30);
     expect(s.since(after).filter((c) => c.includes('app-canary'))).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 
   it('guard: its monitor (the same wiring) sees the same per-track sums during the rollout', async () => {
     const s = await deployedStack(suite.opa.url);
@@ -210,5 +210,22 @@ describe.skipIf(!engine.path)(`status and guard on swarm during a progressive ro
     expect(figures(third)).toEqual({ stack: 102, stable: 90, canary: 12 });
     expect(third.payload.replicas).toHaveLength(4);
     expect(deps.guardTick(third).error).toBeUndefined();
-  }, 60_000);
+  }, 90_000);
+
+  it("compose: unchanged, each track through nginx's per-track location during a rollout, nothing outside one, no replica scraper", async () => {
+    const made = await scriptedProject({ 'opa.url': suite.opa.url, canary: CANARY.canary });
+    p = made;
+    const session = await Session.open(made.manifest, made.operator, 'policy_check');
+    let on = false;
+    const client = new OpaClient({ url: suite.opa.url, timeoutMs: 2000 });
+    clients.push(client);
+    const w = sessionStatusWiring(session, { actor: 'dana@example.com', client, run: made.runner.run, rolloutRunning: () => on });
+    expect(w.scrapeReplicas).toBeUndefined();
+    expect(w.scrapeTrackReplicas).toBeUndefined();
+    expect(await w.trackMetricsUrls?.()).toBeUndefined();
+    on = true;
+    const nginx = `http://127.0.0.1:${made.nginx.port}/__swiftdeploy/tracks`;
+    expect(await w.trackMetricsUrls?.()).toEqual({ stable: `${nginx}/stable/metrics`, canary: `${nginx}/canary/metrics` });
+    expect(made.runner.calls).toEqual([]);
+  }, 30_000);
 });
