@@ -12,6 +12,7 @@ import { readRollout, rolloutFileIn } from '../lifecycle/rollout-store.js';
 import { describeRollout, hasCanaryTrack } from '../lifecycle/rollout-state.js';
 import type { Operator, Session } from '../lifecycle/session.js';
 import type { NoticeCorrelation, NoticeLink } from '../notify/types.js';
+import type { Runner } from '../runtime/run.js';
 import { createStatusDeps, type StatusWiring } from '../status/deps.js';
 import { sessionStatusWiring } from '../lifecycle/status-wiring.js';
 import { StatusMonitor, type TickResult } from '../status/tick.js';
@@ -87,9 +88,12 @@ export interface GuardWiring {
   metricsUrl: string;
   scrapeTimeoutMs?: number;
   hostFacts?: StatusWiring['hostFacts'];
-  trackMetricsUrls?: StatusWiring['trackMetricsUrls'];
+  /** Whether a progressive rollout runs (asked every tick): then each track is watched too, as `status` does. */
+  rolloutRunning?: () => boolean | Promise<boolean>;
   /** On swarm: every replica's /metrics, aggregated (src/runtime/replica-scraper.ts), as `status` scrapes them. */
   scrapeReplicas?: StatusWiring['scrapeReplicas'];
+  /** The Docker CLI runner for the swarm replica scrapes (tests: a scripted one). */
+  run?: Runner;
   /** The lifecycle's engine (tests: a recording runner); Docker Compose when absent. */
   lifecycle?: LifecycleDeps;
   propose?: ApprovalPort;
@@ -110,8 +114,9 @@ export function createGuardDeps(w: GuardWiring): GuardDeps {
       metricsUrl: w.metricsUrl,
       ...(w.scrapeTimeoutMs !== undefined ? { scrapeTimeoutMs: w.scrapeTimeoutMs } : {}),
       ...(w.hostFacts ? { hostFacts: w.hostFacts } : {}),
-      ...(w.trackMetricsUrls ? { trackMetricsUrls: w.trackMetricsUrls } : {}),
+      ...(w.rolloutRunning ? { rolloutRunning: w.rolloutRunning } : {}),
       ...(w.scrapeReplicas ? { scrapeReplicas: w.scrapeReplicas } : {}),
+      ...(w.run ? { run: w.run } : {}),
     }),
   );
   const { window_seconds: windowSeconds, mode: canaryMode } = manifest.policy.canary;

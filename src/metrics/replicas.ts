@@ -98,6 +98,49 @@ export class ReplicaAggregate {
   }
 }
 
+/** A progressive rollout's two tracks. */
+export type Track = 'stable' | 'canary';
+
+/** One track's tasks for one tick (swarm: service `app` or `app-canary`): each task's scrape, or why none could be listed. */
+export interface TrackScrape {
+  /** The stack service (`<stack>_app-canary`), for messages. */
+  service: string;
+  /** null when the service's tasks could not be listed (`error` says why). */
+  scrapes: ReplicaScrape[] | null;
+  error?: string;
+}
+
+/** One track's sum for one tick; null when none of its replicas was scraped (`why`). */
+export interface TrackSum {
+  service: string;
+  snapshot: Snapshot | null;
+  why?: string;
+}
+
+/**
+ * Both tracks of a rollout, each summed on its own ReplicaAggregate: the step windows
+ * (SwarmEngine.trackScraper) and status's per-track windows. A track whose tasks could not be listed
+ * is not added to (its tasks keep their last scrape, so nothing is forgotten and counted again).
+ */
+export class TrackAggregates {
+  private readonly sums: Record<Track, ReplicaAggregate>;
+
+  constructor(windowSeconds: number) {
+    this.sums = { stable: new ReplicaAggregate(windowSeconds), canary: new ReplicaAggregate(windowSeconds) };
+  }
+
+  add(scraped: Readonly<Record<Track, TrackScrape>>): Record<Track, TrackSum> {
+    const one = (track: Track): TrackSum => {
+      const { service, scrapes, error } = scraped[track];
+      if (scrapes === null) return { service, snapshot: null, why: `cannot list its tasks: ${error ?? 'no answer'}` };
+      const { snapshot } = this.sums[track].add(scrapes);
+      if (snapshot !== null) return { service, snapshot };
+      return { service, snapshot: null, why: scrapes.map((s) => `${s.name ?? s.task}: ${s.error ?? 'not scraped'}`).join('; ') || 'no task' };
+    };
+    return { stable: one('stable'), canary: one('canary') };
+  }
+}
+
 function gauge(s: Snapshot, name: string): number | undefined {
   const v = s.samples.find((x) => x.name === name)?.value;
   return v === undefined || !Number.isFinite(v) ? undefined : v;

@@ -9,11 +9,11 @@
  * listed with its node and "not scraped"; the aggregate then covers this node's replicas only.
  */
 import { RuntimeError } from '../errors.js';
-import type { ReplicaScrape } from '../metrics/replicas.js';
+import type { ReplicaScrape, Track, TrackScrape } from '../metrics/replicas.js';
 import { parsePrometheusText } from '../metrics/parse.js';
 import { parseJsonListing } from './ps.js';
 import { lastLines, runArgv, runArgvChecked, type Runner } from './run.js';
-import { execScrapeMetrics, localTaskContainers, serviceTasks } from './swarm-argv.js';
+import { execScrapeMetrics, localTaskContainers, serviceTasks, stackService } from './swarm-argv.js';
 
 export interface ReplicaScraperOptions {
   /** The stack (project.name). */
@@ -89,5 +89,31 @@ export function replicaScraper(o: ReplicaScraperOptions): () => Promise<ReplicaS
         }
       }),
     );
+  };
+}
+
+/** The stack service each track's tasks run as during a progressive rollout (docker-stack.yml.hbs). */
+export const TRACK_SERVICES: Readonly<Record<Track, string>> = { stable: 'app', canary: 'app-canary' };
+
+/**
+ * Both tracks' tasks during a rollout, each service listed and scraped on its own (summed per track by
+ * TrackAggregates). Never throws: a track whose tasks cannot be listed (app-canary before its first
+ * deploy has converged) says why.
+ */
+export function trackReplicaScraper(o: Omit<ReplicaScraperOptions, 'service'>): () => Promise<Record<Track, TrackScrape>> {
+  const one = (track: Track): (() => Promise<TrackScrape>) => {
+    const service = stackService(o.stack, TRACK_SERVICES[track]);
+    const scrape = replicaScraper({ ...o, service: TRACK_SERVICES[track] });
+    return () =>
+      scrape().then(
+        (scrapes): TrackScrape => ({ service, scrapes }),
+        (err: unknown): TrackScrape => ({ service, scrapes: null, error: err instanceof Error ? err.message : String(err) }),
+      );
+  };
+  const stable = one('stable');
+  const canary = one('canary');
+  return async () => {
+    const [s, c] = await Promise.all([stable(), canary()]);
+    return { stable: s, canary: c };
   };
 }

@@ -16,8 +16,9 @@ import type { ComposeEngine } from './compose-engine.js';
 import { dockerImageId } from './docker-argv.js';
 import { dockerDataRoot } from './docker-info.js';
 import type { Engine, EngineProject, TrackSnapshots } from './engine.js';
-import { ReplicaAggregate, type ReplicaScrape } from '../metrics/replicas.js';
-import { replicaScraper } from './replica-scraper.js';
+import { TrackAggregates, type Track } from '../metrics/replicas.js';
+import type { Snapshot } from '../metrics/types.js';
+import { trackReplicaScraper } from './replica-scraper.js';
 import { parseJsonListing, type ServiceContainer } from './ps.js';
 import { lastLines, runArgvChecked, type RunOptions, type Runner } from './run.js';
 import {
@@ -282,24 +283,16 @@ export class SwarmEngine implements Engine {
   trackScraper(windowSeconds: number): () => Promise<TrackSnapshots> {
     const port = this.options.appPort;
     if (port === undefined) throw new OperationFailed('the swarm engine was not given the app port (services.port) to scrape the tracks');
-    const track = (service: string) => ({
-      service,
-      scrape: replicaScraper({ stack: this.stack, port, service, run: this.run }),
-      sum: new ReplicaAggregate(windowSeconds),
-    });
-    const tracks = { stable: track('app'), canary: track('app-canary') };
-    const one = async (t: ReturnType<typeof track>) => {
-      const scrapes: ReplicaScrape[] = await t.scrape();
-      const { snapshot } = t.sum.add(scrapes);
-      if (snapshot === null) {
-        const why = scrapes.map((s) => `${s.name ?? s.task}: ${s.error ?? 'not scraped'}`).join('; ') || 'no task';
-        throw new OperationFailed(`no replica of ${stackService(this.stack, t.service)} could be scraped (${why})`);
-      }
-      return snapshot;
-    };
+    const scrape = trackReplicaScraper({ stack: this.stack, port, run: this.run });
+    const sums = new TrackAggregates(windowSeconds);
     return async () => {
-      const [stable, canary] = await Promise.all([one(tracks.stable), one(tracks.canary)]);
-      return { stable, canary };
+      const summed = sums.add(await scrape());
+      const one = (track: Track): Snapshot => {
+        const { service, snapshot, why } = summed[track];
+        if (snapshot === null) throw new OperationFailed(`no replica of ${service} could be scraped (${why ?? 'no task'})`);
+        return snapshot;
+      };
+      return { stable: one('stable'), canary: one('canary') };
     };
   }
 }

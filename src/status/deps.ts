@@ -30,6 +30,8 @@ export interface StatusWiring {
   trackMetricsUrls?: () => Promise<{ stable: string; canary: string } | undefined>;
   /** `runtime: swarm`: every app replica's own scrape (src/runtime/replica-scraper.ts), used instead of metricsUrl. */
   scrapeReplicas?: StatusDeps['scrapeReplicas'];
+  /** `runtime: swarm` during a rollout: each track's replicas scraped on their own (null outside one); replaces trackMetricsUrls there. */
+  scrapeTrackReplicas?: StatusDeps['scrapeTrackReplicas'];
   /** Overrides host fact gathering (tests); default measures this host. */
   hostFacts?: () => Promise<unknown>;
   now?: () => number;
@@ -40,6 +42,7 @@ export function createStatusDeps(w: StatusWiring): StatusDeps {
   return {
     scrape: () => scrapeMetrics(w.metricsUrl, { ...(w.scrapeTimeoutMs !== undefined ? { timeoutMs: w.scrapeTimeoutMs } : {}), now }),
     ...(w.scrapeReplicas ? { scrapeReplicas: w.scrapeReplicas } : {}),
+    ...(w.scrapeTrackReplicas ? { scrapeTrackReplicas: w.scrapeTrackReplicas } : {}),
     hostFacts: w.hostFacts ?? (() => gatherHostFacts({ projectDir: w.projectDir })),
     scrapeTracks: async () => {
       const urls = w.trackMetricsUrls ? await w.trackMetricsUrls() : undefined;

@@ -5,7 +5,7 @@
  */
 import { EXIT, OperationFailed } from '../errors.js';
 import type { PolicyVerdict, StatusPayload } from './payload.js';
-import { ReplicaAggregate, type ReplicaDetail, type ReplicaScrape } from '../metrics/replicas.js';
+import { ReplicaAggregate, TrackAggregates, type ReplicaDetail, type ReplicaScrape, type Track, type TrackScrape } from '../metrics/replicas.js';
 import { RollingWindow } from '../metrics/rolling.js';
 import type { Snapshot, WindowStats } from '../metrics/types.js';
 import type { PolicyOutcome } from '../policy/gate.js';
@@ -31,6 +31,13 @@ export interface StatusDeps {
    * canary track (then the record has no `tracks`). A failed track scrape is null for that track.
    */
   scrapeTracks?(): Promise<{ stable: Snapshot | null; canary: Snapshot | null } | null>;
+  /**
+   * `runtime: swarm` during a progressive rollout: each track's tasks (`app`, `app-canary`) scraped on
+   * their own, used instead of `scrapeReplicas` and `scrapeTracks`: the stack's aggregate sums both
+   * tracks' tasks (what nginx sends users to) and each track is summed on its own. null when no
+   * rollout runs (then `scrapeReplicas` scrapes `app` alone). A track that cannot be listed says why.
+   */
+  scrapeTrackReplicas?(): Promise<Record<Track, TrackScrape> | null>;
   /** Appends the tick's record; returns what the ledger wrote (seq, hash) for --json. */
   record(payload: StatusPayload): Promise<{ seq: number; hash: string } | null>;
   now(): number;
@@ -77,6 +84,10 @@ export class StatusMonitor {
   private readonly window: RollingWindow;
   private readonly replicas: ReplicaAggregate | null;
   private tracks: { stable: RollingWindow; canary: RollingWindow } | null = null;
+  /** swarm, during a rollout: each track's replicas summed on their own; null outside one, so a new rollout starts over. */
+  private trackSums: TrackAggregates | null = null;
+  /** The canary tasks last listed, kept (unscraped) in the stack's aggregate while a listing of them fails. */
+  private canaryTasks: ReplicaScrape[] = [];
   private primed = false;
 
   constructor(
@@ -84,13 +95,32 @@ export class StatusMonitor {
     private readonly options: StatusMonitorOptions,
   ) {
     this.window = new RollingWindow(options.windowSeconds);
-    this.replicas = deps.scrapeReplicas ? new ReplicaAggregate(options.windowSeconds) : null;
+    this.replicas = deps.scrapeReplicas || deps.scrapeTrackReplicas ? new ReplicaAggregate(options.windowSeconds) : null;
   }
 
-  /** The stack's snapshot: one scrape, or on swarm the replicas' aggregate (null when none answered) with each one's detail. */
-  private async scrapeStack(): Promise<{ snapshot: Snapshot | null; replicas?: ReplicaDetail[] }> {
-    if (this.replicas === null || !this.deps.scrapeReplicas) return { snapshot: await this.deps.scrape() };
-    return this.replicas.add(await this.deps.scrapeReplicas());
+  /**
+   * The stack's snapshot: one scrape, or on swarm the replicas' aggregate (null when none answered)
+   * with each one's detail; during a rollout on swarm, over both tracks' tasks from `tracked`.
+   */
+  private async scrapeStack(tracked: Record<Track, TrackScrape> | null): Promise<{ snapshot: Snapshot | null; replicas?: ReplicaDetail[] }> {
+    if (this.replicas === null) return { snapshot: await this.deps.scrape() };
+    if (tracked === null) {
+      this.canaryTasks = [];
+      if (!this.deps.scrapeReplicas) throw new OperationFailed('no scraper for the app replicas outside a rollout');
+      return this.replicas.add(await this.deps.scrapeReplicas());
+    }
+    const { stable, canary } = tracked;
+    // The stable tasks are the stack's: not listed, no snapshot (as scrapeReplicas throws).
+    if (stable.scrapes === null) throw new OperationFailed(`cannot list the tasks of ${stable.service}: ${stable.error ?? 'no answer'}`);
+    if (canary.scrapes !== null) this.canaryTasks = canary.scrapes;
+    const canaryScrapes =
+      canary.scrapes ?? this.canaryTasks.map((t): ReplicaScrape => ({ ...t, snapshot: null, error: `cannot list the tasks of ${canary.service}: ${canary.error ?? 'no answer'}` }));
+    return this.replicas.add([...stable.scrapes, ...canaryScrapes]);
+  }
+
+  /** swarm's per-track replica scrapes for this tick; null outside a rollout (or on compose). */
+  private async scrapeTracked(): Promise<Record<Track, TrackScrape> | null> {
+    return this.deps.scrapeTrackReplicas ? this.deps.scrapeTrackReplicas() : null;
   }
 
   /**
@@ -98,7 +128,7 @@ export class StatusMonitor {
    * the first is taken here, unrecorded. Throws when the stack cannot be scraped.
    */
   async prime(): Promise<void> {
-    const { snapshot, replicas } = await this.scrapeStack();
+    const { snapshot, replicas } = await this.scrapeStack(await this.scrapeTracked());
     if (snapshot === null) throw new OperationFailed(noReplicaScraped(replicas ?? []));
     this.window.add(snapshot);
     this.primed = true;
@@ -108,8 +138,11 @@ export class StatusMonitor {
     let snapshot: Snapshot | null = null;
     let replicas: ReplicaDetail[] | undefined;
     let scrapeError: string | undefined;
+    // On swarm during a rollout one scrape of every task serves the stack's window and each track's.
+    let tracked: Record<Track, TrackScrape> | null = null;
     try {
-      ({ snapshot, replicas } = await this.scrapeStack());
+      tracked = await this.scrapeTracked();
+      ({ snapshot, replicas } = await this.scrapeStack(tracked));
       if (snapshot === null) scrapeError = noReplicaScraped(replicas ?? []);
     } catch (err) {
       scrapeError = err instanceof Error ? err.message : String(err);
@@ -121,7 +154,7 @@ export class StatusMonitor {
       window = this.window.stats();
     }
     const observed = snapshot === null ? { mode: null, chaos: null, uptime_seconds: null } : observeStack(snapshot);
-    const tracks = await this.trackWindows();
+    const tracks = await this.trackWindows(tracked);
 
     const [infrastructure, canary] = await Promise.all([
       this.deps.hostFacts().then((facts) => this.deps.decide('infrastructure', facts)),
@@ -148,14 +181,22 @@ export class StatusMonitor {
   }
 
   /** Each track's window during a rollout; the windows start over when a rollout begins. */
-  private async trackWindows(): Promise<{ stable: WindowStats | null; canary: WindowStats | null } | null> {
-    const scraped = this.deps.scrapeTracks ? await this.deps.scrapeTracks() : null;
+  private async trackWindows(tracked: Record<Track, TrackScrape> | null): Promise<{ stable: WindowStats | null; canary: WindowStats | null } | null> {
+    let scraped: { stable: Snapshot | null; canary: Snapshot | null } | null;
+    if (tracked !== null) {
+      this.trackSums ??= new TrackAggregates(this.options.windowSeconds);
+      const summed = this.trackSums.add(tracked);
+      scraped = { stable: summed.stable.snapshot, canary: summed.canary.snapshot };
+    } else {
+      this.trackSums = null;
+      scraped = this.deps.scrapeTracks ? await this.deps.scrapeTracks() : null;
+    }
     if (scraped === null) {
       this.tracks = null;
       return null;
     }
     this.tracks ??= { stable: new RollingWindow(this.options.windowSeconds), canary: new RollingWindow(this.options.windowSeconds) };
-    const one = (track: 'stable' | 'canary'): WindowStats | null => {
+    const one = (track: Track): WindowStats | null => {
       const s = scraped[track];
       if (s === null) return null;
       this.tracks![track].add(s);

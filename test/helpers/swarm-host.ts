@@ -49,8 +49,11 @@ export class SwarmHost {
   readonly reloads: Array<number | null> = [];
   /** `nginx -t` exits 1 (a broken nginx.conf) while set. */
   nginxTestFails = false;
-  /** Per stack service (`app`, `app-canary`), the base URL of a real app server whose /metrics its tasks answer. */
-  metricsUrls: Record<string, string> = {};
+  /**
+   * Per stack service (`app`, `app-canary`), the base URL of a real app server whose /metrics its
+   * tasks answer, or one URL per task slot (slot n answers the (n-1)th, round robin).
+   */
+  metricsUrls: Record<string, string | readonly string[]> = {};
   private projectDir = '';
   /** Called whenever the mode the app's tasks serve changes (for an nginx stand-in). */
   onMode: (mode: string | null) => void | Promise<void> = () => undefined;
@@ -96,11 +99,16 @@ export class SwarmHost {
       return { stdout: this.networks > 0 ? 'n1\n' : '' };
     });
     // A service's tasks (every one on this node), and its containers here, as the replica scraper lists them.
-    r.on(['docker', 'service', 'ps'], (argv) => ({
-      stdout: this.tasksOf(argv.at(-1)!)
-        .map((t) => JSON.stringify({ ID: t.id, Name: t.name, Image: 'img', Node: 'node1', DesiredState: 'Running', CurrentState: 'Running 3 seconds ago' }))
-        .join('\n'),
-    }));
+    // A service the stack does not have is an error, as docker's (`app-canary` outside a rollout).
+    r.on(['docker', 'service', 'ps'], (argv) => {
+      const name = argv.at(-1)!;
+      if (!this.services.has(name)) return { exitCode: 1, stderr: `no such service: ${name}` };
+      return {
+        stdout: this.tasksOf(name)
+          .map((t) => JSON.stringify({ ID: t.id, Name: t.name, Image: 'img', Node: 'node1', DesiredState: 'Running', CurrentState: 'Running 3 seconds ago' }))
+          .join('\n'),
+      };
+    });
     r.on(['docker', 'ps', '--no-trunc', '--filter'], (argv) => {
       const service = argv[argv.indexOf('--filter') + 1]!.replace('label=com.docker.swarm.service.name=', '');
       if (service === `${stack}_nginx`) {
@@ -113,7 +121,8 @@ export class SwarmHost {
     // the server that plays the task's service (metricsUrls), its port rewritten to that server's.
     r.on(['docker', 'exec'], async (argv) => {
       const task = [...this.services.keys()].flatMap((n) => this.tasksOf(n)).find((t) => t.container === argv[2]);
-      const url = task ? this.metricsUrls[task.service] : undefined;
+      const urls = task ? this.metricsUrls[task.service] : undefined;
+      const url = task && Array.isArray(urls) ? urls[(task.slot - 1) % urls.length] : (urls as string | undefined);
       if (!task || url === undefined) return { exitCode: 1, stderr: `Error: No such container: ${argv[2]}` };
       const inner = [...argv.slice(3)];
       inner[inner.length - 2] = new URL(url).port;
@@ -129,7 +138,7 @@ export class SwarmHost {
   }
 
   /** A running service's tasks: `<service>.<slot>`, a container id each (hex, as docker's). */
-  private tasksOf(name: string): Array<{ id: string; name: string; service: string; container: string }> {
+  private tasksOf(name: string): Array<{ id: string; name: string; service: string; slot: number; container: string }> {
     const s = this.services.get(name);
     if (!s) return [];
     const service = name.slice(this.stack.length + 1);
@@ -137,6 +146,7 @@ export class SwarmHost {
       id: `${name}-${i + 1}`,
       name: `${name}.${i + 1}`,
       service,
+      slot: i + 1,
       container: createHash('sha256').update(`${name}-${i + 1}`).digest('hex').slice(0, 16),
     }));
   }

@@ -58,8 +58,7 @@ export function register(program: Command): void {
           policy: opaGuardPolicy(client),
           metricsUrl: session.nginxUrl('/metrics'),
           hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
-          trackMetricsUrls: async () =>
-            rollout ? { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') } : undefined,
+          rolloutRunning: () => rollout,
         });
         const abort = new AbortController();
         const stopListening = onInterrupt(() => abort.abort());

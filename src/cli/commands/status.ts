@@ -59,10 +59,7 @@ export function register(program: Command): void {
             actor: ctx.actor(),
             client,
             hostFacts: () => gatherHostFacts({ projectDir: session.loaded.projectDir, dockerDataRoot: dataRoot }),
-            trackMetricsUrls: async () =>
-              rollout === undefined
-                ? undefined
-                : { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') },
+            rolloutRunning: () => rollout !== undefined,
           }),
         );
         const monitor = new StatusMonitor(deps, { windowSeconds, canaryEnforcement: canaryMode });
@@ -86,7 +83,7 @@ export function register(program: Command): void {
             once: opts.once,
             signal: abort.signal,
             onSampling: (ms) => {
-              if (!ctx.global.json) out.info(`sampling ${(ms / 1000).toFixed(0)} s of traffic from ${manifest.runtime === 'swarm' ? `every replica of ${manifest.project.name}_app` : session.nginxUrl('/metrics')} ...`);
+              if (!ctx.global.json) out.info(`sampling ${(ms / 1000).toFixed(0)} s of traffic from ${manifest.runtime === 'swarm' ? `every replica of ${manifest.project.name}_app${rollout ? ` and ${manifest.project.name}_app-canary` : ''}` : session.nginxUrl('/metrics')} ...`);
             },
             onTick: (tick) => {
               const w = tick.payload.window;
