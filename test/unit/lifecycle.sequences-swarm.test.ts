@@ -179,8 +179,17 @@ describe.skipIf(!engine.path)(`runtime: swarm: the commands each operation runs$
   }, 30_000);
 });
 
-/** publish: host and a progressive canary (2.0.0 at 50 then 100), the schema's rule on swarm. */
-const CANARY = { 'swarm.publish': 'host', canary: { image: APP_IMAGE, version: '2.0.0', steps: [50, 100], step_seconds: 5 } };
+/**
+ * publish: host and a progressive canary (2.0.0 at 50 then 100), the schema's rule on swarm. Latency
+ * under a loaded 2-core machine is noise at these rates (a step once failed on p99 in a full run):
+ * the latency rules are the Rego tests' and the e2e's, not this command sequence's.
+ */
+const CANARY = {
+  'swarm.publish': 'host',
+  'policy.canary.max_p99_ratio': 1000,
+  'policy.canary.max_p99_latency_seconds': 5,
+  canary: { image: APP_IMAGE, version: '2.0.0', steps: [50, 100], step_seconds: 5 },
+};
 const ROLLOUT_CONFIG = { steps: [50, 100], failure_limit: 0, inconclusive_limit: 2, on_inconclusive: 'pause' as const, max_duration: 3600 };
 
 describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command sequences${engine.skipNote}`, () => {
