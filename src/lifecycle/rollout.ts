@@ -32,7 +32,7 @@ import { CANARY_HOST } from '../render/context.js';
 import { planGenerate } from '../render/generate.js';
 import type { Engine } from '../runtime/engine.js';
 import { whyNotAlive } from '../lock/liveness.js';
-import { pollUntil } from '../util/poll-until.js';
+import { pause, pollUntil } from '../util/poll-until.js';
 import { onInterrupt } from '../util/signals.js';
 import { connectEngine, type LifecycleDeps } from './engine.js';
 import { alertDecision, alertRollout } from './alerts.js';
@@ -193,31 +193,70 @@ async function sampleTracks(session: Session, engine: Engine, seconds: number, l
     return { stable, canary };
   };
   const scrape = engine.trackScraper?.(seconds) ?? viaNginx;
-  const first = await scrape();
   const progress = session.out.progress(label);
-  let latest = first;
+  // One failed scrape is not a failed measurement: a loaded task may miss one fetch's budget. The
+  // window runs from the first good sample to the last, and only STEP_SCRAPE_ATTEMPTS failures in a
+  // row make the step unmeasurable (the rollout then pauses).
+  let failedInARow = 0;
+  const sample = async (): Promise<{ stable: Snapshot; canary: Snapshot } | null> => {
+    try {
+      const snap = await scrape();
+      failedInARow = 0;
+      return snap;
+    } catch (err) {
+      failedInARow++;
+      if (failedInARow >= STEP_SCRAPE_ATTEMPTS) throw err;
+      progress.update(`a sample failed (${failedInARow} in a row, ${STEP_SCRAPE_ATTEMPTS} end the step): ${(err as Error).message}`);
+      return null;
+    }
+  };
+  let first: { stable: Snapshot; canary: Snapshot } | null = null;
+  while (first === null) {
+    first = await sample();
+    if (first === null) await pause(1000, signal);
+    if (signal.aborted) break;
+  }
+  if (first === null) {
+    progress.done(`${label}: interrupted`);
+    return undefined;
+  }
+  const start = first;
+  let latest = start;
+  let lastFailed = false;
   const started = Date.now();
   const polled = await pollUntil({
     intervalMs: 1000,
     timeoutMs: seconds * 1000,
     signal,
-    probe: scrape,
+    probe: sample,
     onObservation: (snap) => {
+      lastFailed = snap === null;
+      if (snap === null) return;
       latest = snap;
       const left = Math.max(0, Math.ceil(seconds - (Date.now() - started) / 1000));
-      const s = windowStats(first.stable, snap.stable);
-      const c = windowStats(first.canary, snap.canary);
+      const s = windowStats(start.stable, snap.stable);
+      const c = windowStats(start.canary, snap.canary);
       progress.update(`${left}s left | stable ${trackLine(s)} | canary ${trackLine(c)}`);
     },
     until: () => false,
   });
-  if (polled.outcome === 'aborted') {
+  // The window's last sample failed: take one more, so the window is not cut short by a miss.
+  while (lastFailed && !signal.aborted) {
+    await pause(1000, signal);
+    const snap = await sample();
+    lastFailed = snap === null;
+    if (snap !== null) latest = snap;
+  }
+  if (polled.outcome === 'aborted' || signal.aborted) {
     progress.done(`${label}: interrupted`);
     return undefined;
   }
   progress.done(`${label}: done`);
-  return { stable: windowStats(first.stable, latest.stable), canary: windowStats(first.canary, latest.canary) };
+  return { stable: windowStats(start.stable, latest.stable), canary: windowStats(start.canary, latest.canary) };
 }
+
+/** Failed scrapes in a row that make a step unmeasurable (1 s apart). */
+const STEP_SCRAPE_ATTEMPTS = 3;
 
 function pct(r: number | null): string {
   if (r === null) return 'n/a';

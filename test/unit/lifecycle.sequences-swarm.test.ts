@@ -4,6 +4,8 @@
  * real generated docker-stack.yml, a real OPA, and an nginx stand-in serving the mode Swarm's app
  * tasks run. The Docker e2e (test/e2e/swarm.e2e.test.ts) runs the real thing.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -258,6 +260,27 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     }
   }, 60_000);
 
+  it('one canary sample that fails mid-window (a loaded task missing its fetch budget) does not end the step: the rollout reaches ready', async () => {
+    const { s } = await deployed();
+    const stable = await appServer('stable', '1.0.0');
+    const canary = await appServer('canary', '2.0.0');
+    const flaky = await flakyMetrics(canary.url, 3);
+    try {
+      s.swarm.metricsUrls = { app: stable.url, 'app-canary': flaky.url };
+      const code = await withAppTraffic([stable.url, canary.url], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+      expect(flaky.failed()).toBe(1);
+      expect(code, s.p.text()).toBe(EXIT.OK);
+      expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'ready', weight: 100 });
+      const analyses = (await s.p.records()).flatMap((r) => (r.payload.analysis ? [r.payload.analysis as { outcome: string; tracks: { canary: { requests: number } } }] : []));
+      expect(analyses.map((a) => a.outcome)).toEqual(['pass', 'pass']);
+      for (const a of analyses) expect(a.tracks.canary.requests).toBeGreaterThan(0);
+    } finally {
+      await flaky.close();
+      await stable.close();
+      await canary.close();
+    }
+  }, 60_000);
+
   it('a step whose canary task cannot be scraped pauses the rollout at that weight, naming the task', async () => {
     const { s } = await deployed();
     const stable = await appServer('stable', '1.0.0');
@@ -332,6 +355,29 @@ async function appServer(mode: AppMode, version: string): Promise<{ url: string;
   const address = app.server.server.address();
   if (address === null || typeof address !== 'object') throw new Error('app has no TCP address');
   return { url: `http://127.0.0.1:${address.port}`, close: () => app.server.close() };
+}
+
+/** A proxy to `target` whose `failAt`-th request (1-based) has its connection dropped with no answer. */
+async function flakyMetrics(target: string, failAt: number): Promise<{ url: string; failed: () => number; close: () => Promise<void> }> {
+  let seen = 0;
+  let failed = 0;
+  const server = http.createServer((req, res) => {
+    seen++;
+    if (seen === failAt) {
+      failed++;
+      req.socket.destroy();
+      return;
+    }
+    fetch(`${target}${req.url ?? '/'}`)
+      .then(async (r) => {
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain' });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      })
+      .catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, failed: () => failed, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** Requests to each track's server while `fn` runs, so every step window has traffic on both tracks. */
