@@ -48,7 +48,12 @@ export function swarmEngine(options: ComposeEngineOptions & SwarmEngineOptions =
     const compose = await connectComposeEngine(project, options);
     // With `canary:` nginx bind-mounts nginx/ and is reloaded in place (docs/swarm.md).
     const m = session.manifest;
-    return connectSwarmEngine(project, compose, options.run ?? runArgv, { ...options, nginxMounted: m.canary !== undefined, appPort: m.services.port });
+    return connectSwarmEngine(project, compose, options.run ?? runArgv, {
+      ...options,
+      nginxMounted: m.canary !== undefined,
+      appPort: m.services.port,
+      healthTimeoutMs: m.services.health_timeout_seconds * 1000,
+    });
   };
 }
 

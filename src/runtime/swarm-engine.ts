@@ -26,6 +26,7 @@ import {
   localTaskContainers,
   serviceInspect,
   serviceLogs,
+  serviceRm,
   stackDeploy,
   stackNetworks,
   stackRm,
@@ -49,6 +50,8 @@ export interface SwarmEngineOptions {
   nginxMounted?: boolean;
   /** The app's port inside its containers (services.port), for the per-replica track scrapes. */
   appPort?: number;
+  /** services.health_timeout_seconds: how long starting app-canary alone may take to converge. */
+  healthTimeoutMs?: number;
 }
 
 // The stack services whose tasks have a healthcheck: Swarm keeps such a task `Starting` until it
@@ -93,11 +96,24 @@ export class SwarmEngine implements Engine {
     return { cwd: this.project.projectDir, env: this.env, ...(onLine ? { onLine: (line: string) => onLine(line) } : {}), ...extra };
   }
 
-  /** The OPA sidecar through compose (loopback only); anything else is the stack. */
+  /**
+   * The OPA sidecar through compose (loopback only); anything else is the stack. app-canary alone
+   * (a rollout's start) gets the app's health timeout, as compose's canary does, not the stack's
+   * convergence budget: Swarm restarts a task that never gets healthy for ever, so only the wait
+   * can end it, and its failure carries the canary's last log lines.
+   */
   async startServices(services: readonly string[]): Promise<void> {
     const local = services.filter((s) => s === 'opa');
     if (local.length > 0) await this.compose.startServices(local);
-    if (local.length < services.length) await this.up();
+    if (local.length === services.length) return;
+    const canaryOnly = services.every((s) => s === 'opa' || s === 'app-canary');
+    if (!canaryOnly || this.options.healthTimeoutMs === undefined) return this.up();
+    try {
+      await this.deployAndWait(Math.min(this.options.healthTimeoutMs, this.options.convergeTimeoutMs ?? 300_000));
+    } catch (err) {
+      const logs = await this.logs(['app-canary'], 20).catch((e: unknown) => `(no logs: ${(e as Error).message})`);
+      throw new OperationFailed(`${stackService(this.stack, 'app-canary')} did not start: ${(err as Error).message}. Last log lines:\n${logs}`);
+    }
   }
 
   async up(): Promise<void> {
@@ -220,27 +236,35 @@ export class SwarmEngine implements Engine {
   }
 
   /**
-   * A service the stack file no longer defines (app-canary after a rollout): the stack deploy's
-   * --prune removes it (its tasks stop gracefully) and the rest converges; then wait until none of
-   * its tasks is left.
+   * app-canary after a rollout: `docker service rm` of that service alone (its tasks stop
+   * gracefully), then wait until none of its tasks is left. Not a stack deploy: that would also
+   * apply to the stable app whatever the manifest says now, ungated, as compose's removal does not.
+   * The stack file no longer lists it, so the next deploy does not bring it back.
    */
   async removeService(service: string): Promise<void> {
     if (service === 'opa') return this.compose.removeService(service);
-    const prefix = `${stackService(this.stack, service)}.`;
-    await this.up();
-    const wait = await pollUntil({
+    const name = stackService(this.stack, service);
+    const rm = await this.run(serviceRm(this.stack, service), { timeoutMs: 60_000 });
+    // Already gone (an abort retried after a crash): only the wait is left.
+    if (rm.exitCode !== 0 && !/no such service|not found/i.test(rm.stderr)) {
+      throw new OperationFailed(`docker service rm ${name} failed: ${lastLines(rm.stderr || rm.stdout, 5)}`);
+    }
+    const prefix = `${name}.`;
+    const wait = await pollUntil<number | string>({
       probe: async () => {
         const r = await this.run(stackTasks(this.stack), { timeoutMs: 30_000 });
-        return r.exitCode !== 0 ? 0 : parseJsonListing(r.stdout, 'docker stack ps').filter((t) => String(t.Name ?? '').startsWith(prefix)).length;
+        // "Nothing found in stack": no task of any service is left; another failure is looked at again.
+        if (r.exitCode !== 0) return /nothing found in stack/i.test(r.stderr) ? 0 : `docker stack ps failed: ${lastLines(r.stderr, 2)}`;
+        return parseJsonListing(r.stdout, 'docker stack ps').filter((t) => String(t.Name ?? '').startsWith(prefix)).length;
       },
       until: (left) => left === 0,
       onObservation: (left) => {
-        if (left > 0) this.project.onLine?.(`swarm: waiting for ${left} task(s) of ${stackService(this.stack, service)} to stop`);
+        if (left !== 0) this.project.onLine?.(typeof left === 'number' ? `swarm: waiting for ${left} task(s) of ${name} to stop` : `swarm: ${left}`);
       },
       intervalMs: this.options.pollIntervalMs ?? 1000,
       timeoutMs: 120_000,
     });
-    if (wait.outcome !== 'done') throw new OperationFailed(`${stackService(this.stack, service)} was removed but ${wait.last ?? '?'} task(s) remain after 120s`);
+    if (wait.outcome !== 'done') throw new OperationFailed(`${name} was removed but its tasks were still there after 120s (last look: ${wait.last ?? 'none'})`);
   }
 
   /**

@@ -39,6 +39,8 @@ export class SwarmHost {
   nodeState = 'active true';
   nextOutcome: Outcome = 'completed';
   updateSteps = 4;
+  /** Services removed by `docker service rm` whose tasks are still stopping. */
+  private stopping: HostService[] = [];
   /** Polls after `stack rm` until the tasks, then the network, are gone. */
   private removal: { tasks: number; networks: number } | undefined;
   private networks = 0;
@@ -47,6 +49,8 @@ export class SwarmHost {
   readonly nginxContainer = '0123456789abcdef0123';
   /** The canary weight nginx.conf said at each in-place reload (0-100), or null when it had no rollout. */
   readonly reloads: Array<number | null> = [];
+  /** Services (`<stack>_app-canary`) whose tasks never get healthy, so never Running. */
+  readonly neverHealthy = new Set<string>();
   /** `nginx -t` exits 1 (a broken nginx.conf) while set. */
   nginxTestFails = false;
   /**
@@ -77,11 +81,22 @@ export class SwarmHost {
     r.on(['docker', 'stack', 'ps'], () => {
       if (this.removal && this.removal.tasks > 0) this.removal.tasks--;
       const left = this.removal ? this.removal.tasks : Infinity;
-      const tasks = [...this.services.values()].flatMap((s) =>
+      const tasks = [...this.services.values(), ...this.stopping].flatMap((s) =>
         Array.from({ length: s.running }, (_, i) => ({ ID: `${s.name}-${i + 1}`, Name: `${s.name}.${i + 1}`, Image: 'img', CurrentState: 'Running 3 seconds ago', DesiredState: 'Running' })),
       );
+      // a removed service's tasks stop one look after `service rm`
+      this.stopping = this.stopping.flatMap((s) => (s.running > 0 ? [{ ...s, running: 0 }] : []));
       if (this.removal && left === 0) return { stdout: '' };
       return { stdout: tasks.map((t) => JSON.stringify(t)).join('\n') };
+    });
+    // One service removed (app-canary after a rollout): gone from the listing at once, its tasks a moment later.
+    r.on(['docker', 'service', 'rm'], (argv) => {
+      const name = argv.at(-1)!;
+      const s = this.services.get(name);
+      if (s === undefined) return { exitCode: 1, stderr: `Error: No such service: ${name}` };
+      this.services.delete(name);
+      this.stopping.push(s);
+      return { stdout: `${name}\n` };
     });
     r.on(['docker', 'stack', 'rm'], () => {
       const had = this.services.size > 0 || this.networks > 0;
@@ -195,6 +210,8 @@ export class SwarmHost {
 
   private async step(): Promise<void> {
     for (const s of this.services.values()) {
+      // A task that never passes its healthcheck: Swarm restarts it for ever, it is never Running.
+      if (this.neverHealthy.has(s.name)) continue;
       if (s.running < s.desired) s.running++;
       if (s.running > s.desired) s.running = s.desired;
       if (s.running > 0 && s.mode && !s.announced) {

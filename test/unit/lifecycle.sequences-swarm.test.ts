@@ -295,6 +295,21 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     }
   }, 30_000);
 
+  it('a canary whose task never gets healthy: the start waits services.health_timeout_seconds, not the stack\'s 300 s, then aborts naming app-canary with its log lines', async () => {
+    const s = await swarmProject({ 'opa.url': suite.opa.url, ...CANARY, 'services.health_timeout_seconds': 2 });
+    expect(await deploy(s.p.manifest, s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
+    s.swarm.neverHealthy.add(`${PROJECT}_app-canary`);
+    const started = Date.now();
+    const err = await failure(promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(err.message).toMatch(/^sdseq_app-canary did not start: .*within 2s/);
+    expect(err.message).toMatch(/Last log lines:\nsdseq_app-canary: listening on 3000/);
+    expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'aborted', weight: 0 });
+    // and the aborted start removed it again
+    expect(s.acts().map((a) => a.join(' '))).toContain(`docker service rm ${PROJECT}_app-canary`);
+    expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(false);
+  }, 30_000);
+
   it('a broken nginx.conf: `nginx -t` fails in the container, no reload is sent, app-canary is never deployed', async () => {
     const { s, before } = await deployed();
     s.swarm.nginxTestFails = true;
@@ -305,7 +320,9 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(false);
   }, 30_000);
 
-  it('abort at 50%: nginx back to the stable track (reload in place), then app-canary removed by a stack deploy with --prune, waited until its tasks are gone', async () => {
+  const canaryRm = ['docker', 'service', 'rm', `${PROJECT}_app-canary`];
+
+  it('abort at 50%: nginx back to the stable track (reload in place), then app-canary alone removed (docker service rm, no stack deploy), waited until its tasks are gone', async () => {
     const { s } = await deployed();
     rolloutAt(s, 0, 'paused');
     // The files and the stack as the rollout left them: app-canary running beside app.
@@ -313,24 +330,25 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(true);
     const before = s.acts().length;
     expect(await abortRollout(s.p.manifest, s.p.operator, { reason: 'p99 doubled' }, s.p.deps)).toBe(EXIT.OK);
-    expect(s.acts().slice(before)).toEqual([NODE, ...reload(s), stackDeploy(s.stackFile)]);
+    expect(s.acts().slice(before)).toEqual([NODE, ...reload(s), canaryRm]);
     expect(s.swarm.reloads).toEqual([null]);
     expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(false);
     expect(readFileSync(s.stackFile, 'utf8')).not.toMatch(/app-canary/);
-    // the removal waited on the stack's tasks
-    const after = s.p.argvs().slice(s.p.argvs().findLastIndex((a) => a.join(' ') === stackDeploy(s.stackFile).join(' ')));
-    expect(after.some((a) => a.slice(0, 3).join(' ') === 'docker stack ps')).toBe(true);
+    // the removal waited on the stack's tasks until app-canary's had stopped (the first look still lists it)
+    const after = s.p.argvs().slice(s.p.argvs().findLastIndex((a) => a.join(' ') === canaryRm.join(' ')));
+    expect(after.filter((a) => a.slice(0, 3).join(' ') === 'docker stack ps').length).toBe(2);
+    expect(s.p.text()).toMatch(/swarm: waiting for 1 task\(s\) of sdseq_app-canary to stop/);
     expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toBeUndefined();
   }, 30_000);
 
-  it('promote stable of a ready rollout: the stable app rolled to the canary\'s image/version (one update, completed), then nginx back to stable in place and app-canary pruned', async () => {
+  it('promote stable of a ready rollout: the stable app rolled to the canary\'s image/version (one update, completed), then nginx back to stable in place and app-canary removed', async () => {
     const { s } = await deployed();
     rolloutAt(s, 1, 'ready');
     await renderAt(s, 100);
     const before = s.acts().length;
     expect(await promote(s.p.manifest, 'stable', s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
     // replaceApp (stack deploy: the app's spec changed), then the reload and the pruning deploy
-    expect(s.acts().slice(before)).toEqual([NODE, stackDeploy(s.stackFile), ...reload(s), stackDeploy(s.stackFile)]);
+    expect(s.acts().slice(before)).toEqual([NODE, stackDeploy(s.stackFile), ...reload(s), canaryRm]);
     expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toMatchObject({ State: 'completed' });
     expect(s.swarm.services.get(`${PROJECT}_nginx`)!.update).toBeUndefined();
     expect(s.swarm.reloads).toEqual([null]);
