@@ -46,6 +46,10 @@ export class ReplicaAggregate {
   private readonly requests = new Map<string, number>();
   private readonly histograms = new Map<string, Map<number, number>>();
   private at = Number.NEGATIVE_INFINITY;
+  /** When the first tick with a good scrape was taken (its scrapes are the aggregate's baseline). */
+  private firstAt: number | null = null;
+  /** Tasks listed without a good scrape and never scraped before (a loaded task missing its budget). */
+  private readonly listedUnscraped = new Set<string>();
 
   constructor(private readonly windowSeconds: number) {}
 
@@ -58,22 +62,46 @@ export class ReplicaAggregate {
     const listed = new Set(scrapes.map((s) => s.task));
     for (const task of [...this.last.keys()]) if (!listed.has(task)) this.last.delete(task);
     for (const task of [...this.windows.keys()]) if (!listed.has(task)) this.windows.delete(task);
+    for (const task of [...this.listedUnscraped]) if (!listed.has(task)) this.listedUnscraped.delete(task);
 
     const scraped = scrapes.flatMap((s) => (s.snapshot === null ? [] : [s.snapshot]));
     // One time for the tick: the aggregate's, and each replica window's, so that every window spans the
     // same scrapes and, while no task changes, the replicas' windows add up to the aggregate's.
     if (scraped.length > 0) this.at = Math.max(this.at, ...scraped.map((s) => s.at));
+    const baselineTick = this.firstAt === null;
     const replicas = scrapes.map((s): ReplicaDetail => {
       const who = { task: s.task, ...(s.name !== undefined ? { name: s.name } : {}), ...(s.node !== undefined ? { node: s.node } : {}) };
-      if (s.snapshot === null) return { ...who, window: null, error: s.error ?? 'not scraped' };
-      this.accumulate(s.task, prepareSnapshot(s.snapshot));
+      if (s.snapshot === null) {
+        if (!this.last.has(s.task)) this.listedUnscraped.add(s.task);
+        return { ...who, window: null, error: s.error ?? 'not scraped' };
+      }
+      if (!baselineTick && !this.last.has(s.task) && this.startedBeforeFirstTick(s.task, s.snapshot)) {
+        // Its first good scrape after the baseline tick, from a process that was already serving:
+        // that scrape is its baseline, or its whole lifetime would count as traffic in the window.
+        this.last.set(s.task, prepareSnapshot(s.snapshot));
+      } else {
+        this.accumulate(s.task, prepareSnapshot(s.snapshot));
+      }
+      this.listedUnscraped.delete(s.task);
       let window = this.windows.get(s.task);
       if (!window) this.windows.set(s.task, (window = new RollingWindow(this.windowSeconds)));
       window.add({ at: this.at, samples: s.snapshot.samples });
       return { ...who, window: window.stats() };
     });
     if (scraped.length === 0) return { snapshot: null, replicas };
+    this.firstAt ??= this.at;
     return { snapshot: { at: this.at, samples: [...this.sums(), ...gauges(scraped)] }, replicas };
+  }
+
+  /**
+   * Whether a task first scraped after the baseline tick was already running then: by its process's
+   * uptime when it reports one, else by having been listed before without an answer. A task that
+   * started later (a replacement, the canary) counts its whole value: all of it is new traffic.
+   */
+  private startedBeforeFirstTick(task: string, snapshot: Snapshot): boolean {
+    const uptime = snapshot.samples.find((x) => x.name === UPTIME)?.value;
+    if (uptime !== undefined && Number.isFinite(uptime) && this.firstAt !== null) return snapshot.at - uptime * 1000 < this.firstAt;
+    return this.listedUnscraped.has(task);
   }
 
   private accumulate(task: string, now: PreparedSnapshot): void {

@@ -46,6 +46,30 @@ function tick(agg: ReplicaAggregate, window: RollingWindow, scrapes: ReplicaScra
 }
 
 describe('ReplicaAggregate over real app servers', () => {
+  it('a replica that misses its first scrape: its first good one is its baseline, not its lifetime; a task started later counts all it served', async () => {
+    const [a, b] = [await app(), await app()];
+    // a served before the window began (an old incident: errors included)
+    await postChaos(a.url, '{"mode":"error","rate":1}');
+    await statusesOf(`${a.url}/`, 40);
+    await postChaos(a.url, '{"mode":"recover"}');
+    const agg = new ReplicaAggregate(WINDOW_S);
+    const window = new RollingWindow(WINDOW_S);
+    // Real clock: a process's uptime is compared with when the aggregate began.
+    tick(agg, window, await scrapeAll({ ta: 'cannot scrape: The operation was aborted due to timeout', tb: b }, Date.now));
+    await statusesOf(`${b.url}/`, 5);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = tick(agg, window, await scrapeAll({ ta: a, tb: b }, Date.now));
+    expect(second.window?.requests).toBe(5);
+    expect(second.window?.errors).toBe(0);
+
+    const c = await app();
+    await statusesOf(`${c.url}/`, 6);
+    await statusesOf(`${a.url}/`, 3);
+    const third = tick(agg, window, await scrapeAll({ ta: a, tb: b, tc: c }, Date.now));
+    expect(third.window?.requests).toBe(5 + 6 + 3);
+    expect(third.window?.errors).toBe(0);
+  });
+
   it('sums three replicas: requests, errors and latency buckets of the aggregate are the sums of each replica', async () => {
     const [a, b, c] = [await app(), await app(), await app()];
     await postChaos(c.url, '{"mode":"error","rate":1}');

@@ -51,7 +51,8 @@ interface Stack {
   p: ScriptedProject;
   swarm: SwarmHost;
   stable: RunningApp[];
-  canary: RunningApp;
+  /** app-canary's task: started by canaryDeployed, as a new task starts when the rollout deploys it. */
+  canary?: RunningApp;
   session: Session;
   client: OpaClient;
   /** Commands run since `from` (an index into the runner's calls), as a shell shows them. */
@@ -68,13 +69,12 @@ async function deployedStack(opaUrl: string): Promise<Stack> {
   made.deps.connectEngine = swarmEngine({ run: made.runner.run, docker: DOCKER, pollIntervalMs: 5 });
   expect(await deploy(made.manifest, made.operator, {}, made.deps)).toBe(EXIT.OK);
   const stable = await Promise.all([0, 1, 2].map(() => startApp({ mode: 'stable' })));
-  const canary = await startApp({ mode: 'canary' });
-  servers = [...stable, canary];
-  swarm.metricsUrls = { app: stable.map((s) => s.url), 'app-canary': canary.url };
+  servers = [...stable];
+  swarm.metricsUrls = { app: stable.map((s) => s.url) };
   const session = await Session.open(made.manifest, made.operator, 'policy_check');
   const client = new OpaClient({ url: opaUrl, timeoutMs: 2000 });
   clients.push(client);
-  return { p: made, swarm, stable, canary, session, client, since: (from) => made.runner.commands().slice(from) };
+  return { p: made, swarm, stable, session, client, since: (from) => made.runner.commands().slice(from) };
 }
 
 /** The rollout state file as the driver leaves it at 50% (paused: its driver gone), which the CLI reads as a running rollout. */
@@ -84,8 +84,11 @@ function rolloutAt50(s: Stack): void {
   writeFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), rolloutFileContent(state));
 }
 
-/** The files at weight 50 and the scripted swarm converged on them: app-canary running beside app. */
+/** The files at weight 50 and the scripted swarm converged on them: app-canary running beside app (a new process). */
 async function canaryDeployed(s: Stack): Promise<void> {
+  s.canary = await startApp({ mode: 'canary' });
+  servers.push(s.canary);
+  s.swarm.metricsUrls['app-canary'] = s.canary.url;
   for (const plan of await planGenerate(await loadManifest(s.p.manifest), { rollout: { weight: 50 }, force: true })) writeFileSync(plan.abs, plan.content);
   await s.p.runner.run(['docker', 'stack', 'deploy', '--compose-file', path.join(s.p.dir, 'docker-stack.yml'), '--prune', '--resolve-image', 'never', PROJECT]);
   for (let i = 0; i < 5; i++) await s.p.runner.run(['docker', 'service', 'ls']);
@@ -97,7 +100,7 @@ const rolloutRunning = (session: Session) => async () => (await rolloutStatusLin
 
 /** One round of traffic: 5, 10 and 15 requests to the three stable tasks' servers, 4 to the canary's. */
 async function round(s: Stack): Promise<void> {
-  await Promise.all([statusesOf(`${s.stable[0]!.url}/`, 5), statusesOf(`${s.stable[1]!.url}/`, 10), statusesOf(`${s.stable[2]!.url}/`, 15), statusesOf(`${s.canary.url}/`, 4)]);
+  await Promise.all([statusesOf(`${s.stable[0]!.url}/`, 5), statusesOf(`${s.stable[1]!.url}/`, 10), statusesOf(`${s.stable[2]!.url}/`, 15), statusesOf(`${s.canary!.url}/`, 4)]);
 }
 
 const figures = (t: TickResult) => ({
