@@ -182,7 +182,7 @@ function figures(w: WindowStats): TrackFigure {
  * they come. Resolves undefined when `signal` aborts first.
  */
 async function sampleTracks(session: Session, engine: Engine, seconds: number, label: string, signal: AbortSignal): Promise<{ stable: WindowStats; canary: WindowStats } | undefined> {
-  const urls = { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') };
+  const urls = session.trackMetricsUrls();
   // On swarm a track has replicas, each scraped on its own by the engine; through nginx otherwise.
   const viaNginx = async (): Promise<{ stable: Snapshot; canary: Snapshot }> => {
     const one = (url: string) =>

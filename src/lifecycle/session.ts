@@ -189,6 +189,11 @@ export class Session {
     return `http://127.0.0.1:${this.manifest.nginx.port}${pathname}`;
   }
 
+  /** Each track's own /metrics through nginx's per-track locations during a rollout (nginx.conf.hbs). */
+  trackMetricsUrls(): { stable: string; canary: string } {
+    return { stable: this.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: this.nginxUrl('/__swiftdeploy/tracks/canary/metrics') };
+  }
+
   composeFile(): string {
     return this.files.compose;
   }

@@ -35,8 +35,7 @@ export function sessionStatusWiring(session: Session, o: Required & Overrides): 
     const scrapeTracks = trackReplicaScraper(scraper);
     tracks.scrapeTrackReplicas = async () => ((await running()) ? scrapeTracks() : null);
   } else if (running) {
-    tracks.trackMetricsUrls = async () =>
-      (await running()) ? { stable: session.nginxUrl('/__swiftdeploy/tracks/stable/metrics'), canary: session.nginxUrl('/__swiftdeploy/tracks/canary/metrics') } : undefined;
+    tracks.trackMetricsUrls = async () => ((await running()) ? session.trackMetricsUrls() : undefined);
   }
   return {
     metricsUrl: o.metricsUrl ?? session.nginxUrl('/metrics'),
