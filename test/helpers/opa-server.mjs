@@ -22,16 +22,25 @@ process.once('exit', () => {
 
 /** A TCP port on 127.0.0.1 that nothing listened on a moment ago (bound, then released). */
 export async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(undefined));
-  });
-  const address = server.address();
-  await new Promise((resolve) => server.close(() => resolve(undefined)));
-  if (address === null || typeof address === 'string') throw new Error('freePort: no TCP address');
-  return address.port;
+  // The kernel may hand the same ephemeral port out again once it is closed: two calls in a row once
+  // gave nginx and OPA one port (the manifest check refused it). Never the same port twice per process.
+  for (;;) {
+    const server = net.createServer();
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(undefined));
+    });
+    const address = server.address();
+    await new Promise((resolve) => server.close(() => resolve(undefined)));
+    if (address === null || typeof address === 'string') throw new Error('freePort: no TCP address');
+    if (handedOut.has(address.port)) continue;
+    handedOut.add(address.port);
+    return address.port;
+  }
 }
+
+/** Ports freePort has returned in this process. @type {Set<number>} */
+const handedOut = new Set();
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
