@@ -16,6 +16,7 @@ import { promote } from '../../src/lifecycle/promote.js';
 import { rollback } from '../../src/lifecycle/rollback.js';
 import { requireOpa } from '../helpers/engines.js';
 import { opaForSuite } from '../helpers/opa.js';
+import { whileRequesting } from '../helpers/traffic.js';
 import { APP_IMAGE, detection, PROJECT, scriptedProject, stages, type ScriptedProject, failure } from '../helpers/scripted-project.js';
 import type { HostContainer } from '../helpers/compose-host.js';
 import { appendRecord } from '../../src/history/ledger.js';
@@ -41,23 +42,6 @@ async function running(mode: AppMode, opaUrl: string, flavour: 'v2' | 'v1' = 'v2
   return { project, oldApp };
 }
 
-/** Client traffic through the nginx port while `fn` runs, so the canary window has requests to judge. */
-async function withTraffic<T>(project: ScriptedProject, fn: () => Promise<T>): Promise<T> {
-  let on = true;
-  const url = `http://127.0.0.1:${project.nginx.port}/`;
-  const traffic = (async () => {
-    while (on) {
-      await fetch(url).then((r) => r.arrayBuffer()).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  try {
-    return await fn();
-  } finally {
-    on = false;
-    await traffic;
-  }
-}
 
 /** The start-before-stop replacement of `oldId` on compose v2. */
 function replacement(project: ScriptedProject, oldId: string): string[][] {
@@ -78,7 +62,7 @@ describe.skipIf(!engine.path)(`promote: the commands it runs, in order${engine.s
   it('stable -> canary: gate (real OPA, sampled window), then scale up, wait healthy, stop and remove the old app', async () => {
     const { project, oldApp } = await running('stable', suite.opa.url);
     p = project;
-    const code = await withTraffic(p, () => promote(p!.manifest, 'canary', p!.operator, {}, p!.deps));
+    const code = await whileRequesting([`http://127.0.0.1:${p.nginx.port}`], () => promote(p!.manifest, 'canary', p!.operator, {}, p!.deps));
     expect(code).toBe(EXIT.OK);
     expect(p.argvs()).toEqual([...detection(), ...replacement(p, oldApp.id)]);
     // the new container was created from the re-rendered compose file
@@ -118,7 +102,7 @@ describe.skipIf(!engine.path)(`promote: the commands it runs, in order${engine.s
     p = project;
     const files = [p.manifest, p.composeFile].map((f) => ({ f, sha: sha(f) }));
     p.host.newAppHealth.push('unhealthy');
-    const err = await failure(withTraffic(p, () => promote(p!.manifest, 'canary', p!.operator, {}, p!.deps)));
+    const err = await failure(whileRequesting([`http://127.0.0.1:${p.nginx.port}`], () => promote(p!.manifest, 'canary', p!.operator, {}, p!.deps)));
     expect(err).toBeInstanceOf(OperationFailed);
     expect(err.message).toMatch(/^promote to canary failed and was rolled back: the new app container did not become healthy \(running\/unhealthy\); the old one keeps serving/);
 

@@ -25,6 +25,7 @@ import { requireOpa } from '../helpers/engines.js';
 import { opaForSuite } from '../helpers/opa.js';
 import { APP_IMAGE, failure, PROJECT, scriptedProject, stages, type ScriptedProject } from '../helpers/scripted-project.js';
 import { SwarmHost } from '../helpers/swarm-host.js';
+import { whileRequesting } from '../helpers/traffic.js';
 
 const engine = requireOpa();
 const DOCKER = { flavour: { command: ['docker', 'compose'], version: '2.24.5' }, engineVersion: '20.10.24' };
@@ -63,22 +64,6 @@ async function swarmProject(changes: Record<string, unknown>): Promise<SwarmProj
   };
 }
 
-/** Client traffic through the nginx port while `fn` runs, so the canary window has requests to judge. */
-async function withTraffic<T>(p: ScriptedProject, fn: () => Promise<T>): Promise<T> {
-  let on = true;
-  const traffic = (async () => {
-    while (on) {
-      await fetch(`http://127.0.0.1:${p.nginx.port}/`).then((r) => r.arrayBuffer()).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  try {
-    return await fn();
-  } finally {
-    on = false;
-    await traffic;
-  }
-}
 
 const stackDeploy = (file: string) => ['docker', 'stack', 'deploy', '--compose-file', file, '--prune', '--resolve-image', 'never', PROJECT];
 
@@ -131,7 +116,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: the commands each operation runs$
     const s = await swarmProject({ 'opa.url': suite.opa.url });
     expect(await deploy(s.p.manifest, s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
     const before = s.acts().length;
-    const code = await withTraffic(s.p, () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+    const code = await whileRequesting([`http://127.0.0.1:${s.p.nginx.port}`], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
     expect(code).toBe(EXIT.OK);
     expect(s.acts().slice(before)).toEqual([NODE, stackDeploy(s.stackFile)]);
     expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toMatchObject({ State: 'completed' });
@@ -148,7 +133,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: the commands each operation runs$
     expect(await deploy(s.p.manifest, s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
     const stackBefore = readFileSync(s.stackFile, 'utf8');
     s.swarm.nextOutcome = 'rollback_completed';
-    const err = await failure(withTraffic(s.p, () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps)));
+    const err = await failure(whileRequesting([`http://127.0.0.1:${s.p.nginx.port}`], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps)));
     expect(exitCodeOf(err)).toBe(EXIT.FAILED);
     expect(err.message).toMatch(/^promote to canary failed and was rolled back: Swarm rolled the update back: app: rollback completed: update rolled back/);
     // the lifecycle's own rollback re-deployed the stable spec, which Swarm already runs: no second update
@@ -224,7 +209,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     const canary = await appServer('canary', '2.0.0');
     try {
       s.swarm.metricsUrls = { app: stable.url, 'app-canary': canary.url };
-      const code = await withAppTraffic([stable.url, canary.url], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+      const code = await whileRequesting([stable.url, canary.url], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
       expect(code).toBe(EXIT.OK);
       const isScrape = (a: readonly string[]) =>
         a.slice(0, 3).join(' ') === 'docker service ps' || (a[1] === 'ps' && !a.some((x) => x.endsWith('_nginx'))) || (a[1] === 'exec' && a[3] === 'node');
@@ -267,7 +252,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     const flaky = await flakyMetrics(canary.url, 3);
     try {
       s.swarm.metricsUrls = { app: stable.url, 'app-canary': flaky.url };
-      const code = await withAppTraffic([stable.url, canary.url], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
+      const code = await whileRequesting([stable.url, canary.url], () => promote(s.p.manifest, 'canary', s.p.operator, {}, s.p.deps));
       expect(flaky.failed()).toBe(1);
       expect(code, s.p.text()).toBe(EXIT.OK);
       expect(JSON.parse(readFileSync(rolloutFileIn(path.join(s.p.dir, '.swiftdeploy')), 'utf8'))).toMatchObject({ status: 'ready', weight: 100 });
@@ -398,21 +383,3 @@ async function flakyMetrics(target: string, failAt: number): Promise<{ url: stri
   return { url: `http://127.0.0.1:${port}`, failed: () => failed, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-/** Requests to each track's server while `fn` runs, so every step window has traffic on both tracks. */
-async function withAppTraffic<T>(urls: readonly string[], fn: () => Promise<T>): Promise<T> {
-  let on = true;
-  const traffic = Promise.all(
-    urls.map(async (url) => {
-      while (on) {
-        await fetch(`${url}/`).then((r) => r.arrayBuffer()).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }),
-  );
-  try {
-    return await fn();
-  } finally {
-    on = false;
-    await traffic;
-  }
-}
