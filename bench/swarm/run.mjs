@@ -101,9 +101,13 @@ function load(nginxPort) {
           continue;
         }
         const again = await fetch(url, { headers: { connection: 'close' }, signal: AbortSignal.timeout(5000) })
-          .then(async (res) => (await res.arrayBuffer(), res.status === 200))
-          .catch(() => false);
-        if (!again) counts.failedAfterRetry++;
+          .then(async (res) => (await res.arrayBuffer(), res.status === 200 ? null : `HTTP ${res.status}`))
+          .catch((e) => e?.cause?.code ?? e?.cause?.message ?? e?.message ?? 'error');
+        if (again !== null) {
+          counts.failedAfterRetry++;
+          const retryKey = `retry: ${again}`;
+          counts.byStatus[retryKey] = (counts.byStatus[retryKey] ?? 0) + 1;
+        }
       }
     }
   };
