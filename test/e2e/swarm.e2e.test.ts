@@ -151,8 +151,12 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
     if (project) {
       await runArgv(['docker', 'stack', 'rm', project.projectName]);
       await project.cleanup();
-      // teardown keeps the log volume, as on compose; this test's is removed here
-      await runArgv(['docker', 'volume', 'rm', '--force', `${project.projectName}-logs`]);
+      // teardown keeps the log volume, as on compose; this test's is removed here, once the last
+      // task's container has let go of it (a moment after the stack is gone)
+      for (let i = 0; i < 40; i++) {
+        if ((await runArgv(['docker', 'volume', 'rm', '--force', `${project.projectName}-logs`])).exitCode === 0) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
     await runArgv(['docker', 'image', 'rm', BROKEN_IMAGE]);
     if (initialisedSwarm) {
