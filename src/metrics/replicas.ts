@@ -23,6 +23,8 @@ export interface ReplicaScrape {
   node?: string;
   snapshot: Snapshot | null;
   error?: string;
+  /** Listed but not running yet (Swarm's Starting, Preparing...): a new task, not one that missed its scrape. */
+  pending?: true;
 }
 
 /** One replica in the status payload: its own window (null until it has two scrapes, or when this tick's scrape failed). */
@@ -72,7 +74,7 @@ export class ReplicaAggregate {
     const replicas = scrapes.map((s): ReplicaDetail => {
       const who = { task: s.task, ...(s.name !== undefined ? { name: s.name } : {}), ...(s.node !== undefined ? { node: s.node } : {}) };
       if (s.snapshot === null) {
-        if (!this.last.has(s.task)) this.listedUnscraped.add(s.task);
+        if (!this.last.has(s.task) && s.pending !== true) this.listedUnscraped.add(s.task);
         return { ...who, window: null, error: s.error ?? 'not scraped' };
       }
       if (!baselineTick && !this.last.has(s.task) && this.startedBeforeFirstTick(s.task, s.snapshot)) {
@@ -94,13 +96,17 @@ export class ReplicaAggregate {
   }
 
   /**
-   * Whether a task first scraped after the baseline tick was already running then: by its process's
-   * uptime when it reports one, else by having been listed before without an answer. A task that
-   * started later (a replacement, the canary) counts its whole value: all of it is new traffic.
+   * Whether a task first scraped after the baseline tick was already serving before what is being
+   * measured: by its process's uptime when it reports one (before the baseline tick, or before the
+   * window's span when the aggregate is older than that), else by having been listed as running
+   * without an answer. A task that started later (a replacement, the canary) counts its whole
+   * value: all of it is new traffic.
    */
   private startedBeforeFirstTick(task: string, snapshot: Snapshot): boolean {
     const uptime = snapshot.samples.find((x) => x.name === UPTIME)?.value;
-    if (uptime !== undefined && Number.isFinite(uptime) && this.firstAt !== null) return snapshot.at - uptime * 1000 < this.firstAt;
+    if (uptime !== undefined && Number.isFinite(uptime) && this.firstAt !== null) {
+      return snapshot.at - uptime * 1000 < Math.max(this.firstAt, snapshot.at - this.windowSeconds * 1000);
+    }
     return this.listedUnscraped.has(task);
   }
 

@@ -75,7 +75,7 @@ export function replicaScraper(o: ReplicaScraperOptions): () => Promise<ReplicaS
       parseServiceTasks(listed.stdout).map(async (t): Promise<ReplicaScrape> => {
         const who = { task: t.id, name: t.name, ...(t.node !== '' ? { node: t.node } : {}) };
         // A task that is not Running yet has not passed its healthcheck: it serves no traffic.
-        if (!/^running\b/i.test(t.state)) return { ...who, snapshot: null, error: `not running: ${t.state || 'no state'}` };
+        if (!/^running\b/i.test(t.state)) return { ...who, snapshot: null, error: `not running: ${t.state || 'no state'}`, pending: true };
         const container = containers.get(t.id);
         if (container === undefined) return { ...who, snapshot: null, error: `not scraped: on node ${t.node || '?'}, and docker exec reaches this node's containers only` };
         try {

@@ -52,6 +52,26 @@ export function stackTasks(stack: string): string[] {
   return ['docker', 'stack', 'ps', '--no-trunc', '--filter', 'desired-state=running', '--format', '{{json .}}', assertComposeProjectName(stack)];
 }
 
+/** Every task id of one stack service (its history too), one a line; exit 1 when the service does not exist. */
+export function serviceTaskIds(stack: string, service: string): string[] {
+  return ['docker', 'service', 'ps', '--quiet', '--no-trunc', stackService(stack, service)];
+}
+
+/** Every task id of the stack (its history too), one a line; "Nothing found in stack" when it has none. */
+export function stackTaskIds(stack: string): string[] {
+  return ['docker', 'stack', 'ps', '--quiet', '--no-trunc', assertComposeProjectName(stack)];
+}
+
+/**
+ * `<id> <state>` a line for each task that still exists. A removed service's tasks keep their id,
+ * get desired state `remove` and run out their stop grace period before the manager deletes them:
+ * neither their name (the service is gone) nor a `desired-state=running` listing finds them then.
+ */
+export function taskStates(ids: readonly string[]): string[] {
+  if (ids.length === 0) throw new UsageError('taskStates: no task ids');
+  return ['docker', 'inspect', '--type', 'task', '--format', '{{.ID}} {{.Status.State}}', ...ids];
+}
+
 /** The last `tail` lines of one stack service's log, from every task. */
 export function serviceLogs(stack: string, service: string, tail: number): string[] {
   if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`serviceLogs: bad tail ${tail}`);

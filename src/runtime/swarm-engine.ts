@@ -27,12 +27,15 @@ import {
   serviceInspect,
   serviceLogs,
   serviceRm,
+  serviceTaskIds,
   stackDeploy,
   stackNetworks,
   stackRm,
   stackService,
   stackServiceList,
+  stackTaskIds,
   stackTasks,
+  taskStates,
   swarmNodeState,
 } from './swarm-argv.js';
 import { judgeConvergence, parseServiceInspect, parseServiceList, type Convergence, type InspectedService } from './swarm-state.js';
@@ -53,6 +56,12 @@ export interface SwarmEngineOptions {
   /** services.health_timeout_seconds: how long starting app-canary alone may take to converge. */
   healthTimeoutMs?: number;
 }
+
+/** Task states after which a task runs nothing any more (swarmkit's TaskState). */
+const TASK_FINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned']);
+
+/** Non-empty trimmed lines (task ids). */
+const idLines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter(Boolean);
 
 // The stack services whose tasks have a healthcheck: Swarm keeps such a task `Starting` until it
 // passes, so `Running` means healthy.
@@ -236,61 +245,75 @@ export class SwarmEngine implements Engine {
   }
 
   /**
-   * app-canary after a rollout: `docker service rm` of that service alone (its tasks stop
-   * gracefully), then wait until none of its tasks is left. Not a stack deploy: that would also
+   * app-canary after a rollout: `docker service rm` of that service alone, then a wait until each of
+   * its tasks has stopped (its stop grace period) or is gone. Not a stack deploy: that would also
    * apply to the stable app whatever the manifest says now, ungated, as compose's removal does not.
    * The stack file no longer lists it, so the next deploy does not bring it back.
    */
   async removeService(service: string): Promise<void> {
     if (service === 'opa') return this.compose.removeService(service);
     const name = stackService(this.stack, service);
+    // The task ids first: once the service is gone its tasks are found by id only.
+    const listed = await this.run(serviceTaskIds(this.stack, service), { timeoutMs: 30_000 });
+    const gone = (text: string) => /no such service|not found/i.test(text);
+    if (listed.exitCode !== 0 && !gone(listed.stderr)) throw new OperationFailed(`docker service ps ${name} failed: ${lastLines(listed.stderr || listed.stdout, 5)}`);
     const rm = await this.run(serviceRm(this.stack, service), { timeoutMs: 60_000 });
     // Already gone (an abort retried after a crash): only the wait is left.
-    if (rm.exitCode !== 0 && !/no such service|not found/i.test(rm.stderr)) {
-      throw new OperationFailed(`docker service rm ${name} failed: ${lastLines(rm.stderr || rm.stdout, 5)}`);
-    }
-    const prefix = `${name}.`;
-    const wait = await pollUntil<number | string>({
-      probe: async () => {
-        const r = await this.run(stackTasks(this.stack), { timeoutMs: 30_000 });
-        // "Nothing found in stack": no task of any service is left; another failure is looked at again.
-        if (r.exitCode !== 0) return /nothing found in stack/i.test(r.stderr) ? 0 : `docker stack ps failed: ${lastLines(r.stderr, 2)}`;
-        return parseJsonListing(r.stdout, 'docker stack ps').filter((t) => String(t.Name ?? '').startsWith(prefix)).length;
-      },
-      until: (left) => left === 0,
-      onObservation: (left) => {
-        if (left !== 0) this.project.onLine?.(typeof left === 'number' ? `swarm: waiting for ${left} task(s) of ${name} to stop` : `swarm: ${left}`);
-      },
-      intervalMs: this.options.pollIntervalMs ?? 1000,
-      timeoutMs: 120_000,
-    });
-    if (wait.outcome !== 'done') throw new OperationFailed(`${name} was removed but its tasks were still there after 120s (last look: ${wait.last ?? 'none'})`);
+    if (rm.exitCode !== 0 && !gone(rm.stderr)) throw new OperationFailed(`docker service rm ${name} failed: ${lastLines(rm.stderr || rm.stdout, 5)}`);
+    await this.waitTasksStopped(listed.exitCode === 0 ? idLines(listed.stdout) : [], name);
   }
 
   /**
    * `docker stack rm` returns before the tasks have stopped and the overlay network is gone; wait for
-   * both, then remove the local sidecar. The log volume is kept, as with compose.
+   * both (the tasks by id: see `taskStates`), then remove the local sidecar. The log volume is kept,
+   * as with compose.
    */
   async down(): Promise<void> {
+    const listed = await this.run(stackTaskIds(this.stack), { timeoutMs: 30_000 });
+    const ids = listed.exitCode === 0 ? idLines(listed.stdout) : [];
+    if (listed.exitCode !== 0 && !/nothing found/i.test(`${listed.stdout}${listed.stderr}`)) {
+      throw new OperationFailed(`docker stack ps ${this.stack} failed: ${lastLines(listed.stderr || listed.stdout, 5)}`);
+    }
     const rm = await this.run(stackRm(this.stack), this.runOptions());
     if (rm.exitCode !== 0 && !/nothing found/i.test(`${rm.stdout}${rm.stderr}`)) {
       throw new OperationFailed(`docker stack rm ${this.stack} failed: ${rm.stderr.trim()}`);
     }
+    await this.waitTasksStopped(ids, this.stack);
     const wait = await pollUntil({
-      probe: async () => {
-        const [tasks, networks] = await Promise.all([this.run(stackTasks(this.stack)), this.run(stackNetworks(this.stack))]);
-        const taskCount = tasks.exitCode === 0 ? parseJsonListing(tasks.stdout, 'docker stack ps').length : 0;
-        return { tasks: taskCount, networks: networks.stdout.split('\n').filter(Boolean).length };
+      probe: async () => (await this.run(stackNetworks(this.stack))).stdout.split('\n').filter(Boolean).length,
+      until: (left) => left === 0,
+      onObservation: (left) => {
+        if (left > 0) this.project.onLine?.(`swarm: waiting for ${left} network(s) of ${this.stack} to go`);
       },
-      until: (left) => left.tasks === 0 && left.networks === 0,
-      onObservation: (left) => this.project.onLine?.(`swarm: waiting for ${left.tasks} task(s) and ${left.networks} network(s) of ${this.stack} to go`),
       intervalMs: this.options.pollIntervalMs ?? 1000,
       timeoutMs: 120_000,
     });
-    if (wait.outcome !== 'done') {
-      throw new OperationFailed(`stack ${this.stack} was removed but ${wait.last?.tasks ?? '?'} task(s) and ${wait.last?.networks ?? '?'} network(s) remain after 120s`);
-    }
+    if (wait.outcome !== 'done') throw new OperationFailed(`stack ${this.stack} was removed but ${wait.last ?? '?'} network(s) remain after 120s`);
     await this.compose.down();
+  }
+
+  /** Until every one of `ids` is gone or in a final state; a look that fails is taken again. */
+  private async waitTasksStopped(ids: readonly string[], what: string): Promise<void> {
+    if (ids.length === 0) return;
+    const wait = await pollUntil<number | string>({
+      probe: async () => {
+        const r = await this.run(taskStates(ids), { timeoutMs: 30_000 });
+        // A task the manager has deleted is "not found" (exit 1): gone. Any other error is a failed look.
+        const other = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/not found|no such/i.test(l));
+        if (r.exitCode !== 0 && other.length > 0) return `docker inspect failed: ${lastLines(other.join('\n'), 2)}`;
+        return r.stdout.split('\n').filter((l) => {
+          const state = l.trim().split(' ')[1];
+          return state !== undefined && !TASK_FINAL.has(state.toLowerCase());
+        }).length;
+      },
+      until: (left) => left === 0,
+      onObservation: (left) => {
+        if (left !== 0) this.project.onLine?.(typeof left === 'number' ? `swarm: waiting for ${left} task(s) of ${what} to stop` : `swarm: ${left}`);
+      },
+      intervalMs: this.options.pollIntervalMs ?? 1000,
+      timeoutMs: 120_000,
+    });
+    if (wait.outcome !== 'done') throw new OperationFailed(`${what} was removed but its tasks had not all stopped after 120s (last look: ${wait.last ?? 'none'})`);
   }
 
   dataRoot(): Promise<string | null> {

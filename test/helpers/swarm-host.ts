@@ -39,10 +39,10 @@ export class SwarmHost {
   nodeState = 'active true';
   nextOutcome: Outcome = 'completed';
   updateSteps = 4;
-  /** Services removed by `docker service rm` whose tasks are still stopping. */
-  private stopping: HostService[] = [];
-  /** Polls after `stack rm` until the tasks, then the network, are gone. */
-  private removal: { tasks: number; networks: number } | undefined;
+  /** Tasks of removed services still stopping: id -> looks (`docker inspect --type task`) left. */
+  private readonly stoppingTasks = new Map<string, number>();
+  /** Polls after `stack rm` until the network is gone. */
+  private removal: { networks: number } | undefined;
   private networks = 0;
   private clock = 0;
   /** nginx's container id on this node (a `docker ps` answer while the nginx service runs). */
@@ -78,38 +78,54 @@ export class SwarmHost {
       if (found.some((s) => s === undefined)) return { exitCode: 1, stderr: 'Error: no such service' };
       return { stdout: JSON.stringify(found.map((s) => ({ Spec: { Name: s!.name, TaskTemplate: { Spec: s!.spec } }, ...(s!.update ? { UpdateStatus: s!.update } : {}) }))) };
     });
+    // The tasks meant to run (`desired-state=running`): a removed service's stopping tasks are not among them.
     r.on(['docker', 'stack', 'ps'], () => {
-      if (this.removal && this.removal.tasks > 0) this.removal.tasks--;
-      const left = this.removal ? this.removal.tasks : Infinity;
-      const tasks = [...this.services.values(), ...this.stopping].flatMap((s) =>
-        Array.from({ length: s.running }, (_, i) => ({ ID: `${s.name}-${i + 1}`, Name: `${s.name}.${i + 1}`, Image: 'img', CurrentState: 'Running 3 seconds ago', DesiredState: 'Running' })),
-      );
-      // a removed service's tasks stop one look after `service rm`
-      this.stopping = this.stopping.flatMap((s) => (s.running > 0 ? [{ ...s, running: 0 }] : []));
-      if (this.removal && left === 0) return { stdout: '' };
-      return { stdout: tasks.map((t) => JSON.stringify(t)).join('\n') };
+      const tasks = [...this.services.keys()].flatMap((name) => this.tasksOf(name));
+      return { stdout: tasks.map((t) => JSON.stringify({ ID: t.id, Name: t.name, Image: 'img', CurrentState: 'Running 3 seconds ago', DesiredState: 'Running' })).join('\n') };
     });
-    // One service removed (app-canary after a rollout): gone from the listing at once, its tasks a moment later.
+    r.on(['docker', 'stack', 'ps', '--quiet', '--no-trunc'], () => {
+      const ids = [...this.services.keys()].flatMap((name) => this.tasksOf(name).map((t) => t.id));
+      return ids.length > 0 ? { stdout: `${ids.join('\n')}\n` } : { exitCode: 1, stderr: `nothing found in stack: ${stack}` };
+    });
+    // A task by id: running while its service exists or while it stops (its looks left), then deleted ("not found").
+    r.on(['docker', 'inspect', '--type', 'task'], (argv) => {
+      const ids = argv.slice(argv.indexOf('--format') + 2);
+      const live = new Set([...this.services.keys()].flatMap((name) => this.tasksOf(name).map((t) => t.id)));
+      const out: string[] = [];
+      const missing: string[] = [];
+      for (const id of ids) {
+        const left = this.stoppingTasks.get(id);
+        if (live.has(id)) out.push(`${id} running`);
+        else if (left !== undefined && left > 0) {
+          out.push(`${id} running`);
+          this.stoppingTasks.set(id, left - 1);
+        } else if (left !== undefined) {
+          out.push(`${id} shutdown`);
+          this.stoppingTasks.delete(id);
+        } else missing.push(`Error response from daemon: task ${id} not found`);
+      }
+      return { exitCode: missing.length > 0 ? 1 : 0, stdout: out.map((l) => `${l}\n`).join(''), stderr: missing.join('\n') };
+    });
+    // One service removed (app-canary after a rollout): gone from the listing at once, its tasks run one more look.
     r.on(['docker', 'service', 'rm'], (argv) => {
       const name = argv.at(-1)!;
-      const s = this.services.get(name);
-      if (s === undefined) return { exitCode: 1, stderr: `Error: No such service: ${name}` };
+      if (!this.services.has(name)) return { exitCode: 1, stderr: `Error: No such service: ${name}` };
+      for (const t of this.tasksOf(name)) this.stoppingTasks.set(t.id, 1);
       this.services.delete(name);
-      this.stopping.push(s);
       return { stdout: `${name}\n` };
     });
+    // Every service gone at once; the tasks run two more looks, the network three.
     r.on(['docker', 'stack', 'rm'], () => {
       const had = this.services.size > 0 || this.networks > 0;
-      this.removal = { tasks: 2, networks: 3 };
+      for (const name of this.services.keys()) for (const t of this.tasksOf(name)) this.stoppingTasks.set(t.id, 2);
+      this.services.clear();
+      this.removal = { networks: 3 };
       return had ? { stdout: `Removing service ${stack}_app\n` } : { stdout: `Nothing found in stack: ${stack}\n` };
     });
     r.on(['docker', 'network', 'ls', '--quiet', '--filter'], () => {
       if (this.removal) {
         if (this.removal.networks > 0) this.removal.networks--;
-        if (this.removal.networks === 0) {
-          this.networks = 0;
-          this.services.clear();
-        }
+        if (this.removal.networks === 0) this.networks = 0;
       }
       return { stdout: this.networks > 0 ? 'n1\n' : '' };
     });
@@ -150,6 +166,12 @@ export class SwarmHost {
       return {};
     });
     r.on(['docker', 'service', 'logs'], (argv) => ({ stdout: `${argv.at(-1)}: listening on 3000\n` }));
+    // (after the JSON listing's rule: the more specific argv is matched first)
+    r.on(['docker', 'service', 'ps', '--quiet', '--no-trunc'], (argv) => {
+      const name = argv.at(-1)!;
+      if (!this.services.has(name)) return { exitCode: 1, stderr: `no such service: ${name}` };
+      return { stdout: this.tasksOf(name).map((t) => `${t.id}\n`).join('') };
+    });
   }
 
   /** A running service's tasks: `<service>.<slot>`, a container id each (hex, as docker's). */

@@ -46,6 +46,31 @@ function tick(agg: ReplicaAggregate, window: RollingWindow, scrapes: ReplicaScra
 }
 
 describe('ReplicaAggregate over real app servers', () => {
+  it('without an uptime sample: a task listed running but unanswered starts from its first good scrape; one listed Starting first is new and counts all it served', async () => {
+    const [a, b, c] = [await app(), await app(), await app()];
+    await statusesOf(`${a.url}/`, 40);
+    const noUptime = async (x: RunningApp): Promise<Snapshot> => {
+      const snap = await scrapeMetrics(`${x.url}/metrics`, { now: Date.now });
+      return { ...snap, samples: snap.samples.filter((s) => s.name !== 'app_uptime_seconds') };
+    };
+    const agg = new ReplicaAggregate(WINDOW_S);
+    const window = new RollingWindow(WINDOW_S);
+    tick(agg, window, [
+      { task: 'ta', snapshot: null, error: 'cannot scrape: timeout' },
+      { task: 'tb', snapshot: await noUptime(b) },
+      { task: 'tc', snapshot: null, error: 'not running: Starting 1 second ago', pending: true },
+    ]);
+    await statusesOf(`${b.url}/`, 5);
+    await statusesOf(`${c.url}/`, 7);
+    const second = tick(agg, window, [
+      { task: 'ta', snapshot: await noUptime(a) },
+      { task: 'tb', snapshot: await noUptime(b) },
+      { task: 'tc', snapshot: await noUptime(c) },
+    ]);
+    // ta's 40 before the window are not in it; tc, new, counts its 7
+    expect(second.window?.requests).toBe(5 + 7);
+  });
+
   it('a replica that misses its first scrape: its first good one is its baseline, not its lifetime; a task started later counts all it served', async () => {
     const [a, b] = [await app(), await app()];
     // a served before the window began (an old incident: errors included)

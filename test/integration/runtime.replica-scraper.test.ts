@@ -62,6 +62,8 @@ describe('the swarm replica scraper', () => {
       ['t3', 'shop_app.3', 'worker-2', "not scraped: on node worker-2, and docker exec reaches this node's containers only"],
       ['t4', 'shop_app.4', 'manager', 'not running: Starting 3 seconds ago'],
     ]);
+    // only a task not running yet is marked pending (new, not one that missed its scrape)
+    expect(scrapes.map((s) => s.pending ?? false)).toEqual([false, false, false, true]);
     const served = (i: number) =>
       scrapes[i]!.snapshot!.samples.filter((s) => s.name === 'http_requests_total' && s.labels.path === '/').reduce((sum, s) => sum + s.value, 0);
     expect([served(0), served(1)]).toEqual([3, 5]);

@@ -29,7 +29,7 @@ import { whileRequesting } from '../helpers/traffic.js';
 
 const engine = requireOpa();
 const DOCKER = { flavour: { command: ['docker', 'compose'], version: '2.24.5' }, engineVersion: '20.10.24' };
-const POLLS = new Set(['docker service ls', 'docker service inspect', 'docker stack ps', 'docker network ls']);
+const POLLS = new Set(['docker service ls', 'docker service inspect', 'docker stack ps', 'docker network ls', 'docker inspect --type']);
 const NODE = ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'];
 
 interface SwarmProject {
@@ -157,9 +157,16 @@ describe.skipIf(!engine.path)(`runtime: swarm: the commands each operation runs$
     expect(await teardown(s.p.manifest, s.p.operator, { clean: true }, s.p.deps)).toBe(EXIT.OK);
     const after = s.p.argvs().slice(before).map((a) => a.join(' '));
     expect(after[0]).toBe(NODE.join(' '));
-    expect(after[1]).toBe(`docker stack rm ${PROJECT}`);
-    // polled until the tasks (2 looks) and the network (3 looks) were gone, then compose down
+    // the task ids first (after the rm a removed service's tasks are found by id only), then the rm
+    expect(after[1]).toBe(`docker stack ps --quiet --no-trunc ${PROJECT}`);
+    expect(after[2]).toBe(`docker stack rm ${PROJECT}`);
+    // polled until the 4 tasks had stopped (2 looks running, then shutdown), then the network (3 looks), then compose down
+    const looks = after.filter((a) => a.startsWith('docker inspect --type task'));
+    expect(looks).toHaveLength(3);
+    expect(looks[0]).toBe(`docker inspect --type task --format {{.ID}} {{.Status.State}} ${PROJECT}_app-1 ${PROJECT}_app-2 ${PROJECT}_app-3 ${PROJECT}_nginx-1`);
+    expect(s.p.text()).toMatch(/swarm: waiting for 4 task\(s\) of sdseq to stop/);
     expect(after.filter((a) => a.startsWith('docker network ls')).length).toBe(3);
+    expect(after.findIndex((a) => a.startsWith('docker network ls'))).toBeGreaterThan(after.lastIndexOf(looks.at(-1)!));
     expect(after.indexOf(s.p.compose('down', '--remove-orphans').join(' '))).toBeGreaterThan(after.lastIndexOf(`docker network ls --quiet --filter label=com.docker.stack.namespace=${PROJECT}`));
     expect(s.swarm.services.size).toBe(0);
     expect(s.p.text()).toMatch(/removed nginx\/nginx\.conf, docker-compose\.yml, docker-stack\.yml/);
@@ -306,6 +313,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
   }, 30_000);
 
   const canaryRm = ['docker', 'service', 'rm', `${PROJECT}_app-canary`];
+  const canaryTaskIds = ['docker', 'service', 'ps', '--quiet', '--no-trunc', `${PROJECT}_app-canary`];
 
   it('abort at 50%: nginx back to the stable track (reload in place), then app-canary alone removed (docker service rm, no stack deploy), waited until its tasks are gone', async () => {
     const { s } = await deployed();
@@ -315,15 +323,37 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(true);
     const before = s.acts().length;
     expect(await abortRollout(s.p.manifest, s.p.operator, { reason: 'p99 doubled' }, s.p.deps)).toBe(EXIT.OK);
-    expect(s.acts().slice(before)).toEqual([NODE, ...reload(s), canaryRm]);
+    expect(s.acts().slice(before)).toEqual([NODE, ...reload(s), canaryTaskIds, canaryRm]);
     expect(s.swarm.reloads).toEqual([null]);
     expect(s.swarm.services.has(`${PROJECT}_app-canary`)).toBe(false);
     expect(readFileSync(s.stackFile, 'utf8')).not.toMatch(/app-canary/);
     // the removal waited on the stack's tasks until app-canary's had stopped (the first look still lists it)
+    // its task, by id (the service is gone): running for one look, then shut down
     const after = s.p.argvs().slice(s.p.argvs().findLastIndex((a) => a.join(' ') === canaryRm.join(' ')));
-    expect(after.filter((a) => a.slice(0, 3).join(' ') === 'docker stack ps').length).toBe(2);
+    expect(after.filter((a) => a.join(' ') === `docker inspect --type task --format {{.ID}} {{.Status.State}} ${PROJECT}_app-canary-1`)).toHaveLength(2);
     expect(s.p.text()).toMatch(/swarm: waiting for 1 task\(s\) of sdseq_app-canary to stop/);
     expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toBeUndefined();
+  }, 30_000);
+
+  it('abort: a failed look at the stopping tasks is taken again; an app-canary already gone (removed by hand) is nothing to remove or wait for, exit 0', async () => {
+    const { s } = await deployed();
+    rolloutAt(s, 0, 'paused');
+    await renderAt(s, 50);
+    // the first look at the stopping task fails (the daemon hiccups): looked at again, not read as "stopped"
+    s.p.runner.failNext(/^docker inspect --type task /, { exitCode: 1, stderr: 'error during connect: EOF' });
+    expect(await abortRollout(s.p.manifest, s.p.operator, { reason: 'first' }, s.p.deps)).toBe(EXIT.OK);
+    expect(s.p.text()).toMatch(/swarm: docker inspect failed: error during connect: EOF/);
+    expect(s.p.argvs().filter((a) => a.join(' ').startsWith('docker inspect --type task'))).toHaveLength(3);
+
+    // A rollout at 50% whose app-canary someone already removed by hand: "no such service" is fine.
+    rolloutAt(s, 0, 'paused');
+    await renderAt(s, 50);
+    s.swarm.services.delete(`${PROJECT}_app-canary`);
+    const before = s.p.argvs().length;
+    expect(await abortRollout(s.p.manifest, s.p.operator, { reason: 'again' }, s.p.deps)).toBe(EXIT.OK);
+    const after = s.p.argvs().slice(before).map((a) => a.join(' '));
+    expect(after, s.p.text()).toContain(`docker service rm ${PROJECT}_app-canary`);
+    expect(after.some((a) => a.startsWith('docker inspect --type task'))).toBe(false);
   }, 30_000);
 
   it('promote stable of a ready rollout: the stable app rolled to the canary\'s image/version (one update, completed), then nginx back to stable in place and app-canary removed', async () => {
@@ -333,7 +363,7 @@ describe.skipIf(!engine.path)(`runtime: swarm: a progressive canary as command s
     const before = s.acts().length;
     expect(await promote(s.p.manifest, 'stable', s.p.operator, {}, s.p.deps)).toBe(EXIT.OK);
     // replaceApp (stack deploy: the app's spec changed), then the reload and the pruning deploy
-    expect(s.acts().slice(before)).toEqual([NODE, stackDeploy(s.stackFile), ...reload(s), canaryRm]);
+    expect(s.acts().slice(before)).toEqual([NODE, stackDeploy(s.stackFile), ...reload(s), canaryTaskIds, canaryRm]);
     expect(s.swarm.services.get(`${PROJECT}_app`)!.update).toMatchObject({ State: 'completed' });
     expect(s.swarm.services.get(`${PROJECT}_nginx`)!.update).toBeUndefined();
     expect(s.swarm.reloads).toEqual([null]);
