@@ -46,6 +46,21 @@ function tick(agg: ReplicaAggregate, window: RollingWindow, scrapes: ReplicaScra
 }
 
 describe('ReplicaAggregate over real app servers', () => {
+  it('a long-lived aggregate (status): a task first answering more than a window after it started does not pour its older traffic into one tick', async () => {
+    const b = await app();
+    const agg = new ReplicaAggregate(1);
+    const window = new RollingWindow(1);
+    tick(agg, window, await scrapeAll({ tb: b }, Date.now));
+    // started after the aggregate began, then unreachable for longer than the 1 s window
+    const c = await app();
+    await statusesOf(`${c.url}/`, 9);
+    await new Promise((r) => setTimeout(r, 1300));
+    tick(agg, window, await scrapeAll({ tb: b, tc: 'cannot scrape: timeout' }, Date.now));
+    await statusesOf(`${b.url}/`, 4);
+    const third = tick(agg, window, await scrapeAll({ tb: b, tc: c }, Date.now));
+    expect(third.window?.requests).toBe(4);
+  });
+
   it('without an uptime sample: a task listed running but unanswered starts from its first good scrape; one listed Starting first is new and counts all it served', async () => {
     const [a, b, c] = [await app(), await app(), await app()];
     await statusesOf(`${a.url}/`, 40);
