@@ -205,7 +205,10 @@ async function sampleTracks(session: Session, engine: Engine, seconds: number, l
       return snap;
     } catch (err) {
       failedInARow++;
-      if (failedInARow >= STEP_SCRAPE_ATTEMPTS) throw err;
+      if (failedInARow >= STEP_SCRAPE_ATTEMPTS) {
+        progress.done(`${label}: could not be measured`);
+        throw err;
+      }
       progress.update(`a sample failed (${failedInARow} in a row, ${STEP_SCRAPE_ATTEMPTS} end the step): ${(err as Error).message}`);
       return null;
     }
@@ -243,6 +246,7 @@ async function sampleTracks(session: Session, engine: Engine, seconds: number, l
   // The window's last sample failed: take one more, so the window is not cut short by a miss.
   while (lastFailed && !signal.aborted) {
     await pause(1000, signal);
+    if (signal.aborted) break;
     const snap = await sample();
     lastFailed = snap === null;
     if (snap !== null) latest = snap;
