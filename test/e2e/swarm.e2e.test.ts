@@ -320,6 +320,8 @@ describe.skipIf(!dockerEngine.path)(`runtime: swarm on a real single-node swarm,
     expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/canary error rate 100%/);
     expect(r.stderr).toMatch(/aborted/);
+    // the removal waited for the canary's task (by id: its service was already gone) to stop
+    expect(r.stderr).toMatch(/swarm: waiting for 1 task\(s\) of \S+_app-canary to stop/);
     // only the canary's answers failed: no stable error, no request without an answer
     expect(seen.failedByTrack.canary ?? 0, JSON.stringify(seen)).toBeGreaterThan(0);
     expect(Object.keys(seen.failedByTrack), JSON.stringify(seen)).toEqual(['canary']);
